@@ -1,0 +1,25 @@
+import { Inputs } from '../../packages/kit/src/index.js'
+import { runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
+import { resolveEnvironment } from '../../packages/refs/src/index.js'
+
+await runAction(async () => {
+  const inputs = new Inputs()
+  const result = resolveEnvironment(
+    {
+      rules: inputs.required('rules'),
+      ref: inputs.string('ref', process.env.GITHUB_REF ?? ''),
+      environment: inputs.optional('environment'),
+      production: inputs.list('production', ['prod', 'production']),
+      onNoMatch: inputs.enum('on-no-match', ['skip', 'fail'], 'skip'),
+    },
+    runnerLogger,
+  )
+  setOutputs({
+    environment: result.environment,
+    'ref-name': result.refName,
+    'ref-type': result.refType,
+    deploy: result.deploy,
+    'is-production': result.isProduction,
+    'matched-rule': result.matchedRule,
+  })
+})

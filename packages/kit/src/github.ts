@@ -1,0 +1,39 @@
+// The GitHub-facing part of the kit: only actions/ import this file.
+import * as core from '@actions/core'
+import { ConfigurationError, errorMessage } from './errors.js'
+import type { Logger } from './logger.js'
+
+/** A Logger that writes the runner's workflow commands. */
+export const runnerLogger: Logger = {
+  info: m => core.info(m),
+  warning: m => core.warning(m),
+  error: m => core.error(m),
+  debug: m => core.debug(m),
+  group: (name, fn) => core.group(name, fn),
+}
+
+/** Sets outputs; values that are not strings are written as JSON. */
+export function setOutputs(outputs: Record<string, string | number | boolean | object>): void {
+  for (const [name, value] of Object.entries(outputs)) {
+    core.setOutput(name, typeof value === 'string' ? value : JSON.stringify(value))
+  }
+}
+
+/**
+ * Runs an action's main function and turns every way it can fail into a failed step.
+ * A ConfigurationError is the user's to fix: its message is shown as is. Anything else
+ * (an Error or any other thrown value) is a bug or an outage: the message is shown and the
+ * stack goes to the debug log. The process never ends with exit code 0 after a failure.
+ */
+export async function runAction(main: () => Promise<void>): Promise<void> {
+  try {
+    await main()
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) {
+      const stack = error instanceof Error ? error.stack : undefined
+      if (stack) core.debug(stack)
+    }
+    core.setFailed(errorMessage(error) || 'the action failed with an empty error')
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,44 @@
+import { ConfigurationError, describeValue } from './errors.js'
+
+/** An allow-pattern with the sentence that explains it to a user. */
+export interface NameRule {
+  /** Anchored pattern the whole value must match. */
+  pattern: RegExp
+  /** What is allowed, phrased for a user: "use letters, digits, '.', '_', '-' and '+'". */
+  rule: string
+  /** Longest accepted value, in characters. */
+  maxLength: number
+}
+
+/** Versions: what version-tag produces and what ssm-deploy accepts. */
+export const VERSION_RULE: NameRule = {
+  pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]*$/,
+  rule: "start with a letter or digit, then use letters, digits, '.', '_', '-' and '+'",
+  maxLength: 128,
+}
+
+/** GitHub environment names as this suite accepts them (they reach S3 keys and tags). */
+export const ENVIRONMENT_RULE: NameRule = {
+  pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+  rule: "start with a letter or digit, then use letters, digits, '.', '_' and '-'",
+  maxLength: 64,
+}
+
+/**
+ * Throws a ConfigurationError naming `what`, the escaped value and the rule,
+ * unless `value` matches the rule. Returns the value for chaining.
+ */
+export function assertSafeName(what: string, value: string, rule: NameRule): string {
+  if (value.length === 0) {
+    throw new ConfigurationError(`${what} is empty: ${rule.rule}`)
+  }
+  if (value.length > rule.maxLength) {
+    throw new ConfigurationError(
+      `${what} ${describeValue(value)} is too long (${value.length} characters, at most ${rule.maxLength})`,
+    )
+  }
+  if (!rule.pattern.test(value)) {
+    throw new ConfigurationError(`${what} ${describeValue(value)} is not allowed: ${rule.rule}`)
+  }
+  return value
+}

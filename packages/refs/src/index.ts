@@ -1,0 +1,7 @@
+export * from './git.js'
+export * from './ref.js'
+export * from './resolve.js'
+export * from './rules.js'
+export * from './semver.js'
+export * from './tags.js'
+export * from './version.js'
