@@ -20,6 +20,7 @@ export default tseslint.config(
       sourceType: 'commonjs',
       globals: { module: 'writable', require: 'readonly' },
     },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     // Domain packages stay free of GitHub: only the kit's GitHub-facing files and the
