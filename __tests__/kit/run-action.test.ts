@@ -1,0 +1,67 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { ConfigurationError } from '../../packages/kit/src/index.js'
+import { runAction } from '../../packages/kit/src/github.js'
+
+// @actions/core writes workflow commands to stdout; capture them.
+let written: string[]
+let restore: () => void
+beforeEach(() => {
+  written = []
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+    written.push(String(chunk))
+    return true
+  })
+  restore = () => spy.mockRestore()
+  process.exitCode = undefined
+})
+afterEach(() => {
+  restore()
+  process.exitCode = undefined
+})
+
+const output = () => written.join('')
+
+describe('runAction', () => {
+  it('leaves a successful step alone', async () => {
+    await runAction(async () => {})
+    expect(process.exitCode).toBeUndefined()
+    expect(output()).not.toContain('::error::')
+  })
+
+  it('fails with the message of a ConfigurationError and no stack', async () => {
+    await runAction(async () => {
+      throw new ConfigurationError("input 'mode': \"x\" is not valid: use 'deploy'")
+    })
+    expect(process.exitCode).toBe(1)
+    expect(output()).toContain(`::error::input 'mode': "x" is not valid: use 'deploy'`)
+    expect(output()).not.toContain('::debug::')
+  })
+
+  it('fails on any other Error, with the stack in debug output', async () => {
+    await runAction(async () => {
+      throw new TypeError('cannot read x of undefined')
+    })
+    expect(process.exitCode).toBe(1)
+    expect(output()).toContain('::error::cannot read x of undefined')
+    expect(output()).toMatch(/::debug::TypeError: cannot read x of undefined%0A\s+at /)
+  })
+
+  it('fails on thrown values that are not Errors', async () => {
+    for (const thrown of ['a string', 42, { reason: 'object' }, undefined, null]) {
+      written = []
+      process.exitCode = undefined
+      await runAction(async () => {
+        throw thrown
+      })
+      expect(process.exitCode).toBe(1)
+      expect(output()).toContain('::error::')
+    }
+  })
+
+  it('escapes workflow commands hidden in messages', async () => {
+    await runAction(async () => {
+      throw new ConfigurationError('bad\n::add-mask::x')
+    })
+    expect(output()).toContain('::error::bad%0A::add-mask::x')
+  })
+})

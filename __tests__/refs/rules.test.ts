@@ -1,0 +1,148 @@
+import { describe, expect, it } from '@jest/globals'
+import { ConfigurationError, memoryLogger } from '../../packages/kit/src/index.js'
+import { parseRef, parseRules, resolveEnvironment } from '../../packages/refs/src/index.js'
+
+/** The seed systems' mappings, as the README shows them. */
+const SEED_RULES = `
+# S000: master deploys the develop box
+master => develop
+develop => develop
+qa => qa
+staging => staging
+main2 => main2
+feature/* => dev      # every feature branch
+release/* => staging
+main => prod
+tag:v*.*.* => prod
+`
+
+const resolve = (ref: string, extra: Partial<Parameters<typeof resolveEnvironment>[0]> = {}) =>
+  resolveEnvironment({
+    rules: SEED_RULES,
+    ref,
+    production: ['prod', 'production'],
+    onNoMatch: 'skip',
+    ...extra,
+  })
+
+describe('parseRef', () => {
+  it('splits branches and tags and keeps everything else as other', () => {
+    expect(parseRef('refs/heads/release/1.2')).toEqual({
+      type: 'branch',
+      name: 'release/1.2',
+      ref: 'refs/heads/release/1.2',
+    })
+    expect(parseRef('refs/tags/v1.2.0')).toMatchObject({ type: 'tag', name: 'v1.2.0' })
+    expect(parseRef('refs/pull/1/merge')).toMatchObject({
+      type: 'other',
+      name: 'refs/pull/1/merge',
+    })
+    expect(parseRef('refs/heads/')).toMatchObject({ type: 'other' })
+    expect(parseRef('')).toMatchObject({ type: 'other' })
+  })
+})
+
+describe('resolveEnvironment with the seeds mappings', () => {
+  it.each([
+    ['refs/heads/master', 'develop', false, 'master => develop'],
+    ['refs/heads/develop', 'develop', false, 'develop => develop'],
+    ['refs/heads/qa', 'qa', false, 'qa => qa'],
+    ['refs/heads/staging', 'staging', false, 'staging => staging'],
+    ['refs/heads/main2', 'main2', false, 'main2 => main2'],
+    ['refs/heads/feature/login', 'dev', false, 'feature/* => dev'],
+    ['refs/heads/release/2026.11', 'staging', false, 'release/* => staging'],
+    ['refs/heads/main', 'prod', true, 'main => prod'],
+    ['refs/tags/v1.2.0', 'prod', true, 'tag:v*.*.* => prod'],
+  ])('%s → %s', (ref, environment, isProduction, matchedRule) => {
+    expect(resolve(ref)).toMatchObject({ environment, deploy: true, isProduction, matchedRule })
+  })
+
+  it('does not let * cross a slash', () => {
+    expect(resolve('refs/heads/feature/a/b')).toMatchObject({ deploy: false, environment: '' })
+  })
+
+  it('keeps branch rules away from tags and tag rules away from branches', () => {
+    expect(resolve('refs/tags/master')).toMatchObject({ deploy: false })
+    expect(resolve('refs/heads/v1.2.3')).toMatchObject({ deploy: false })
+    expect(resolve('refs/tags/v1.2')).toMatchObject({
+      deploy: false,
+      refType: 'tag',
+      refName: 'v1.2',
+    })
+  })
+
+  it('lets the first matching rule win', () => {
+    const rules = 'release/hotfix => hotfix\nrelease/* => staging\nrelease/hotfix => never'
+    expect(resolve('refs/heads/release/hotfix', { rules }).environment).toBe('hotfix')
+  })
+
+  it('supports ** across slashes', () => {
+    expect(resolve('refs/heads/team/a/b', { rules: 'team/** => dev' }).environment).toBe('dev')
+  })
+
+  it('reports pull request refs as no match, not a crash', () => {
+    const logger = memoryLogger()
+    const result = resolveEnvironment(
+      { rules: SEED_RULES, ref: 'refs/pull/1/merge', production: ['prod'], onNoMatch: 'skip' },
+      logger,
+    )
+    expect(result).toEqual({
+      environment: '',
+      refName: 'refs/pull/1/merge',
+      refType: 'other',
+      deploy: false,
+      isProduction: false,
+      matchedRule: '',
+    })
+    expect(logger.lines.join('\n')).toContain('neither a branch')
+  })
+
+  it('fails on no match with on-no-match: fail, naming the ref', () => {
+    expect(() => resolve('refs/heads/wip', { onNoMatch: 'fail' })).toThrow(
+      /no rule matches branch "wip"/,
+    )
+    expect(() => resolve('refs/pull/7/merge', { onNoMatch: 'fail' })).toThrow(
+      /"refs\/pull\/7\/merge"/,
+    )
+  })
+
+  it('follows the production list, case-insensitively', () => {
+    expect(resolve('refs/heads/qa', { production: ['QA'] }).isProduction).toBe(true)
+    expect(resolve('refs/heads/main', { production: ['production'] }).isProduction).toBe(false)
+  })
+
+  it('accepts an environment override only when the rules name it', () => {
+    expect(resolve('refs/heads/anything', { environment: 'staging' })).toMatchObject({
+      environment: 'staging',
+      deploy: true,
+      matchedRule: 'environment input',
+    })
+    expect(resolve('refs/heads/master', { environment: 'PROD' })).toMatchObject({
+      environment: 'prod',
+      isProduction: true,
+    })
+    expect(() => resolve('refs/heads/master', { environment: 'prdo' })).toThrow(
+      `input 'environment': "prdo" is not an environment the rules name: use one of 'develop', 'qa', 'staging', 'main2', 'dev', 'prod'`,
+    )
+  })
+})
+
+describe('parseRules errors name the line', () => {
+  it.each([
+    [
+      'master => develop\nmaster develop',
+      /line 2: "master develop": write 'PATTERN => ENVIRONMENT'/,
+    ],
+    ['\n\n => prod', /line 3/],
+    ['main =>', /line 1/],
+    ['a => b => c', /line 1/],
+    ['tag: => prod', /line 1/],
+    ['main => pr od', /line 1: environment "pr od" is not allowed/],
+    ['main => $(reboot)', /line 1: environment "\$\(reboot\)" is not allowed/],
+    ['feature /x => dev', /line 1: pattern "feature \/x" contains white space/],
+    ['# only comments\n\n', /has no rules/],
+  ])('%j', (rules, message) => {
+    expect(() => parseRules(rules)).toThrow(ConfigurationError)
+    expect(() => parseRules(rules)).toThrow(message)
+  })
+})
