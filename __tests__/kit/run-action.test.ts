@@ -65,3 +65,17 @@ describe('runAction', () => {
     expect(output()).toContain('::error::bad%0A::add-mask::x')
   })
 })
+
+describe('runAction and promises nobody awaited', () => {
+  // Jest installs its own unhandled-rejection handling, so the event is emitted directly.
+  it('fails the step on an unhandled rejection during main, and stops listening after', async () => {
+    const before = process.listenerCount('unhandledRejection')
+    await runAction(async () => {
+      expect(process.listenerCount('unhandledRejection')).toBe(before + 1)
+      process.emit('unhandledRejection', new Error('background upload failed'), Promise.resolve())
+    })
+    expect(process.exitCode).toBe(1)
+    expect(output()).toContain('::error::background upload failed')
+    expect(process.listenerCount('unhandledRejection')).toBe(before)
+  })
+})

@@ -26,14 +26,23 @@ export function setOutputs(outputs: Record<string, string | number | boolean | o
  * stack goes to the debug log. The process never ends with exit code 0 after a failure.
  */
 export async function runAction(main: () => Promise<void>): Promise<void> {
+  // A promise nobody awaited must not fail silently (or crash without a readable message).
+  const onUnhandled = (reason: unknown) => fail(reason)
+  process.on('unhandledRejection', onUnhandled)
   try {
     await main()
   } catch (error) {
-    if (!(error instanceof ConfigurationError)) {
-      const stack = error instanceof Error ? error.stack : undefined
-      if (stack) core.debug(stack)
-    }
-    core.setFailed(errorMessage(error) || 'the action failed with an empty error')
-    process.exitCode = 1
+    fail(error)
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
   }
+}
+
+function fail(error: unknown): void {
+  if (!(error instanceof ConfigurationError)) {
+    const stack = error instanceof Error ? error.stack : undefined
+    if (stack) core.debug(stack)
+  }
+  core.setFailed(errorMessage(error) || 'the action failed with an empty error')
+  process.exitCode = 1
 }
