@@ -1,0 +1,85 @@
+import { describe, expect, it } from '@jest/globals'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { lintWorkflow } from '../support/workflow-lint.js'
+import { repoRoot } from '../support/run-action.js'
+
+const workflowFiles = ['.github/workflows', 'examples']
+  .map(dir => join(repoRoot, dir))
+  .filter(dir => existsSync(dir))
+  .flatMap(dir =>
+    readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter(name => /\.ya?ml$/.test(name) && !name.includes('hello-app'))
+      .map(name => join(dir, name)),
+  )
+
+describe('the repository workflows', () => {
+  it('include ci.yml and check-dist.yml', () => {
+    expect(workflowFiles.map(f => f.slice(repoRoot.length + 1))).toEqual(
+      expect.arrayContaining(['.github/workflows/ci.yml', '.github/workflows/check-dist.yml']),
+    )
+  })
+  it.each(workflowFiles.map(f => [f.slice(repoRoot.length + 1), f]))(
+    '%s passes the workflow rules',
+    (_name, file) => {
+      expect(lintWorkflow(file, readFileSync(file, 'utf8'))).toEqual([])
+    },
+  )
+})
+
+describe('the workflow rules catch', () => {
+  const wrap = (steps: string, top = 'permissions: {}\n') =>
+    `name: t\non: push\n${top}jobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n${steps}`
+  it.each([
+    [
+      'syntax errors',
+      wrap('      - uses: ./actions/version-tag\n        bogus-key: 1\n'),
+      /syntax/,
+    ],
+    [
+      'a missing top-level permissions',
+      wrap('      - run: echo ok\n', ''),
+      /no top-level permissions/,
+    ],
+    [
+      'an unpinned action',
+      wrap('      - uses: actions/checkout@v5\n'),
+      /not pinned to a full commit sha/,
+    ],
+    [
+      'a pin without a version comment',
+      wrap('      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8\n'),
+      /has no '# vX.Y.Z' comment/,
+    ],
+    [
+      'an unknown input',
+      wrap('      - uses: ./actions/version-tag\n        with:\n          fromat: x\n'),
+      /has no input 'fromat'/,
+    ],
+    [
+      'a missing required input',
+      wrap('      - uses: $/actions/resolve-environment\n'),
+      /needs input 'rules'/,
+    ],
+    [
+      'an action that does not exist',
+      wrap('      - uses: ./actions/nope\n'),
+      /is not an action of this repository/,
+    ],
+    [
+      'an expression inside run',
+      wrap('      - run: echo "${{ github.head_ref }}"\n'),
+      /run: contains a \$\{\{ \}\} expression/,
+    ],
+  ])('%s', (_what, content, problem) => {
+    expect(lintWorkflow('t.yml', content).join('\n')).toMatch(problem)
+  })
+  it('accepts the self-repository syntax', () => {
+    expect(
+      lintWorkflow(
+        't.yml',
+        wrap('      - uses: $/actions/version-tag\n        with:\n          format: "{base}"\n'),
+      ),
+    ).toEqual([])
+  })
+})

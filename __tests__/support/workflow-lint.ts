@@ -1,0 +1,84 @@
+/**
+ * Checks a workflow file the way this project requires: GitHub's own parser finds syntax
+ * errors (it knows the `$/` self-repository syntax), and our rules run on top:
+ * top-level `permissions`, third-party actions pinned by full commit sha with a version
+ * comment, our own actions called with declared inputs only and every required input, and no
+ * `${{ }}` expression inside `run:` (values go through `env:`).
+ */
+import { NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse } from 'yaml'
+import { repoRoot } from './run-action.js'
+
+interface Step {
+  uses?: string
+  with?: Record<string, unknown>
+  run?: string
+}
+interface Job {
+  uses?: string
+  with?: Record<string, unknown>
+  steps?: Step[]
+}
+
+const PINNED = /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/
+
+function actionInputs(
+  name: string,
+): Record<string, { required?: boolean; default?: unknown }> | undefined {
+  const file = join(repoRoot, 'actions', name, 'action.yml')
+  if (!existsSync(file)) return undefined
+  return (
+    (parse(readFileSync(file, 'utf8')) as { inputs?: Record<string, { required?: boolean }> })
+      .inputs ?? {}
+  )
+}
+
+/** Problems found in one workflow file's text; empty when it is clean. */
+export function lintWorkflow(fileName: string, content: string): string[] {
+  const problems: string[] = []
+  const parsed = parseWorkflow({ name: fileName, content }, new NoOperationTraceWriter())
+  for (const error of parsed.context.errors.getErrors()) problems.push(`syntax: ${error.message}`)
+
+  const workflow = parse(content) as { permissions?: unknown; jobs?: Record<string, Job> } | null
+  if (!workflow || typeof workflow !== 'object') return [...problems, 'not a YAML mapping']
+  if (workflow.permissions === undefined)
+    problems.push('no top-level permissions (use `permissions: {}`)')
+
+  const lines = content.split('\n')
+  const checkUses = (where: string, uses: string, inputs: Record<string, unknown> | undefined) => {
+    const own = /^(?:\.\/|\$\/)actions\/([\w-]+)$/.exec(uses)
+    if (own) {
+      const declared = actionInputs(own[1] as string)
+      if (!declared) return problems.push(`${where}: ${uses} is not an action of this repository`)
+      for (const key of Object.keys(inputs ?? {})) {
+        if (!(key in declared)) problems.push(`${where}: ${uses} has no input '${key}'`)
+      }
+      for (const [key, spec] of Object.entries(declared)) {
+        if (spec.required && spec.default === undefined && !(key in (inputs ?? {}))) {
+          problems.push(`${where}: ${uses} needs input '${key}'`)
+        }
+      }
+      return
+    }
+    if (uses.startsWith('./') || uses.startsWith('$/') || uses.startsWith('docker://')) return
+    if (!PINNED.test(uses))
+      return problems.push(`${where}: ${uses} is not pinned to a full commit sha`)
+    const line = lines.find(l => l.includes(uses))
+    if (!line || !/#\s*v\d/.test(line))
+      problems.push(`${where}: ${uses} has no '# vX.Y.Z' comment naming its version`)
+  }
+
+  for (const [jobId, job] of Object.entries(workflow.jobs ?? {})) {
+    if (job.uses) checkUses(`job ${jobId}`, job.uses, job.with)
+    ;(job.steps ?? []).forEach((step, index) => {
+      const where = `job ${jobId} step ${index + 1}`
+      if (step.uses) checkUses(where, step.uses, step.with)
+      if (typeof step.run === 'string' && step.run.includes('${{')) {
+        problems.push(`${where}: run: contains a \${{ }} expression; pass the value through env:`)
+      }
+    })
+  }
+  return problems
+}
