@@ -57,7 +57,7 @@ for (const name of names) {
 }
 if (missing.length > 0) {
   console.error(`README.md has no <!-- action-docs:NAME --> block for: ${missing.join(', ')}`)
-  process.exit(1)
+  process.exitCode = 1
 }
 if (process.argv.includes('--check')) {
   if (after !== before) {

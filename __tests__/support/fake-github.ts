@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-/** A local stand-in for the few GitHub REST endpoints of git refs, over real HTTP. */
+/** A local stand-in for the few GitHub REST endpoints the suite calls (git refs, deployments), over real HTTP. */
 export interface FakeGitHub {
   url: string
   /** Tag name → the object it points at. */
@@ -9,6 +9,8 @@ export interface FakeGitHub {
   /** Annotated tag object sha → commit sha. */
   tagObjects: Map<string, string>
   requests: { method: string; path: string; authorization: string | undefined }[]
+  /** Deployments created, with the statuses posted to each. */
+  deployments: { id: number; body: Record<string, unknown>; statuses: Record<string, unknown>[] }[]
   close(): Promise<void>
 }
 
@@ -23,8 +25,10 @@ export async function startFakeGitHub(owner = 'octo-org', repo = 'octo-repo'): P
     tags: new Map(),
     tagObjects: new Map(),
     requests: [],
+    deployments: [],
   }
   const prefix = `/repos/${owner}/${repo}/git/`
+  const deploymentsPath = `/repos/${owner}/${repo}/deployments`
   const server: Server = createServer((request, response) => {
     const send = (status: number, payload: unknown) => {
       response.writeHead(status, { 'content-type': 'application/json' })
@@ -37,6 +41,25 @@ export async function startFakeGitHub(owner = 'octo-org', repo = 'octo-repo'): P
         path,
         authorization: request.headers.authorization,
       })
+      if (request.method === 'POST' && path === deploymentsPath) {
+        const deployment = {
+          id: 1000 + fake.deployments.length,
+          body: (await body(request)) as Record<string, unknown>,
+          statuses: [] as Record<string, unknown>[],
+        }
+        fake.deployments.push(deployment)
+        return send(201, { id: deployment.id, ...deployment.body })
+      }
+      const statusPath = path.startsWith(`${deploymentsPath}/`)
+        ? /^(\d+)\/statuses$/.exec(path.slice(deploymentsPath.length + 1))
+        : null
+      if (request.method === 'POST' && statusPath) {
+        const deployment = fake.deployments.find(d => d.id === Number(statusPath[1]))
+        if (!deployment) return send(404, { message: 'Not Found' })
+        const status = (await body(request)) as Record<string, unknown>
+        deployment.statuses.push(status)
+        return send(201, { id: 1, ...status })
+      }
       if (!path.startsWith(prefix)) return send(404, { message: 'Not Found' })
       const rest = path.slice(prefix.length)
       if (request.method === 'GET' && rest.startsWith('ref/tags/')) {

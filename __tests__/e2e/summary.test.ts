@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.js'
+import { runAction } from '../support/run-action.js'
+
+let github: FakeGitHub
+beforeAll(async () => (github = await startFakeGitHub()))
+afterAll(async () => github.close())
+
+const SHA = 'abc1234def5678901234567890abcdef12345678'
+const results = JSON.stringify([
+  {
+    'instance-id': 'i-0123456789abcdef0',
+    name: 'web-1',
+    status: 'success',
+    'exit-code': 0,
+    'previous-version': 'v1',
+    version: 'v2',
+    'rolled-back': false,
+    'duration-ms': 900,
+    reason: '',
+  },
+])
+
+describe('summary, bundled, as the runner runs it', () => {
+  it('writes the job summary and the markdown output', async () => {
+    const run = await runAction('summary', {
+      inputs: {
+        status: 'success',
+        environment: 'develop',
+        version: 'v2',
+        'previous-version': 'v1',
+        'deploy-results': results,
+        'rollback-workflow': 'deploy.yml',
+      },
+    })
+    expect(run.exitCode).toBe(0)
+    expect(run.summary).toContain('## ✅ Deploy success to develop')
+    expect(run.summary).toContain('gh workflow run deploy.yml -f version=v1')
+    expect(run.outputs.markdown?.trim()).toBe(run.summary.trim())
+  })
+
+  it('still writes a summary after failures upstream, warning about broken inputs', async () => {
+    const run = await runAction('summary', {
+      inputs: { status: 'failed', 'deploy-results': '{not json' },
+    })
+    expect(run.exitCode).toBe(0)
+    expect(run.summary).toContain('## ❌ Deploy failed')
+    expect(run.warnings.join('\n')).toContain(
+      `input 'deploy-results': "{not json" is not a JSON array`,
+    )
+  })
+
+  it('shows a hostile branch name as text', async () => {
+    const run = await runAction('summary', {
+      inputs: { status: 'failed', version: '<img src=x onerror=alert(1)>' },
+    })
+    expect(run.summary).not.toContain('<img')
+    expect(run.summary).toContain('&lt;img src=x onerror=alert(1)&gt;')
+  })
+
+  it('records a GitHub Deployment and its status', async () => {
+    const run = await runAction('summary', {
+      inputs: {
+        status: 'rolled-back',
+        environment: 'prod',
+        version: 'v3',
+        'create-deployment': 'true',
+        'environment-url': 'https://app.example.com',
+      },
+      env: { GITHUB_API_URL: github.url, GITHUB_SHA: SHA },
+    })
+    expect(run.errors).toEqual([])
+    expect(run.exitCode).toBe(0)
+    const deployment = github.deployments.at(-1)
+    expect(deployment?.body).toMatchObject({
+      ref: SHA,
+      environment: 'prod',
+      required_contexts: [],
+      auto_merge: false,
+    })
+    expect(deployment?.statuses).toEqual([
+      expect.objectContaining({
+        state: 'failure',
+        environment_url: 'https://app.example.com',
+        log_url: 'https://github.com/octo-org/octo-repo/actions/runs/1234567890',
+      }),
+    ])
+  })
+
+  it.each([
+    [
+      {
+        'create-deployment': 'true',
+        environment: 'prod',
+        'environment-url': 'javascript:alert(1)',
+      },
+      `input 'environment-url': "javascript:alert(1)" is not valid`,
+    ],
+    [
+      { 'create-deployment': 'true' },
+      "input 'create-deployment' is true but input 'environment' is empty",
+    ],
+    [
+      { 'create-deployment': 'maybe' },
+      `input 'create-deployment': "maybe" is not valid: use 'true' or 'false'`,
+    ],
+  ])('fails clearly on %j', async (inputs, message) => {
+    const run = await runAction('summary', {
+      inputs: { status: 'success', ...inputs },
+      env: { GITHUB_API_URL: github.url, GITHUB_SHA: SHA },
+    })
+    expect(run.exitCode).toBe(1)
+    expect(run.errors.join('\n')).toContain(message)
+  })
+})
