@@ -4,7 +4,6 @@ import {
   ListCommandInvocationsCommand,
   SSMClient,
   SendCommandCommand,
-  ThrottlingException,
   type CommandInvocation,
 } from '@aws-sdk/client-ssm'
 import { mockClient } from 'aws-sdk-client-mock'
@@ -13,6 +12,7 @@ import {
   FleetCommandRunner,
   chunk,
   concurrencyOf,
+  deliveryTimeoutFor,
   type FleetCommand,
 } from '../../packages/fleet/src/command.js'
 
@@ -23,6 +23,7 @@ let clock = 0
 const tuning = {
   initialDelayMs: 1000,
   maxDelayMs: 5000,
+  activeMaxDelayMs: 1500,
   missingGraceMs: 10_000,
   deadlineSlackMs: 0,
   now: () => clock,
@@ -136,25 +137,25 @@ describe('FleetCommandRunner', () => {
       .resolves({ CommandInvocations: [invocation(a, 'InProgress')] })
     const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), tuning)
     const deadline = runner.deadlineFor(command([a]), 0)
-    expect(deadline).toBe(90_000)
+    expect(deadline).toBe((30 + 60) * 1000)
     const [outcome] = await runner.wait(new Map([['cmd-1', [a]]]), deadline)
     expect(outcome).toMatchObject({ verdict: 'failed', status: 'InProgress' })
     expect(outcome?.reason).toMatch(/still InProgress when the deadline passed/)
     expect(clock).toBe(90_000)
   })
 
-  it('lengthens the deadline for rolling waves', () => {
-    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), tuning)
-    expect(runner.deadlineFor(command(ids(10), { maxConcurrency: '2' }), 0)).toBe(
-      30_000 + 5 * 60_000,
-    )
+  it('gives SSM a delivery timeout that covers every rolling wave', () => {
+    expect(deliveryTimeoutFor(10, '2', 60)).toBe(5 * 60 + 600)
+    expect(deliveryTimeoutFor(120, '25%', 60)).toBe(4 * 60 + 600)
+    expect(deliveryTimeoutFor(1, '1', 1)).toBe(601)
+    expect(deliveryTimeoutFor(50, '1', 86_400)).toBe(2_592_000)
   })
 
   it('slows down instead of failing when SSM throttles, then finishes', async () => {
     const [a] = ids(1) as [string]
     ssm
       .on(ListCommandInvocationsCommand)
-      .rejectsOnce(new ThrottlingException({ message: 'Rate exceeded', $metadata: {} }))
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
       .resolves({ CommandInvocations: [invocation(a, 'Success')] })
     const logger = memoryLogger()
     const runner = new FleetCommandRunner(ssm as unknown as SSMClient, logger, tuning)
@@ -190,5 +191,57 @@ describe('FleetCommandRunner', () => {
     await expect(
       runner.wait(new Map([['cmd-1', [a]]]), 600_000, () => ++rounds > 3),
     ).rejects.toThrow(/aborted/)
+  })
+})
+
+describe('FleetCommandRunner and throttled listings', () => {
+  it('never judges an instance missing on the strength of a throttled listing', async () => {
+    const [a] = ids(1) as [string]
+    const throttle = () =>
+      Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })
+    ssm
+      .on(ListCommandInvocationsCommand)
+      .rejectsOnce(throttle())
+      .rejectsOnce(throttle())
+      .rejectsOnce(throttle())
+      .rejectsOnce(throttle())
+      .resolves({ CommandInvocations: [invocation(a, 'Success')] })
+    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), tuning)
+    const [outcome] = await runner.wait(new Map([['cmd-1', [a]]]), 600_000)
+    expect(clock).toBeGreaterThan(tuning.missingGraceMs)
+    expect(outcome?.verdict).toBe('success')
+  })
+})
+
+describe('FleetCommandRunner poll pacing', () => {
+  it('backs off to 5 s while waiting for delivery, but polls at most every 1.5 s while a host runs', async () => {
+    const [a, b] = ids(2) as [string, string]
+    const sleeps: number[] = []
+    const pending = { CommandInvocations: [invocation(a, 'Pending'), invocation(b, 'Pending')] }
+    const running = { CommandInvocations: [invocation(a, 'InProgress'), invocation(b, 'Pending')] }
+    ssm
+      .on(ListCommandInvocationsCommand)
+      .resolvesOnce(pending)
+      .resolvesOnce(pending)
+      .resolvesOnce(pending)
+      .resolvesOnce(pending)
+      .resolvesOnce(pending)
+      .resolvesOnce(running)
+      .resolvesOnce(running)
+      .resolvesOnce(running)
+      .resolvesOnce(running)
+      .resolves({ CommandInvocations: [invocation(a, 'Success'), invocation(b, 'Success')] })
+    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), {
+      ...tuning,
+      sleep: async ms => {
+        sleeps.push(ms)
+        clock += ms
+      },
+    })
+    await runner.wait(new Map([['cmd-1', [a, b]]]), 600_000)
+    // Pending: 1 s (first sighting is progress), then ×1.5 up to 5 s.
+    expect(sleeps.slice(0, 5)).toEqual([1000, 1500, 2250, 3375, 5000])
+    // Running: reset on the change, then capped at 1.5 s.
+    expect(sleeps.slice(5)).toEqual([1000, 1500, 1500, 1500])
   })
 })

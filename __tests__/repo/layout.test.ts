@@ -31,6 +31,26 @@ describe('every action', () => {
   })
 })
 
+describe('inputs shared between actions', () => {
+  const inputsOf = (name: string) =>
+    (
+      parse(readFileSync(join(repoRoot, 'actions', name, 'action.yml'), 'utf8')) as {
+        inputs: Record<string, unknown>
+      }
+    ).inputs
+  it("verify-health's rollback inputs are ssm-deploy's, word for word", () => {
+    const deploy = inputsOf('ssm-deploy')
+    const verify = inputsOf('verify-health')
+    // Different on purpose: verify-health needs instance-ids only for via: ssm and rollbacks,
+    // and its timeout is the whole check's (the contract), not the engine's (rollback-timeout).
+    const ownMeaning = ['instance-ids', 'timeout']
+    const shared = Object.keys(verify).filter(name => name in deploy && !ownMeaning.includes(name))
+    expect(shared.length).toBeGreaterThan(15)
+    for (const name of shared)
+      expect({ name, spec: verify[name] }).toEqual({ name, spec: deploy[name] })
+  })
+})
+
 describe('README', () => {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
 

@@ -4,6 +4,7 @@ import {
   SUMMARY_LIMIT_BYTES,
   deploymentState,
   renderSummary,
+  workflowFileName,
   type InstanceResult,
 } from '../../packages/report/src/index.js'
 
@@ -113,6 +114,22 @@ describe('renderSummary', () => {
     expect(markdown).not.toContain('run-command/"')
     // A pipe or newline in a name cannot break the table.
     expect(markdown).toContain('a&#124;b &#35;&#35; heading')
+  })
+
+  it('takes the workflow from a workflow ref, as a reusable workflow sees it', () => {
+    expect(
+      renderSummary({
+        previousVersion: 'v1.0.0',
+        rollbackWorkflow: 'acme/app/.github/workflows/deploy-web.yml@refs/heads/main',
+      }),
+    ).toContain('gh workflow run deploy-web.yml -f version=v1.0.0')
+    expect(workflowFileName('deploy.yml')).toBe('deploy.yml')
+    expect(
+      renderSummary({
+        previousVersion: 'v1.0.0',
+        rollbackWorkflow: 'a/b/.github/workflows/x;rm.yml@main',
+      }),
+    ).not.toContain('gh workflow run')
   })
 
   it('names the rollback action without a command when the workflow is not given', () => {

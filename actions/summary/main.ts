@@ -48,7 +48,8 @@ await runAction(async () => {
     deployResults: jsonArray(inputs, 'deploy-results'),
     healthResults: jsonArray(inputs, 'health-results'),
     commandId: inputs.optional('command-id'),
-    region: inputs.optional('aws-region') ?? process.env.AWS_REGION,
+    region:
+      inputs.optional('aws-region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION,
     rollbackWorkflow: inputs.optional('rollback-workflow'),
     runUrl,
   })

@@ -40,8 +40,13 @@ export interface FleetCommand {
 export interface PollTuning {
   /** First wait between poll rounds, and the wait after any progress. */
   initialDelayMs: number
-  /** Longest wait between rounds while nothing changes. */
+  /** Longest wait between rounds while nothing changes and nothing runs yet (delivery). */
   maxDelayMs: number
+  /**
+   * Longest wait while some instance is running: the end of a deploy is noticed within this
+   * (half of it on median), which is what a person waiting for the result feels.
+   */
+  activeMaxDelayMs: number
   /** How long an instance may be absent from a command's invocations before it counts as failed. */
   missingGraceMs: number
   /** Added to the computed deadline (delivery + waves × execution timeout). */
@@ -53,6 +58,7 @@ export interface PollTuning {
 export const DEFAULT_POLL_TUNING: PollTuning = {
   initialDelayMs: 1000,
   maxDelayMs: 5000,
+  activeMaxDelayMs: 1500,
   missingGraceMs: 30_000,
   deadlineSlackMs: 60_000,
   sleep: realSleep,
@@ -82,6 +88,21 @@ export interface FleetStats {
   rounds: number
   maxListCallsPerRound: number
   throttledRounds: number
+}
+
+/**
+ * A SendCommand TimeoutSeconds long enough for every rolling wave to start: an instance that
+ * has not started by then ends DeliveryTimedOut. Waves × execution timeout, plus 10 minutes
+ * for agents to pick the command up, within SSM's 30 s to 30 days.
+ */
+export function deliveryTimeoutFor(
+  instanceCount: number,
+  maxConcurrency: string,
+  executionTimeoutSeconds: number,
+): number {
+  const largestChunk = Math.max(1, Math.min(instanceCount, SEND_COMMAND_MAX_TARGETS))
+  const waves = Math.ceil(largestChunk / concurrencyOf(maxConcurrency, largestChunk))
+  return Math.min(2_592_000, Math.max(30, waves * executionTimeoutSeconds + 600))
 }
 
 /** Splits a list into chunks of at most `size`. */
@@ -177,14 +198,15 @@ export class FleetCommandRunner {
     return byCommand
   }
 
-  /** The latest moment worth waiting for: delivery, then every rolling wave's execution, plus slack. */
+  /**
+   * The latest moment worth waiting for: SSM's delivery timeout (which must cover every
+   * rolling wave, see {@link deliveryTimeoutFor}), then one execution timeout for the last
+   * instance started, plus slack.
+   */
   deadlineFor(command: FleetCommand, startedAt: number): number {
-    const largestChunk = Math.min(command.instanceIds.length, SEND_COMMAND_MAX_TARGETS)
-    const waves = Math.ceil(largestChunk / concurrencyOf(command.maxConcurrency, largestChunk))
     return (
       startedAt +
-      command.deliveryTimeoutSeconds * 1000 +
-      waves * command.executionTimeoutSeconds * 1000 +
+      (command.deliveryTimeoutSeconds + command.executionTimeoutSeconds) * 1000 +
       this.tuning.deadlineSlackMs
     )
   }
@@ -212,10 +234,14 @@ export class FleetCommandRunner {
       let callsThisRound = 0
       let throttled = false
       let progress = false
+      // Commands whose invocations were all listed this round: only for those does an
+      // absent instance mean anything (a throttled listing proves nothing).
+      const listed = new Set<string>()
       for (const commandId of byCommand.keys()) {
         const open = [...tracked.values()].some(t => t.commandId === commandId && !t.outcome)
         if (!open) continue
         let nextToken: string | undefined
+        let complete = true
         do {
           callsThisRound++
           this.stats.listCalls++
@@ -237,12 +263,14 @@ export class FleetCommandRunner {
             if (!isThrottling(error)) throw error
             // The SDK already retried; back off harder instead of failing the deploy.
             throttled = true
+            complete = false
             nextToken = undefined
             this.logger.warning(
               `SSM is throttling ListCommandInvocations (${errorMessage(error)}); slowing down`,
             )
           }
         } while (nextToken)
+        if (complete) listed.add(commandId)
       }
       this.stats.maxListCallsPerRound = Math.max(this.stats.maxListCallsPerRound, callsThisRound)
       if (throttled) this.stats.throttledRounds++
@@ -250,7 +278,7 @@ export class FleetCommandRunner {
       const elapsed = now() - start
       for (const entry of tracked.values()) {
         if (entry.outcome) continue
-        if (!entry.state && elapsed >= this.tuning.missingGraceMs) {
+        if (!entry.state && listed.has(entry.commandId) && elapsed >= this.tuning.missingGraceMs) {
           entry.outcome = this.outcome(
             entry,
             'Missing',
@@ -278,11 +306,13 @@ export class FleetCommandRunner {
         }
         break
       }
+      const running = open.some(t => t.state?.status === 'InProgress')
+      const cap = running ? this.tuning.activeMaxDelayMs : this.tuning.maxDelayMs
       delay = throttled
         ? Math.min(this.tuning.maxDelayMs * 2, delay * 2)
         : progress
           ? this.tuning.initialDelayMs
-          : Math.min(this.tuning.maxDelayMs, Math.round(delay * 1.5))
+          : Math.min(cap, Math.round(delay * 1.5))
       await this.tuning.sleep(Math.min(delay, Math.max(0, deadline - now())))
     }
     return [...tracked.values()].map(t => t.outcome as InstanceOutcome)

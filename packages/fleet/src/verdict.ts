@@ -19,7 +19,10 @@ export interface InvocationState {
 
 const PENDING_STATUSES = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling'])
 
-/** Reasons by StatusDetails, which is more precise than Status for failures. */
+/**
+ * Reasons by StatusDetails, which is more precise than Status for failures. SSM spells these
+ * with spaces ("Delivery Timed Out"); keys here have the spaces removed.
+ */
 const FAILURE_REASONS: Record<string, string> = {
   DeliveryTimedOut:
     'the SSM agent did not pick the command up before the delivery timeout (is the agent running and online?)',
@@ -54,7 +57,8 @@ export function judgeInvocation(state: InvocationState): Judgement {
     }
     return { verdict: 'success', reason: '' }
   }
-  const known = statusDetails !== undefined ? FAILURE_REASONS[statusDetails] : undefined
+  const known =
+    statusDetails !== undefined ? FAILURE_REASONS[statusDetails.replace(/\s+/g, '')] : undefined
   if (known) return { verdict: 'failed', reason: known }
   switch (status) {
     case 'Failed':

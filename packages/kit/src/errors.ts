@@ -6,6 +6,14 @@ export class ConfigurationError extends Error {
   override name = 'ConfigurationError'
 }
 
+/**
+ * A failure the action has already explained in full, such as a deploy that did not
+ * succeed on every host: its message is shown as is, without a stack.
+ */
+export class FailureReport extends Error {
+  override name = 'FailureReport'
+}
+
 const MAX_SHOWN = 120
 
 /**

@@ -1,6 +1,7 @@
 // The GitHub-facing part of the kit: only actions/ import this file.
+import { randomUUID } from 'node:crypto'
 import * as core from '@actions/core'
-import { ConfigurationError, errorMessage } from './errors.js'
+import { ConfigurationError, FailureReport, errorMessage } from './errors.js'
 import type { Logger } from './logger.js'
 
 /** A Logger that writes the runner's workflow commands. */
@@ -21,7 +22,8 @@ export function setOutputs(outputs: Record<string, string | number | boolean | o
 
 /**
  * Runs an action's main function and turns every way it can fail into a failed step.
- * A ConfigurationError is the user's to fix: its message is shown as is. Anything else
+ * A ConfigurationError is the user's to fix and a FailureReport is an outcome already
+ * explained: their messages are shown as is. Anything else
  * (an Error or any other thrown value) is a bug or an outage: the message is shown and the
  * stack goes to the debug log. The process never ends with exit code 0 after a failure.
  */
@@ -39,10 +41,23 @@ export async function runAction(main: () => Promise<void>): Promise<void> {
 }
 
 function fail(error: unknown): void {
-  if (!(error instanceof ConfigurationError)) {
+  if (!(error instanceof ConfigurationError) && !(error instanceof FailureReport)) {
     const stack = error instanceof Error ? error.stack : undefined
     if (stack) core.debug(stack)
   }
   core.setFailed(errorMessage(error) || 'the action failed with an empty error')
   process.exitCode = 1
+}
+
+/**
+ * Prints untrusted text (a host's output) in a collapsible log group, fenced with
+ * `::stop-commands::<random token>` so none of its lines can run as a workflow command.
+ */
+export async function printFenced(title: string, text: string): Promise<void> {
+  await core.group(title, async () => {
+    const token = randomUUID()
+    core.info(`::stop-commands::${token}`)
+    core.info(text)
+    core.info(`::${token}::`)
+  })
 }

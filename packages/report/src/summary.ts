@@ -101,9 +101,16 @@ function consoleLinks(input: SummaryInput): string[] {
   return links
 }
 
+/** `deploy.yml`, from a file name or a workflow ref (owner/repo/.github/workflows/deploy.yml@ref). */
+export function workflowFileName(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  const fromRef = /(?:^|\/)\.github\/workflows\/([\w.-]+\.ya?ml)(?:@.*)?$/.exec(value)
+  return fromRef ? fromRef[1] : value
+}
+
 function rollbackSection(input: SummaryInput): string[] {
   const previous = input.previousVersion
-  const workflow = input.rollbackWorkflow
+  const workflow = workflowFileName(input.rollbackWorkflow)
   if (!previous) return []
   const lines = ['### Roll back', '']
   const safeVersion =

@@ -1,0 +1,412 @@
+// The bundled s3-upload action (dist/s3-upload/index.js), run like the runner runs it, against
+// s3rver, the sandbox STS and the sandbox OIDC token service.
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { ID_TOKEN_PERMISSIONS_BLOCK } from '../../packages/aws/src/index.js'
+import { ArtifactServiceStandIn } from '../package-zip/artifact-service.js'
+import { startOidcServer, type OidcServer } from '../../packages/sandbox/src/oidc.js'
+import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from '../../packages/sandbox/src/s3.js'
+import { startSts, type StsServer } from '../../packages/sandbox/src/sts.js'
+import { runAction, type ActionRun, type RunActionOptions } from '../support/run-action.js'
+
+const BUCKET = 'releases'
+const ROLE = 'arn:aws:iam::123456789012:role/deploy'
+const UNTRUSTING_ROLE = 'arn:aws:iam::123456789012:role/someone-else'
+const SUBJECT = 'repo:octo-org/octo-repo:environment:prod'
+const MiB = 1024 * 1024
+
+let s3rver: S3Sandbox
+let oidc: OidcServer
+let sts: StsServer
+let work: string
+
+beforeAll(async () => {
+  s3rver = await startS3({ buckets: [BUCKET] })
+  oidc = await startOidcServer({ requestToken: 'runtime-request-token', subject: SUBJECT })
+  sts = await startSts({
+    publicKey: oidc.publicKey,
+    roles: [
+      {
+        arn: ROLE,
+        audience: 'sts.amazonaws.com',
+        subject: 'repo:octo-org/octo-repo:environment:*',
+      },
+      { arn: UNTRUSTING_ROLE, audience: 'sts.amazonaws.com', subject: 'repo:octo-org/elsewhere:*' },
+    ],
+    // s3rver accepts only key ids it knows: the assumed role's keys become known to it.
+    onIssue: credentials =>
+      s3rver.allowAccessKey(credentials.accessKeyId, credentials.secretAccessKey),
+  })
+  work = mkdtempSync(join(tmpdir(), 's3-upload-e2e-'))
+})
+
+afterAll(async () => {
+  await Promise.all([s3rver.close(), oidc.close(), sts.close()])
+  rmSync(work, { recursive: true, force: true })
+})
+
+let counter = 0
+function release(bytes: number): { path: string; sha256: string } {
+  const path = join(work, `release-${counter++}.zip`)
+  const content = randomBytes(bytes)
+  writeFileSync(path, content)
+  return { path, sha256: createHash('sha256').update(content).digest('hex') }
+}
+
+/** Static keys through the default provider chain (what configure-aws-credentials leaves). */
+const staticKeys = {
+  AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+}
+
+function upload(
+  inputs: Record<string, string>,
+  options: RunActionOptions = {},
+): Promise<ActionRun> {
+  return runAction('s3-upload', {
+    timeoutMs: 120_000,
+    ...options,
+    inputs: { bucket: BUCKET, app: 'web', ...inputs },
+    env: {
+      AWS_REGION: 'eu-central-1',
+      AWS_ENDPOINT_URL_S3: s3rver.url,
+      GITHUB_SHA: 'c0ffee0000000000000000000000000000000001',
+      ...staticKeys,
+      ...options.env,
+    },
+  })
+}
+
+function expectSuccess(result: ActionRun): void {
+  if (result.exitCode !== 0)
+    throw new Error(`the action failed:\n${result.stdout}\n${result.stderr}`)
+}
+
+describe('s3-upload from its bundle', () => {
+  it('uploads, then skips the same bytes, then refuses different ones', async () => {
+    const zip = release(7 * MiB)
+    const first = await upload({ file: zip.path, version: 'v1.0.0', 'part-size': '5MiB' })
+    expectSuccess(first)
+    expect(first.outputs).toMatchObject({
+      bucket: BUCKET,
+      key: 'web/v1.0.0.zip',
+      uri: 's3://releases/web/v1.0.0.zip',
+      sha256: zip.sha256,
+      size: String(7 * MiB),
+      uploaded: 'true',
+      'version-id': '',
+      'presigned-url': '',
+    })
+    expect(first.outputs.etag).toMatch(/^"[0-9a-f]{32}(-\d+)?"$/)
+
+    const again = await upload({ file: zip.path, version: 'v1.0.0' })
+    expectSuccess(again)
+    expect(again.outputs).toMatchObject({
+      uploaded: 'false',
+      sha256: zip.sha256,
+      etag: first.outputs.etag,
+    })
+
+    const other = release(1000)
+    const conflict = await upload({ file: other.path, version: 'v1.0.0' })
+    expect(conflict.exitCode).toBe(1)
+    expect(conflict.errors.join('\n')).toMatch(
+      /s3:\/\/releases\/web\/v1\.0\.0\.zip already exists with different content .* Versions are immutable: build a new version/,
+    )
+    expect(conflict.outputs).toEqual({})
+  })
+
+  it('finds an existing version for a rollback, and lists what exists when it is missing', async () => {
+    const zip = release(2000)
+    expectSuccess(
+      await upload({
+        file: zip.path,
+        version: 'v0.0.7',
+        key: '{environment}/{app}/{version}.zip',
+        environment: 'prod',
+      }),
+    )
+    const found = await upload({
+      version: 'v0.0.7',
+      key: '{environment}/{app}/{version}.zip',
+      environment: 'prod',
+    })
+    expectSuccess(found)
+    expect(found.outputs).toMatchObject({
+      uri: 's3://releases/prod/web/v0.0.7.zip',
+      sha256: zip.sha256,
+      uploaded: 'false',
+    })
+
+    const missing = await upload({
+      version: 'v0.0.6',
+      key: '{environment}/{app}/{version}.zip',
+      environment: 'prod',
+    })
+    expect(missing.exitCode).toBe(1)
+    expect(missing.errors.join('\n')).toMatch(
+      /s3:\/\/releases\/prod\/web\/v0\.0\.6\.zip does not exist, so this version cannot be deployed; the newest under s3:\/\/releases\/prod\/web\/:\n {2}prod\/web\/v0\.0\.7\.zip/,
+    )
+  })
+
+  it('masks the presigned URL before anything else prints it', async () => {
+    const zip = release(3000)
+    const result = await upload({ file: zip.path, version: 'v2.0.0', 'presign-expires': '15m' })
+    expectSuccess(result)
+    const url = result.outputs['presigned-url'] ?? ''
+    expect(url).toMatch(
+      /^http:\/\/127\.0\.0\.1:\d+\/releases\/web\/v2\.0\.0\.zip\?.*X-Amz-Expires=900/,
+    )
+    const lines = result.stdout.split('\n')
+    const maskLine = lines.findIndex(line => line.startsWith('::add-mask::'))
+    expect(maskLine).toBeGreaterThanOrEqual(0)
+    // Nothing but the mask command ever carries the URL's signature.
+    const signature = /X-Amz-Signature=([0-9a-f]+)/.exec(url)?.[1] ?? 'missing'
+    expect(lines.filter(line => line.includes(signature))).toEqual([lines[maskLine]])
+    const response = await fetch(url)
+    expect(Buffer.from(await response.arrayBuffer()).equals(readFileSync(zip.path))).toBe(true)
+
+    const tooLong = await upload({ file: zip.path, version: 'v2.0.0', 'presign-expires': '13h' })
+    expect(tooLong.errors.join('\n')).toMatch(
+      /input 'presign-expires': "13h" is not valid: use a duration from 0s to 12h/,
+    )
+  })
+
+  it.each([
+    [
+      { bucket: 'My_Bucket' },
+      `input 'bucket': "My_Bucket" is not valid: a bucket name uses only lowercase letters, digits, '.' and '-'`,
+    ],
+    [
+      { bucket: 'ab' },
+      `input 'bucket': "ab" is not valid: a bucket name is 3 to 63 characters long`,
+    ],
+    [
+      { key: '/web/{version}.zip' },
+      `input 'key': "/web/v1.zip" is not valid: an object key does not start with '/'`,
+    ],
+    [
+      { key: '{app}/../{version}.zip' },
+      `input 'key': "web/../v1.zip" is not valid: an object key has no '.' or '..' segments`,
+    ],
+    [
+      { key: 'web/\u0007{version}.zip' },
+      `input 'key': "web/\\u0007v1.zip" is not valid: an object key has no control characters`,
+    ],
+    [{ file: 'missing.zip' }, `input 'file': "missing.zip" is not valid: the file does not exist`],
+    [{ version: 'v1;rm -rf /' }, `input 'version' "v1;rm -rf /" is not allowed`],
+    [
+      { 'if-exists': 'maybe' },
+      `input 'if-exists': "maybe" is not valid: use one of 'skip-same', 'fail', 'overwrite'`,
+    ],
+    [{ 'kms-key-id': 'alias/x' }, `input 'kms-key-id' is set, but input 'sse' is not 'aws:kms'`],
+    [{ 'storage-class': 'GLACIER' }, 'archived objects need a restore'],
+    [{ 'artifact-name': 'release' }, "set either input 'file' or input 'artifact-name', not both"],
+    [{ file: '', version: '' }, "nothing to do: set input 'file' or 'artifact-name'"],
+  ])('refuses bad input %j with the rule', async (inputs, message) => {
+    const zip = release(10)
+    const result = await upload({ file: zip.path, version: 'v1', ...inputs }, { cwd: work })
+    expect(result.exitCode).toBe(1)
+    expect(result.errors.join('\n')).toContain(message)
+  })
+
+  it('uploads the one file of a workflow artifact (the build job → deploy job hand-off)', async () => {
+    const service = await new ArtifactServiceStandIn().start()
+    try {
+      const zip = release(4000)
+      const name = 'web-v5.0.0.zip'
+      const staged = join(work, `staged-${counter++}`)
+      execFileSync('mkdir', ['-p', staged])
+      execFileSync('cp', [zip.path, join(staged, name)])
+      // The artifact service stores what it was given wrapped in a zip of its own.
+      execFileSync('zip', ['-q', '-0', join(staged, 'wrapper.zip'), name], { cwd: staged })
+      service.artifacts.set('release', {
+        id: 4242,
+        name: 'release',
+        createRequest: {},
+        blocks: new Map(),
+        content: readFileSync(join(staged, 'wrapper.zip')),
+        finalized: true,
+      })
+      const result = await upload(
+        { 'artifact-name': 'release', version: 'v5.0.0' },
+        { env: service.env() },
+      )
+      expectSuccess(result)
+      expect(result.outputs).toMatchObject({
+        uri: 's3://releases/web/v5.0.0.zip',
+        sha256: zip.sha256,
+        uploaded: 'true',
+      })
+
+      const missing = await upload(
+        { 'artifact-name': 'nope', version: 'v5.0.1' },
+        { env: service.env() },
+      )
+      expect(missing.exitCode).toBe(1)
+      expect(missing.errors.join('\n')).toContain(
+        'workflow artifact "nope" was not found in this run',
+      )
+    } finally {
+      await service.stop()
+    }
+  })
+
+  it('says how to get credentials when there are none, or they are unknown', async () => {
+    const none = await upload(
+      { file: release(10).path, version: 'v1' },
+      {
+        env: {
+          AWS_ACCESS_KEY_ID: undefined,
+          AWS_SECRET_ACCESS_KEY: undefined,
+          // No instance metadata service here: the chain ends at once.
+          AWS_EC2_METADATA_DISABLED: 'true',
+          HOME: work,
+        },
+      },
+    )
+    expect(none.exitCode).toBe(1)
+    expect(none.errors.join('\n')).toContain(
+      "no AWS credentials were found: set input 'role-to-assume' (GitHub OIDC), or run aws-actions/configure-aws-credentials",
+    )
+    const unknown = await upload(
+      { file: release(10).path, version: 'v1' },
+      { env: { AWS_ACCESS_KEY_ID: 'AKIAUNKNOWN', AWS_SECRET_ACCESS_KEY: 'x' } },
+    )
+    expect(unknown.exitCode).toBe(1)
+    // Every path starts with a HEAD, whose 403 has no body to tell why.
+    expect(unknown.errors.join('\n')).toContain(
+      'access denied: HeadObject on "s3://releases/web/v1.zip" (HTTP 403). The role needs s3:GetObject',
+    )
+    expect(unknown.errors.join('\n')).toContain('the credentials themselves may also be invalid')
+  })
+
+  it('says how to set a region when there is none', async () => {
+    const result = await upload(
+      { file: release(10).path, version: 'v1' },
+      { env: { AWS_REGION: undefined } },
+    )
+    expect(result.exitCode).toBe(1)
+    expect(result.errors.join('\n')).toContain("no AWS region: set input 'aws-region'")
+  })
+})
+
+describe('s3-upload with role-to-assume (GitHub OIDC)', () => {
+  const oidcEnv = () => ({
+    ACTIONS_ID_TOKEN_REQUEST_URL: oidc.url,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken,
+    AWS_ENDPOINT_URL_STS: sts.url,
+    // No static keys: only the assumed role's credentials can reach s3rver.
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+  })
+
+  it('assumes the role and uploads with its credentials, which never leave the step', async () => {
+    const zip = release(3000)
+    const calls = sts.calls.length
+    const result = await upload(
+      { file: zip.path, version: 'v3.0.0', 'role-to-assume': ROLE, 'aws-region': 'eu-west-1' },
+      { env: oidcEnv() },
+    )
+    expectSuccess(result)
+    expect(result.outputs).toMatchObject({ uploaded: 'true', sha256: zip.sha256 })
+    expect(sts.calls.slice(calls)).toEqual([
+      expect.objectContaining({
+        roleArn: ROLE,
+        roleSessionName: 'gha-1234567890-1-octo-org-octo-repo',
+        durationSeconds: 3600,
+        status: 200,
+        subject: SUBJECT,
+      }),
+    ])
+    expect(sts.calls.at(-1)?.userAgent).toMatch(/ec2-deploy-actions\/0\.1\.0.*action\/s3-upload/)
+    expect(oidc.requests.at(-1)).toMatchObject({
+      audience: 'sts.amazonaws.com',
+      authorized: true,
+      status: 200,
+    })
+    const issued = sts.issued.at(-1)!
+    const secrets = [issued.accessKeyId, issued.secretAccessKey, issued.sessionToken]
+    const masked = result.stdout.split('\n').filter(line => line.startsWith('::add-mask::'))
+    for (const secret of secrets) {
+      expect(masked).toContain(`::add-mask::${secret}`)
+      const elsewhere = result.stdout
+        .split('\n')
+        .filter(l => l.includes(secret) && !l.startsWith('::add-mask::'))
+      expect(elsewhere).toEqual([])
+      expect(result.stderr).not.toContain(secret)
+      expect(result.envFile).not.toContain(secret)
+      expect(result.summary).not.toContain(secret)
+      expect(JSON.stringify(result.outputs)).not.toContain(secret)
+    }
+    // The masks come before the first use of the credentials (the upload's log lines).
+    const firstMask = result.stdout.indexOf(`::add-mask::${issued.secretAccessKey}`)
+    expect(firstMask).toBeLessThan(result.stdout.indexOf('uploading to'))
+  })
+
+  it('warns when the presigned URL would outlive the role session', async () => {
+    const result = await upload(
+      {
+        file: release(100).path,
+        version: 'v3.1.0',
+        'role-to-assume': ROLE,
+        'role-duration-seconds': '900',
+        'presign-expires': '1h',
+      },
+      { env: oidcEnv() },
+    )
+    expectSuccess(result)
+    expect(sts.calls.at(-1)?.durationSeconds).toBe(900)
+    expect(result.warnings.join('\n')).toContain(
+      'the presigned URL stops working when the role session ends, after 900s, not after 3600s',
+    )
+  })
+
+  it("explains a trust policy that does not match the token's sub", async () => {
+    const result = await upload(
+      { file: release(10).path, version: 'v3.0.1', 'role-to-assume': UNTRUSTING_ROLE },
+      { env: oidcEnv() },
+    )
+    expect(result.exitCode).toBe(1)
+    const message = result.errors.join('\n')
+    expect(message).toContain(
+      `AWS refused to let this workflow assume role "${UNTRUSTING_ROLE}" (AccessDenied`,
+    )
+    expect(message).toContain(`must match this token's sub "${SUBJECT}"`)
+    expect(message).toContain(`must allow this token's aud "sts.amazonaws.com"`)
+  })
+
+  it('shows the permissions block when the job has no id-token permission', async () => {
+    const result = await upload(
+      { file: release(10).path, version: 'v3.0.2', 'role-to-assume': ROLE },
+      {
+        env: {
+          ...oidcEnv(),
+          ACTIONS_ID_TOKEN_REQUEST_URL: undefined,
+          ACTIONS_ID_TOKEN_REQUEST_TOKEN: undefined,
+        },
+      },
+    )
+    expect(result.exitCode).toBe(1)
+    expect(result.errors.join('\n')).toContain(ID_TOKEN_PERMISSIONS_BLOCK)
+  })
+
+  it('refuses a role name that is not an ARN, and a session name STS would refuse', async () => {
+    const byName = await upload(
+      { file: release(10).path, version: 'v1', 'role-to-assume': 'deploy' },
+      { env: oidcEnv() },
+    )
+    expect(byName.errors.join('\n')).toContain(
+      `input 'role-to-assume': "deploy" is not valid: use the full role ARN`,
+    )
+    const session = await upload(
+      { file: release(10).path, version: 'v1', 'role-to-assume': ROLE, 'role-session-name': 'a b' },
+      { env: oidcEnv() },
+    )
+    expect(session.errors.join('\n')).toContain(`input 'role-session-name': "a b" is not valid`)
+  })
+})

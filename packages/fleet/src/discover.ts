@@ -1,0 +1,252 @@
+import {
+  DescribeInstancesCommand,
+  type EC2Client,
+  type Filter,
+  type Instance,
+} from '@aws-sdk/client-ec2'
+import { DescribeInstanceInformationCommand, type SSMClient } from '@aws-sdk/client-ssm'
+import {
+  ConfigurationError,
+  describeValue,
+  renderTemplate,
+  type Logger,
+} from '../../kit/src/index.js'
+
+/** One `Key=Value` line of the `tags` input; `*` and `?` in values match as EC2 defines. */
+export interface TagFilter {
+  key: string
+  value: string
+}
+
+/** An instance as find-instance reports it. */
+export interface FoundInstance {
+  id: string
+  name: string
+  privateIp: string
+  availabilityZone: string
+  state: string
+  /** SSM PingStatus (Online, ConnectionLost, Inactive), or 'NotRegistered'. */
+  pingStatus: string
+  agentVersion: string
+}
+
+export interface DiscoveryOptions {
+  tags: readonly TagFilter[]
+  instanceIds: readonly string[]
+  states: readonly string[]
+  requireSsmOnline: boolean
+  minCount: number
+  /** 0 means no upper bound. */
+  maxCount: number
+  /** DescribeInstances MaxResults (5–1000); smaller pages only matter to tests. */
+  pageSize?: number
+}
+
+const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/
+const INSTANCE_STATES = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped']
+/** DescribeInstanceInformation's InstanceIds filter takes at most this many values. */
+const SSM_INFO_BATCH = 50
+
+/**
+ * Parses `tags` lines `Key=Value`, rendering `{placeholders}` in values (`Name=web-{environment}`).
+ * EC2 tag keys are at most 128 characters and values 256.
+ */
+export function parseTagFilters(
+  lines: readonly string[],
+  values: Readonly<Record<string, string | undefined>>,
+  input = 'tags',
+): TagFilter[] {
+  return lines.map((line, index) => {
+    const eq = line.indexOf('=')
+    const key = eq > 0 ? line.slice(0, eq).trim() : ''
+    const rawValue = eq > 0 ? line.slice(eq + 1).trim() : ''
+    if (key === '' || rawValue === '') {
+      throw new ConfigurationError(
+        `input '${input}' line ${index + 1}: ${describeValue(line)}: write 'Key=Value', e.g. 'Name=web-{environment}'`,
+      )
+    }
+    const value = renderTemplate(input, rawValue, values)
+    if (key.length > 128 || value.length > 256 || /\p{Cc}/u.test(key + value)) {
+      throw new ConfigurationError(
+        `input '${input}' line ${index + 1}: ${describeValue(line)}: tag keys are at most 128 characters, ` +
+          'values 256, with no control characters',
+      )
+    }
+    return { key, value }
+  })
+}
+
+/** Checks instance ids and states; the messages name the input. */
+export function validateDiscovery(options: DiscoveryOptions): void {
+  for (const id of options.instanceIds) {
+    if (!INSTANCE_ID.test(id)) {
+      throw new ConfigurationError(
+        `input 'instance-ids': ${describeValue(id)} is not an instance id: use 'i-' and 8 or 17 hex digits`,
+      )
+    }
+  }
+  for (const state of options.states) {
+    if (!INSTANCE_STATES.includes(state)) {
+      throw new ConfigurationError(
+        `input 'states': ${describeValue(state)} is not an instance state: use ${INSTANCE_STATES.join(', ')}`,
+      )
+    }
+  }
+  if (options.tags.length === 0 && options.instanceIds.length === 0) {
+    throw new ConfigurationError(
+      "set input 'tags' (e.g. 'Name=web-{environment}') or input 'instance-ids'",
+    )
+  }
+  if (options.maxCount !== 0 && options.maxCount < options.minCount) {
+    throw new ConfigurationError(
+      `input 'max-count' (${options.maxCount}) is below input 'min-count' (${options.minCount})`,
+    )
+  }
+}
+
+function tagOf(instance: Instance, key: string): string {
+  return instance.Tags?.find(tag => tag.Key === key)?.Value ?? ''
+}
+
+function describeFilters(options: DiscoveryOptions): string {
+  const parts = options.tags.map(t => `tag ${t.key}=${t.value}`)
+  if (options.instanceIds.length > 0) parts.push(`ids ${options.instanceIds.join(', ')}`)
+  parts.push(`state ${options.states.join('/')}`)
+  return parts.join(', ')
+}
+
+/** Every instance matching the filters, across all pages. */
+async function describeAll(
+  ec2: EC2Client,
+  filters: Filter[],
+  instanceIds: readonly string[],
+  pageSize = 1000,
+): Promise<Instance[]> {
+  const instances: Instance[] = []
+  let nextToken: string | undefined
+  do {
+    const page = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: filters,
+        // EC2 refuses MaxResults together with InstanceIds.
+        ...(instanceIds.length > 0 ? { InstanceIds: [...instanceIds] } : { MaxResults: pageSize }),
+        NextToken: nextToken,
+      }),
+    )
+    for (const reservation of page.Reservations ?? [])
+      instances.push(...(reservation.Instances ?? []))
+    nextToken = page.NextToken
+  } while (nextToken)
+  return instances
+}
+
+/** PingStatus and agent version of each id, asked in batches; absent ids are not registered. */
+async function ssmStatus(
+  ssm: SSMClient,
+  ids: readonly string[],
+): Promise<Map<string, { ping: string; agent: string }>> {
+  const status = new Map<string, { ping: string; agent: string }>()
+  for (let i = 0; i < ids.length; i += SSM_INFO_BATCH) {
+    let nextToken: string | undefined
+    do {
+      const page = await ssm.send(
+        new DescribeInstanceInformationCommand({
+          Filters: [{ Key: 'InstanceIds', Values: ids.slice(i, i + SSM_INFO_BATCH) }],
+          MaxResults: SSM_INFO_BATCH,
+          NextToken: nextToken,
+        }),
+      )
+      for (const info of page.InstanceInformationList ?? []) {
+        if (info.InstanceId)
+          status.set(info.InstanceId, {
+            ping: info.PingStatus ?? 'Unknown',
+            agent: info.AgentVersion ?? '',
+          })
+      }
+      nextToken = page.NextToken
+    } while (nextToken)
+  }
+  return status
+}
+
+/**
+ * Finds the instances to deploy to: by tags and/or ids in the wanted states, every page, and
+ * (by default) only when each one's SSM agent is online, because a command sent to an offline
+ * agent can never be delivered.
+ */
+export async function findInstances(
+  clients: { ec2: EC2Client; ssm: SSMClient },
+  options: DiscoveryOptions,
+  logger: Logger,
+): Promise<FoundInstance[]> {
+  validateDiscovery(options)
+  const tagFilters: Filter[] = options.tags.map(t => ({ Name: `tag:${t.key}`, Values: [t.value] }))
+  const matches = await describeAll(
+    clients.ec2,
+    [...tagFilters, { Name: 'instance-state-name', Values: [...options.states] }],
+    options.instanceIds,
+    options.pageSize,
+  )
+  if (matches.length === 0) {
+    // Near misses: the same filters in any state, so "it is stopped" is one glance away.
+    const anyState = await describeAll(clients.ec2, tagFilters, options.instanceIds).catch(() => [])
+    const nearMisses = anyState
+      .map(
+        i => `${i.InstanceId} (${tagOf(i, 'Name') || 'no Name'}) is ${i.State?.Name ?? 'unknown'}`,
+      )
+      .slice(0, 10)
+    throw new ConfigurationError(
+      `no instance matches ${describeFilters(options)}` +
+        (nearMisses.length > 0
+          ? `; near misses: ${nearMisses.join('; ')}`
+          : '; no instance has these tags in any state'),
+    )
+  }
+  const ids = matches.map(i => i.InstanceId ?? '').filter(Boolean)
+  const status = await ssmStatus(clients.ssm, ids)
+  const found: FoundInstance[] = matches
+    .map(instance => {
+      const id = instance.InstanceId ?? ''
+      return {
+        id,
+        name: tagOf(instance, 'Name'),
+        privateIp: instance.PrivateIpAddress ?? '',
+        availabilityZone: instance.Placement?.AvailabilityZone ?? '',
+        state: instance.State?.Name ?? '',
+        pingStatus: status.get(id)?.ping ?? 'NotRegistered',
+        agentVersion: status.get(id)?.agent ?? '',
+      }
+    })
+    .sort((a, b) => a.id.localeCompare(b.id))
+  for (const instance of found) {
+    logger.info(
+      `${instance.id} ${instance.name || '(no Name)'} ${instance.state} ${instance.privateIp} ${instance.availabilityZone} ssm=${instance.pingStatus}`,
+    )
+  }
+  const offline = found.filter(i => i.pingStatus !== 'Online')
+  if (options.requireSsmOnline && offline.length > 0) {
+    throw new ConfigurationError(
+      `${offline.length} of ${found.length} instance(s) cannot receive SSM commands: ` +
+        offline
+          .map(i =>
+            i.pingStatus === 'NotRegistered'
+              ? `${i.id} (${i.name || 'no Name'}) is not registered with SSM (agent not installed, or no instance profile with AmazonSSMManagedInstanceCore)`
+              : `${i.id} (${i.name || 'no Name'}) has SSM ping status ${i.pingStatus} (is the agent running and can it reach SSM?)`,
+          )
+          .join('; ') +
+        " (set 'require-ssm-online: false' to list them anyway)",
+    )
+  }
+  if (found.length < options.minCount) {
+    throw new ConfigurationError(
+      `found ${found.length} instance(s) for ${describeFilters(options)}, but input 'min-count' is ${options.minCount}`,
+    )
+  }
+  if (options.maxCount > 0 && found.length > options.maxCount) {
+    throw new ConfigurationError(
+      `found ${found.length} instance(s) for ${describeFilters(options)}, more than input 'max-count' (${options.maxCount}): ` +
+        found.map(i => i.id).join(', '),
+    )
+  }
+  return found
+}

@@ -1,0 +1,759 @@
+#!/usr/bin/env bash
+# The host release engine of ec2-deploy-actions: what runs on each EC2 host when ssm-deploy
+# sends its SSM command.
+#
+# Layout under the deploy dir (Capistrano's, driven over SSM):
+#   releases/<id>/        one complete, extracted release each (<id> = UTC time + '-' + version)
+#   releases/<id>.partial staging while extracting; anything named *.partial is garbage
+#   current -> releases/<id>  switched atomically with a temp link and rename(2)
+#   shared/               files and dirs linked into every release (.env, certs, logs)
+#   .deploy/lock          flock; the holder writes its run URL, version and start time inside
+#   .deploy/history.jsonl one line per outcome: release, version, sha256, run, status
+#   .deploy/logs/         full output of the hooks, one file per run
+#
+# The renderer (packages/remote/src/render.ts) writes a preamble of single-quoted EC2D_*
+# assignments in front of this file and starts it with bash. Every value is validated
+# there and again here. Output is kept short on purpose: SSM returns only the first 24,000
+# characters of stdout, and the last line must be the DEPLOY_RESULT line.
+
+# Options (set by the preamble). Hooks are shell code by design; the rest are plain values.
+: "${EC2D_MODE:=deploy}"               # deploy | rollback
+: "${EC2D_DEPLOY_DIR:=}"               # absolute, normalised path
+: "${EC2D_APP_NAME:=}"
+: "${EC2D_VERSION:=}"                  # required in deploy mode; optional in rollback mode
+: "${EC2D_ENVIRONMENT:=}"
+: "${EC2D_ARTIFACT_URI:=}"             # s3://bucket/key or https://... (presigned)
+: "${EC2D_ARTIFACT_SHA256:=}"
+: "${EC2D_DOWNLOAD:=instance-role}"    # instance-role | presigned
+: "${EC2D_RUN_AS:=}"                   # empty: the user running this script
+: "${EC2D_SHARED_PATHS:=}"             # one relative path a line; a trailing / means a directory
+: "${EC2D_BEFORE_SWITCH:=}"
+: "${EC2D_STOP_COMMAND:=}"
+: "${EC2D_RESTART_COMMAND:=}"
+: "${EC2D_HEALTH_COMMAND:=}"
+: "${EC2D_HEALTH_URL:=}"
+: "${EC2D_HEALTH_RETRIES:=10}"         # attempts in all
+: "${EC2D_HEALTH_INTERVAL_MS:=2000}"   # first delay; doubles up to 4x
+: "${EC2D_KEEP_RELEASES:=5}"
+: "${EC2D_LOCK_TIMEOUT_MS:=600000}"
+: "${EC2D_ALLOW_DOWNGRADE:=false}"
+: "${EC2D_RUN_URL:=}"                  # the GitHub run, for the lock holder and the history
+
+# Exit codes. Never 194: that code makes the SSM agent reboot the host.
+readonly EXIT_OK=0               # deployed, or a no-op re-deploy (status tells which)
+readonly EXIT_FAILED=10          # failed before the switch: current, shared/ and service untouched
+readonly EXIT_LOCK_TIMEOUT=11    # another deploy held the lock too long: nothing changed
+readonly EXIT_ROLLED_BACK=20     # failed after the switch; the previous release serves, healthy
+readonly EXIT_ROLLBACK_FAILED=21 # failed after the switch and the way back failed: needs a human
+readonly EXIT_INTERNAL=70        # the engine itself broke; state unknown
+
+readonly RELEASE_ID_RE='^[0-9]{8}T[0-9]{9}Z-[A-Za-z0-9][A-Za-z0-9._+-]*$'
+readonly VERSION_RE='^[A-Za-z0-9][A-Za-z0-9._+-]*$'
+readonly NAME_RE='^[A-Za-z0-9][A-Za-z0-9._-]*$'
+readonly USER_RE='^[a-z_][a-z0-9_-]*[$]?$'
+readonly PATH_RE='^(/[A-Za-z0-9._-]+)+$'
+readonly REL_PATH_RE='^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/?$'
+readonly SHA_RE='^[0-9a-f]{64}$'
+readonly S3_URI_RE='^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*()/+=@,-]+$'
+# Presigned URLs: https, or plain http to this host's loopback (the local sandbox's S3).
+readonly HTTPS_URI_RE='^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*$'
+readonly HEALTH_URL_RE='^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*)?$'
+readonly RUN_URL_RE='^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._~%/-]*$'
+readonly DISK_MARGIN_BYTES=$((32 * 1024 * 1024))
+readonly TAIL_LINES=12 TAIL_WIDTH=200
+
+umask 022
+# Byte-wise matching for the checks below, whatever the host's locale; hooks get theirs back.
+if [[ -n ${LC_ALL+set} ]]; then HOOK_LOCALE=(env "LC_ALL=$LC_ALL"); else HOOK_LOCALE=(env -u LC_ALL); fi
+export LC_ALL=C
+export PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+shopt -s nullglob
+
+# Result fields and run state.
+R_PREV_VERSION='' R_VERSION='' R_RELEASE='' R_PREV_RELEASE='' RESULT_DONE=''
+PHASE='' PHASE_START=0 PHASES='' NOW_MS=0 START_MS=0
+LOCK_FD='' LOG_FILE=/dev/null CUR_ID='' NEW_ID='' SWITCHED='' LOCK_HELD='' RUN_AS_OTHER='' HOOK_RC=0 ARTIFACT=''
+declare -A STATUS=()
+
+# --- small helpers -----------------------------------------------------------------------
+
+now_ms() {
+  if [[ -n ${EPOCHREALTIME:-} ]]; then
+    local t=${EPOCHREALTIME//[!0-9]/}
+    NOW_MS=${t:0:${#t}-3}
+  else
+    NOW_MS=$(date +%s%3N)
+  fi
+}
+
+ms_to_s() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
+log() { printf '%s\n' "$*"; }
+
+# A JSON string literal for $1 (control characters other than \n \r \t are dropped).
+json_str() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=${s//[[:cntrl:]]/}
+  printf '"%s"' "$s"
+}
+
+# Starts a phase: closes the previous one's timer and prints a marker line.
+phase() {
+  end_phase
+  now_ms
+  PHASE=$1 PHASE_START=$NOW_MS
+  printf '::deploy-phase:: %s\n' "$1"
+}
+
+end_phase() {
+  [[ -n $PHASE ]] || return 0
+  now_ms
+  PHASES+="${PHASES:+,}\"$PHASE\":$((NOW_MS - PHASE_START))"
+  PHASE=''
+}
+
+# Prints the result line and exits: finish STATUS CODE REASON.
+finish() {
+  local status=$1 code=$2 reason=$3 rolled=false mode=deploy
+  [[ $EC2D_MODE == rollback ]] && mode=rollback
+  end_phase
+  now_ms
+  [[ $status == rolled-back ]] && rolled=true
+  RESULT_DONE=1
+  if [[ -n $LOCK_HELD ]]; then
+    # Only the lock holder may remove these: a download and any half-made release.
+    rm -rf -- "$EC2D_DEPLOY_DIR/.deploy/tmp" "$(releases_dir)"/*.partial
+  fi
+  [[ -n $reason ]] && log "$status: $reason"
+  printf 'DEPLOY_RESULT {"status":%s,"mode":%s,"exit-code":%d,"previous-version":%s,"version":%s,"release":%s,"previous-release":%s,"rolled-back":%s,"reason":%s,"duration-ms":%d,"phases":{%s}}\n' \
+    "$(json_str "$status")" "$(json_str "$mode")" "$code" "$(json_str "$R_PREV_VERSION")" \
+    "$(json_str "$R_VERSION")" "$(json_str "$R_RELEASE")" "$(json_str "$R_PREV_RELEASE")" \
+    "$rolled" "$(json_str "$reason")" $((NOW_MS - START_MS)) "$PHASES"
+  exit "$code"
+}
+
+# Any exit that did not go through finish still ends with a result line.
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+on_exit() {
+  local code=$?
+  [[ -n $RESULT_DONE ]] && return
+  trap - EXIT
+  finish error "$EXIT_INTERNAL" "the engine stopped unexpectedly (status $code) in phase '${PHASE:-start}'"
+}
+
+# Prints the last lines of the log written since byte offset $1, indented, cut to width.
+print_log_tail() {
+  local offset=$1 line
+  tail -c "+$((offset + 1))" -- "$LOG_FILE" 2>/dev/null | tail -n "$TAIL_LINES" | cut -c "1-$TAIL_WIDTH" |
+    while IFS= read -r line || [[ -n $line ]]; do printf '  | %s\n' "$line"; done
+}
+
+file_size() { stat -c %s -- "$1" 2>/dev/null || echo 0; }
+
+releases_dir() { printf '%s/releases' "$EC2D_DEPLOY_DIR"; }
+
+version_of() { printf '%s' "${1:20}"; }
+
+# --- option checks (the renderer already validated; this is the second line of defence) ---
+
+fail_option() { finish failed "$EXIT_FAILED" "option $1 $(json_str "$2") is not valid: $3"; }
+
+validate_options() {
+  [[ $EC2D_MODE == deploy || $EC2D_MODE == rollback ]] || fail_option mode "$EC2D_MODE" 'use deploy or rollback'
+  [[ $EC2D_DEPLOY_DIR =~ $PATH_RE && ! $EC2D_DEPLOY_DIR =~ (^|/)\.\.?(/|$) ]] ||
+    fail_option deploy-dir "$EC2D_DEPLOY_DIR" 'use an absolute, normalised path'
+  [[ -z $EC2D_VERSION || $EC2D_VERSION =~ $VERSION_RE ]] || fail_option version "$EC2D_VERSION" 'not a version'
+  [[ $EC2D_MODE == rollback || -n $EC2D_VERSION ]] || fail_option version '' 'required in deploy mode'
+  [[ -z $EC2D_APP_NAME || $EC2D_APP_NAME =~ $NAME_RE ]] || fail_option app-name "$EC2D_APP_NAME" 'not a name'
+  [[ -z $EC2D_ENVIRONMENT || $EC2D_ENVIRONMENT =~ $NAME_RE ]] ||
+    fail_option environment "$EC2D_ENVIRONMENT" 'not an environment name'
+  [[ -z $EC2D_RUN_AS || $EC2D_RUN_AS =~ $USER_RE ]] || fail_option run-as "$EC2D_RUN_AS" 'not a user name'
+  [[ $EC2D_DOWNLOAD == instance-role || $EC2D_DOWNLOAD == presigned ]] ||
+    fail_option download "$EC2D_DOWNLOAD" 'use instance-role or presigned'
+  if [[ -n $EC2D_ARTIFACT_URI ]]; then
+    if [[ $EC2D_DOWNLOAD == instance-role ]]; then
+      [[ $EC2D_ARTIFACT_URI =~ $S3_URI_RE ]] || fail_option artifact-uri "$EC2D_ARTIFACT_URI" 'use s3://bucket/key'
+    else
+      [[ $EC2D_ARTIFACT_URI =~ $HTTPS_URI_RE ]] || fail_option artifact-uri "$EC2D_ARTIFACT_URI" 'use an https URL'
+    fi
+    [[ $EC2D_ARTIFACT_SHA256 =~ $SHA_RE ]] || fail_option artifact-sha256 "$EC2D_ARTIFACT_SHA256" 'use 64 hex digits'
+  elif [[ $EC2D_MODE == deploy ]]; then
+    fail_option artifact-uri '' 'required in deploy mode'
+  fi
+  [[ -z $EC2D_HEALTH_URL || $EC2D_HEALTH_URL =~ $HEALTH_URL_RE ]] ||
+    fail_option health-url "$EC2D_HEALTH_URL" 'use an http(s) URL'
+  [[ -z $EC2D_RUN_URL || $EC2D_RUN_URL =~ $RUN_URL_RE ]] || fail_option run-url "$EC2D_RUN_URL" 'use an https URL'
+  local name value
+  for name in HEALTH_RETRIES HEALTH_INTERVAL_MS KEEP_RELEASES LOCK_TIMEOUT_MS; do
+    value=EC2D_$name
+    name=${name%_MS}
+    name=${name,,}
+    [[ ${!value} =~ ^[0-9]{1,9}$ ]] || fail_option "${name//_/-}" "${!value}" 'use a whole number'
+  done
+  ((EC2D_HEALTH_RETRIES >= 1)) || fail_option health-retries "$EC2D_HEALTH_RETRIES" 'at least 1'
+  ((EC2D_KEEP_RELEASES >= 1)) || fail_option keep-releases "$EC2D_KEEP_RELEASES" 'at least 1'
+  [[ $EC2D_ALLOW_DOWNGRADE == true || $EC2D_ALLOW_DOWNGRADE == false ]] ||
+    fail_option allow-downgrade "$EC2D_ALLOW_DOWNGRADE" 'use true or false'
+  local path
+  while IFS= read -r path; do
+    [[ -z $path ]] && continue
+    [[ $path =~ $REL_PATH_RE && ! $path =~ (^|/)\.\.?(/|$) && $path != .deploy-release.json ]] ||
+      fail_option shared-paths "$path" 'use relative paths without . or .. segments'
+  done <<<"$EC2D_SHARED_PATHS"
+}
+
+# --- lock ----------------------------------------------------------------------------------
+
+acquire_lock() {
+  phase lock
+  local dir=$EC2D_DEPLOY_DIR/.deploy
+  if ! { mkdir -p -- "$dir" 2>/dev/null && [[ -w $dir ]]; }; then
+    finish failed "$EXIT_FAILED" "cannot create $dir: is deploy-dir writable?"
+  fi
+  local lock_file=$dir/lock wait_s holder
+  exec {LOCK_FD}>>"$lock_file" || finish failed "$EXIT_FAILED" "cannot open $lock_file"
+  wait_s=$(ms_to_s "$EC2D_LOCK_TIMEOUT_MS")
+  if ! flock -w "$wait_s" "$LOCK_FD"; then
+    local attempt
+    for attempt in 1 2 3 4 5; do
+      holder=$(head -c 400 -- "$lock_file" 2>/dev/null | tr -d '\000-\037')
+      holder=${holder%"${holder##*[! ]}"}
+      [[ -n $holder ]] && break
+      sleep 0.05
+    done
+    finish failed "$EXIT_LOCK_TIMEOUT" \
+      "another deploy held $lock_file for more than ${wait_s}s; holder: ${holder:-unknown}"
+  fi
+  LOCK_HELD=1
+  # The kernel drops the flock when this process dies, even by SIGKILL; the text names the
+  # holder for whoever times out. One fixed-size write in place (no truncation), so a reader
+  # never sees it empty or half-written.
+  local record
+  record=$(printf 'run %s version %s started %s pid %s' "${EC2D_RUN_URL:-unknown}" \
+    "${EC2D_VERSION:-rollback}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$")
+  printf '%-399.399s\n' "$record" 1<>"$lock_file"
+}
+
+# Leftovers of a killed run: only this lock holder may touch them, so they are garbage now.
+clean_leftovers() {
+  local releases leftover
+  releases=$(releases_dir)
+  mkdir -p -- "$releases" "$EC2D_DEPLOY_DIR/shared" "$EC2D_DEPLOY_DIR/.deploy/logs" ||
+    finish failed "$EXIT_FAILED" "cannot create the release layout under $EC2D_DEPLOY_DIR"
+  for leftover in "$releases"/*.partial "$releases"/*.pruning "$EC2D_DEPLOY_DIR"/.current.tmp.* \
+    "$EC2D_DEPLOY_DIR/.deploy/tmp"; do
+    rm -rf -- "$leftover"
+  done
+  # One log per run; the newest 30 are kept.
+  local -a logs=("$EC2D_DEPLOY_DIR"/.deploy/logs/*.log)
+  local i
+  for ((i = 0; i < ${#logs[@]} - 29; i++)); do rm -f -- "${logs[i]}"; done
+  LOG_FILE=$EC2D_DEPLOY_DIR/.deploy/logs/$(date -u +%Y%m%dT%H%M%S%3NZ)-$EC2D_MODE.log
+  : >"$LOG_FILE" || finish failed "$EXIT_FAILED" "cannot write $LOG_FILE"
+}
+
+# --- preflight -----------------------------------------------------------------------------
+
+preflight() {
+  phase preflight
+  local tool tools=(flock unzip sha256sum df stat mv ln tail cut)
+  if [[ -n $EC2D_ARTIFACT_URI ]]; then
+    if [[ $EC2D_DOWNLOAD == presigned ]]; then tools+=(curl); else tools+=(aws); fi
+  fi
+  [[ -n $EC2D_HEALTH_URL ]] && tools+=(curl)
+  for tool in "${tools[@]}"; do
+    command -v "$tool" >/dev/null 2>&1 || finish failed "$EXIT_FAILED" "required tool '$tool' is not installed"
+  done
+  local probe=$EC2D_DEPLOY_DIR/.deploy/.write-probe.$$
+  if ! : >"$probe" 2>/dev/null; then finish failed "$EXIT_FAILED" "deploy-dir $EC2D_DEPLOY_DIR is not writable"; fi
+  rm -f -- "$probe"
+  RUN_AS_OTHER=''
+  if [[ -n $EC2D_RUN_AS && $EC2D_RUN_AS != "$(id -un)" ]]; then
+    id -u -- "$EC2D_RUN_AS" >/dev/null 2>&1 || finish failed "$EXIT_FAILED" "run-as user '$EC2D_RUN_AS' does not exist"
+    ((EUID == 0)) || finish failed "$EXIT_FAILED" "running hooks as '$EC2D_RUN_AS' needs root"
+    command -v runuser >/dev/null 2>&1 || command -v setpriv >/dev/null 2>&1 ||
+      finish failed "$EXIT_FAILED" "neither runuser nor setpriv is installed"
+    RUN_AS_OTHER=1
+  fi
+  local free
+  free=$(free_bytes)
+  ((free >= DISK_MARGIN_BYTES)) ||
+    finish failed "$EXIT_FAILED" "only $free bytes free under $EC2D_DEPLOY_DIR (need at least $DISK_MARGIN_BYTES)"
+  local current=$EC2D_DEPLOY_DIR/current
+  if [[ -e $current || -L $current ]] && [[ ! -L $current ]]; then
+    finish failed "$EXIT_FAILED" "$current exists and is not a symlink: move it away first"
+  fi
+}
+
+free_bytes() { df -Pk -- "$EC2D_DEPLOY_DIR" | awk 'NR == 2 { printf "%d", $4 * 1024 }'; }
+
+# --- state: current release and history ------------------------------------------------------
+
+read_state() {
+  local target
+  CUR_ID=''
+  if target=$(readlink -- "$EC2D_DEPLOY_DIR/current" 2>/dev/null); then
+    target=${target#releases/}
+    if [[ $target =~ $RELEASE_ID_RE && -d $(releases_dir)/$target ]]; then
+      CUR_ID=$target
+    else
+      log "warning: current points to '$target', which is not a release of this engine"
+    fi
+  fi
+  R_PREV_RELEASE=$CUR_ID
+  [[ -n $CUR_ID ]] && R_PREV_VERSION=$(version_of "$CUR_ID")
+  local line re='"release":"([^"]*)".*"status":"([a-z]+)"'
+  if [[ -f $EC2D_DEPLOY_DIR/.deploy/history.jsonl ]]; then
+    while IFS= read -r line; do
+      [[ $line =~ $re ]] && STATUS[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+    done <"$EC2D_DEPLOY_DIR/.deploy/history.jsonl"
+  fi
+}
+
+# Appends one outcome to the history: record RELEASE STATUS.
+record() {
+  local id=$1 status=$2 sha
+  sha=$(release_sha "$id")
+  STATUS[$id]=$status
+  printf '{"time":%s,"release":%s,"version":%s,"sha256":%s,"run":%s,"mode":%s,"status":%s}\n' \
+    "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(json_str "$id")" "$(json_str "$(version_of "$id")")" \
+    "$(json_str "$sha")" "$(json_str "$EC2D_RUN_URL")" "$(json_str "$EC2D_MODE")" "$(json_str "$status")" \
+    >>"$EC2D_DEPLOY_DIR/.deploy/history.jsonl"
+}
+
+# The sha256 a release was made from, as written in its .deploy-release.json.
+release_sha() {
+  local content re='"sha256":"([0-9a-f]{64})"'
+  content=$(head -c 4096 -- "$(releases_dir)/$1/.deploy-release.json" 2>/dev/null) || return 0
+  [[ $content =~ $re ]] && printf '%s' "${BASH_REMATCH[1]}"
+}
+
+# Well-formed release directories, oldest first (ids start with the UTC time).
+list_releases() {
+  local dir name
+  for dir in "$(releases_dir)"/*/; do
+    name=${dir%/}
+    name=${name##*/}
+    [[ $name =~ $RELEASE_ID_RE ]] && printf '%s\n' "$name"
+  done | sort
+}
+
+newest_good() { # [version] [older-than-id] [excluded-id]
+  local id found=''
+  while IFS= read -r id; do
+    [[ ${STATUS[$id]:-} == good ]] || continue
+    [[ -z $1 || $(version_of "$id") == "$1" ]] || continue
+    [[ -z $2 || $id < $2 ]] || continue
+    [[ $id == "${3:-}" ]] && continue
+    found=$id
+  done < <(list_releases)
+  printf '%s' "$found"
+}
+
+# --- hooks ---------------------------------------------------------------------------------
+
+# Runs user shell code: run_hook NAME COMMAND RELEASE_ID. Output goes to the run's log; on
+# failure its tail is printed. The lock's descriptor is closed so that a service started
+# here cannot keep the deploy dir locked.
+run_hook() {
+  local name=$1 command=$2 id=$3 rc=0 offset
+  [[ -n $command ]] || return 0
+  local dir
+  dir=$(releases_dir)/$id
+  offset=$(file_size "$LOG_FILE")
+  printf '\n==> %s in %s (%s)\n' "$name" "$dir" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$LOG_FILE"
+  local -a vars=(
+    "DEPLOY_VERSION=$(version_of "$id")" "DEPLOY_ENVIRONMENT=$EC2D_ENVIRONMENT"
+    "DEPLOY_APP_NAME=$EC2D_APP_NAME" "DEPLOY_DIR=$EC2D_DEPLOY_DIR" "RELEASE_DIR=$dir"
+    "SHARED_DIR=$EC2D_DEPLOY_DIR/shared"
+    "PREVIOUS_RELEASE_DIR=${R_PREV_RELEASE:+$(releases_dir)/$R_PREV_RELEASE}"
+  )
+  if [[ -z $RUN_AS_OTHER ]]; then
+    # SSM starts commands without HOME; tools such as npm and go need one.
+    [[ -n ${HOME:-} ]] || vars+=("HOME=$(getent passwd "$(id -un)" | cut -d: -f6)")
+    (cd -- "$dir" && exec "${HOOK_LOCALE[@]}" "${vars[@]}" bash -c "$command") </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- || rc=$?
+  elif command -v runuser >/dev/null 2>&1; then
+    (cd -- "$dir" && exec runuser -u "$EC2D_RUN_AS" -- "${HOOK_LOCALE[@]}" "${vars[@]}" bash -c "$command") \
+      </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- || rc=$?
+  else
+    (cd -- "$dir" && exec setpriv --reuid="$EC2D_RUN_AS" --regid="$(id -g -- "$EC2D_RUN_AS")" --init-groups \
+      "${HOOK_LOCALE[@]}" "HOME=$(getent passwd "$EC2D_RUN_AS" | cut -d: -f6)" "${vars[@]}" bash -c "$command") \
+      </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- || rc=$?
+  fi
+  if ((rc != 0)); then
+    log "$name failed with exit code $rc; last lines (full log: $LOG_FILE):"
+    print_log_tail "$offset"
+    HOOK_RC=$rc
+    return 1
+  fi
+  log "$name: ok"
+}
+
+# Health gate: health-url and/or health-command must pass within health-retries attempts.
+health_check() { # RELEASE_ID
+  if [[ -z $EC2D_HEALTH_URL && -z $EC2D_HEALTH_COMMAND ]]; then
+    log 'no health check configured: the restart is taken as healthy'
+    return 0
+  fi
+  local attempt delay=$EC2D_HEALTH_INTERVAL_MS cap=$((EC2D_HEALTH_INTERVAL_MS * 4)) offset
+  for ((attempt = 1; attempt <= EC2D_HEALTH_RETRIES; attempt++)); do
+    offset=$(file_size "$LOG_FILE")
+    if health_once "$1"; then
+      log "healthy (attempt $attempt of $EC2D_HEALTH_RETRIES)"
+      return 0
+    fi
+    if ((attempt == EC2D_HEALTH_RETRIES)); then
+      log "unhealthy after $attempt attempts; last lines (full log: $LOG_FILE):"
+      print_log_tail "$offset"
+      return 1
+    fi
+    log "not healthy yet (attempt $attempt of $EC2D_HEALTH_RETRIES); next try in $(ms_to_s "$delay")s"
+    sleep "$(ms_to_s "$delay")"
+    delay=$((delay * 2 > cap ? cap : delay * 2))
+  done
+  return 1
+}
+
+health_once() {
+  if [[ -n $EC2D_HEALTH_URL ]]; then
+    printf '\n==> GET %s\n' "$EC2D_HEALTH_URL" >>"$LOG_FILE"
+    curl -fsS -o /dev/null --max-time 10 -- "$EC2D_HEALTH_URL" </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- ||
+      return 1
+  fi
+  if [[ -n $EC2D_HEALTH_COMMAND ]]; then
+    run_hook health-command "$EC2D_HEALTH_COMMAND" "$1" >/dev/null || return 1
+  fi
+  return 0
+}
+
+# --- fetch, check, extract -----------------------------------------------------------------
+
+fetch_artifact() { # sets ARTIFACT
+  phase fetch
+  local tmp=$EC2D_DEPLOY_DIR/.deploy/tmp offset rc=0
+  mkdir -p -- "$tmp" || finish failed "$EXIT_FAILED" "cannot create $tmp"
+  ARTIFACT=$tmp/artifact.zip
+  offset=$(file_size "$LOG_FILE")
+  if [[ $EC2D_DOWNLOAD == presigned ]]; then
+    log "downloading ${EC2D_ARTIFACT_URI%%\?*} (presigned URL)"
+    curl -fsS --retry 5 --retry-delay 1 --retry-connrefused --connect-timeout 10 --max-time 900 \
+      -o "$ARTIFACT" -- "$EC2D_ARTIFACT_URI" </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- || rc=$?
+  else
+    log "downloading $EC2D_ARTIFACT_URI (instance role)"
+    aws s3 cp --only-show-errors "$EC2D_ARTIFACT_URI" "$ARTIFACT" </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- || rc=$?
+  fi
+  if ((rc != 0)); then
+    print_log_tail "$offset"
+    finish failed "$EXIT_FAILED" "download of the artifact failed (exit code $rc)"
+  fi
+  phase verify
+  local actual
+  actual=$(sha256sum -- "$ARTIFACT" | cut -c1-64)
+  [[ $actual == "$EC2D_ARTIFACT_SHA256" ]] ||
+    finish failed "$EXIT_FAILED" "artifact sha256 mismatch: expected $EC2D_ARTIFACT_SHA256, got $actual"
+  log "sha256 verified: $actual"
+}
+
+# Is the relative path $1 (already joined with a link's directory) inside the release?
+stays_inside() {
+  local -a parts kept=()
+  local part
+  IFS=/ read -r -a parts <<<"$1"
+  for part in "${parts[@]}"; do
+    case $part in
+      '' | .) ;;
+      ..) ((${#kept[@]} > 0)) || return 1; unset 'kept[${#kept[@]}-1]' ;;
+      *) kept+=("$part") ;;
+    esac
+  done
+  return 0
+}
+
+# Refuses a symlink entry whose target leaves the release: check_link NAME TARGET.
+check_link() {
+  local name=$1 target=$2 dir
+  [[ $target != /* ]] || finish failed "$EXIT_FAILED" "archive refused: symlink $(json_str "$name") points to an absolute path"
+  dir=$(dirname -- "$name")
+  stays_inside "$dir/$target" ||
+    finish failed "$EXIT_FAILED" "archive refused: symlink $(json_str "$name") points outside the release"
+}
+
+# Checks every entry name, and every symlink target, before anything is extracted.
+check_archive() {
+  local names duplicate name
+  names=$(unzip -Z1 "$ARTIFACT" 2>&1) || finish failed "$EXIT_FAILED" "archive unreadable: ${names:0:200}"
+  [[ -n $names ]] || finish failed "$EXIT_FAILED" 'archive is empty'
+  while IFS= read -r name; do
+    if [[ $name == /* || $name =~ (^|/)\.\.(/|$) || $name == *\\* || $name == *[[:cntrl:]]* ]]; then
+      finish failed "$EXIT_FAILED" "archive refused: entry $(json_str "$name") is absolute or leaves the release"
+    fi
+  done <<<"$names"
+  duplicate=$(sort <<<"$names" | uniq -d | head -n 1)
+  [[ -z $duplicate ]] || finish failed "$EXIT_FAILED" "archive refused: entry $(json_str "$duplicate") appears twice"
+  local perm rest target
+  while read -r perm _ _ _ _ _ _ _ rest; do
+    [[ $perm == l* ]] || continue
+    [[ $rest != *[][*?]* ]] || finish failed "$EXIT_FAILED" "archive refused: symlink $(json_str "$rest") has a wildcard in its name"
+    target=$(unzip -p "$ARTIFACT" "$rest" 2>/dev/null) ||
+      finish failed "$EXIT_FAILED" "archive refused: cannot read symlink $(json_str "$rest")"
+    check_link "$rest" "$target"
+  done < <(unzip -Z "$ARTIFACT" 2>/dev/null)
+}
+
+make_release_id() {
+  local stamp
+  while :; do
+    stamp=$(date -u +%Y%m%dT%H%M%S%3NZ)
+    NEW_ID=$stamp-$R_VERSION
+    [[ -e $(releases_dir)/$NEW_ID || -e $(releases_dir)/$NEW_ID.partial ]] || return 0
+    sleep 0.01
+  done
+}
+
+# Download, verify, extract into releases/<id>.partial, check, link shared paths, rename.
+build_release() {
+  fetch_artifact
+  phase extract
+  check_archive
+  local size uncompressed need free
+  size=$(file_size "$ARTIFACT")
+  uncompressed=$(unzip -Zt "$ARTIFACT" 2>/dev/null | grep -oE '[0-9]+ bytes uncompressed' | cut -d' ' -f1)
+  need=$((2 * size > ${uncompressed:-0} ? 2 * size : ${uncompressed:-0}))
+  need=$((need + DISK_MARGIN_BYTES))
+  free=$(free_bytes)
+  ((free >= need)) || finish failed "$EXIT_FAILED" "not enough disk: $free bytes free, $need needed"
+  make_release_id
+  R_RELEASE=$NEW_ID
+  local partial
+  partial=$(releases_dir)/$NEW_ID.partial
+  mkdir -- "$partial" || finish failed "$EXIT_FAILED" "cannot create $partial"
+  local out rc=0
+  out=$(unzip -qq -n "$ARTIFACT" -d "$partial" </dev/null 2>&1) || rc=$?
+  if ((rc != 0)); then
+    finish failed "$EXIT_FAILED" "unzip failed with exit code $rc: ${out:0:300}"
+  fi
+  local link
+  while IFS= read -r -d '' link; do
+    check_link "${link#"$partial"/}" "$(readlink -- "$link")"
+  done < <(find "$partial" -type l -print0)
+  printf '{"app":%s,"version":%s,"sha256":%s,"run":%s,"environment":%s,"time":%s,"release":%s}\n' \
+    "$(json_str "$EC2D_APP_NAME")" "$(json_str "$R_VERSION")" "$(json_str "$EC2D_ARTIFACT_SHA256")" \
+    "$(json_str "$EC2D_RUN_URL")" "$(json_str "$EC2D_ENVIRONMENT")" \
+    "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(json_str "$NEW_ID")" >"$partial/.deploy-release.json"
+  if [[ -n $RUN_AS_OTHER ]]; then
+    chown -R -P -- "$EC2D_RUN_AS:" "$partial" || finish failed "$EXIT_FAILED" "cannot chown the release to $EC2D_RUN_AS"
+  fi
+  phase link-shared
+  link_shared "$partial"
+  mv -T -- "$partial" "$(releases_dir)/$NEW_ID" || finish failed "$EXIT_FAILED" "cannot rename $partial"
+  rm -rf -- "$EC2D_DEPLOY_DIR/.deploy/tmp"
+  log "release $NEW_ID ready"
+}
+
+# Links each shared path into the release; seeds shared/ from the release when it lacks the
+# path, and never overwrites what shared/ holds.
+link_shared() {
+  local release=$1 path shared=$EC2D_DEPLOY_DIR/shared
+  while IFS= read -r path; do
+    [[ -n $path ]] || continue
+    local dir_only=''
+    [[ $path == */ ]] && dir_only=1 && path=${path%/}
+    if [[ ! -e $shared/$path && ! -L $shared/$path ]]; then
+      mkdir -p -- "$(dirname -- "$shared/$path")" || finish failed "$EXIT_FAILED" "cannot create shared/$path"
+      if [[ -e $release/$path && ! -L $release/$path ]]; then
+        # Copy aside, then rename: a killed copy never looks like a seeded path.
+        local seed=$EC2D_DEPLOY_DIR/.deploy/tmp/seed
+        rm -rf -- "$seed"
+        if ! { cp -a -- "$release/$path" "$seed" && mv -T -- "$seed" "$shared/$path"; }; then
+          finish failed "$EXIT_FAILED" "cannot seed shared/$path from the release"
+        fi
+        log "seeded shared/$path from the release"
+      elif [[ -n $dir_only ]]; then
+        mkdir -- "$shared/$path" || finish failed "$EXIT_FAILED" "cannot create shared/$path"
+        [[ -z $RUN_AS_OTHER ]] || chown -- "$EC2D_RUN_AS:" "$shared/$path"
+      else
+        log "warning: shared/$path does not exist yet; linking it anyway"
+      fi
+    fi
+    rm -rf -- "${release:?}/$path"
+    if ! { mkdir -p -- "$(dirname -- "$release/$path")" && ln -s -- "$shared/$path" "$release/$path"; }; then
+      finish failed "$EXIT_FAILED" "cannot link shared/$path"
+    fi
+  done <<<"$EC2D_SHARED_PATHS"
+}
+
+# --- switch, rollback, prune ---------------------------------------------------------------
+
+# Points current at releases/$1 with a temp link and rename(2): never a moment without it.
+link_current() {
+  local tmp=$EC2D_DEPLOY_DIR/.current.tmp.$$
+  rm -f -- "$tmp"
+  ln -s -- "releases/$1" "$tmp" && mv -T -- "$tmp" "$EC2D_DEPLOY_DIR/current"
+}
+
+# stop -> switch -> restart -> health for release $1; any failure goes to roll_back.
+switch_to() {
+  local id=$1
+  if [[ -n $EC2D_STOP_COMMAND ]]; then
+    phase stop
+    run_hook stop-command "$EC2D_STOP_COMMAND" "${CUR_ID:-$id}" ||
+      roll_back "stop-command failed with exit code $HOOK_RC"
+  fi
+  phase switch
+  link_current "$id" || roll_back "cannot switch current to releases/$id"
+  SWITCHED=1
+  log "current -> releases/$id"
+  phase restart
+  run_hook restart-command "$EC2D_RESTART_COMMAND" "$id" ||
+    roll_back "restart-command failed with exit code $HOOK_RC"
+  phase health
+  health_check "$id" || roll_back "health check failed after $EC2D_HEALTH_RETRIES attempts"
+}
+
+# After a failure at or after the switch: back to the release that was current, restart it,
+# check it. Exits with EXIT_ROLLED_BACK or EXIT_ROLLBACK_FAILED.
+roll_back() {
+  local reason=$1 failed=$R_RELEASE
+  [[ -n $failed ]] && record "$failed" bad
+  phase rollback
+  if [[ -z $CUR_ID || ! -d $(releases_dir)/$CUR_ID ]]; then
+    finish rollback-failed "$EXIT_ROLLBACK_FAILED" "$reason; there is no previous release to return to"
+  fi
+  if [[ -n $SWITCHED && -n $EC2D_STOP_COMMAND ]]; then
+    run_hook stop-command "$EC2D_STOP_COMMAND" "$failed" || log 'stop-command failed during the rollback; continuing'
+  fi
+  link_current "$CUR_ID" ||
+    finish rollback-failed "$EXIT_ROLLBACK_FAILED" "$reason; cannot switch current back to releases/$CUR_ID"
+  log "current -> releases/$CUR_ID (rolled back)"
+  run_hook restart-command "$EC2D_RESTART_COMMAND" "$CUR_ID" ||
+    finish rollback-failed "$EXIT_ROLLBACK_FAILED" "$reason; restarting $R_PREV_VERSION failed with exit code $HOOK_RC"
+  phase rollback-health
+  health_check "$CUR_ID" ||
+    finish rollback-failed "$EXIT_ROLLBACK_FAILED" "$reason; $R_PREV_VERSION is unhealthy after the rollback"
+  prune
+  finish rolled-back "$EXIT_ROLLED_BACK" "$reason; rolled back to $R_PREV_VERSION"
+}
+
+# Keeps at most keep-releases releases: never current nor the last good one; releases that
+# are not recorded good go first, oldest first, so failures cannot push out good releases.
+prune() {
+  phase prune
+  local -a all=() order=()
+  local id current last_good count
+  mapfile -t all < <(list_releases)
+  count=${#all[@]}
+  ((count > EC2D_KEEP_RELEASES)) || return 0
+  current=$(readlink -- "$EC2D_DEPLOY_DIR/current" 2>/dev/null)
+  current=${current#releases/}
+  last_good=$(newest_good)
+  for id in "${all[@]}"; do [[ ${STATUS[$id]:-} == good ]] || order+=("$id"); done
+  for id in "${all[@]}"; do [[ ${STATUS[$id]:-} == good ]] && order+=("$id"); done
+  for id in "${order[@]}"; do
+    ((count > EC2D_KEEP_RELEASES)) || break
+    [[ $id == "$current" || $id == "$last_good" ]] && continue
+    # Rename first: a killed removal leaves a *.pruning dir, never a half-deleted release.
+    mv -T -- "$(releases_dir)/$id" "$(releases_dir)/$id.pruning" && rm -rf -- "$(releases_dir)/$id.pruning"
+    log "pruned release $id"
+    count=$((count - 1))
+  done
+}
+
+# Is version $1 older than version $2? Compares only a leading [v]MAJOR.MINOR.PATCH, so
+# builds of one base version (v1.2.3-main-abc1234) are never taken for downgrades.
+is_older() {
+  local re='^[vV]?([0-9]{1,9})\.([0-9]{1,9})\.([0-9]{1,9})' a b i
+  [[ $1 =~ $re ]] || return 1
+  a=("${BASH_REMATCH[@]:1}")
+  [[ $2 =~ $re ]] || return 1
+  b=("${BASH_REMATCH[@]:1}")
+  for i in 0 1 2; do
+    ((10#${a[i]} < 10#${b[i]})) && return 0
+    ((10#${a[i]} > 10#${b[i]})) && return 1
+  done
+  return 1
+}
+
+# A re-deploy of what is current, recorded good, from the same artifact, and healthy: no-op.
+noop_if_current() { # VERSION
+  [[ -n $CUR_ID && $(version_of "$CUR_ID") == "$1" && ${STATUS[$CUR_ID]:-} == good ]] || return 0
+  [[ -z $EC2D_ARTIFACT_SHA256 || $(release_sha "$CUR_ID") == "$EC2D_ARTIFACT_SHA256" ]] || return 0
+  phase health
+  R_RELEASE=$CUR_ID
+  if health_check "$CUR_ID"; then
+    finish noop "$EXIT_OK" "$1 is already current and healthy"
+  fi
+  R_RELEASE=''
+  log "$1 is current but unhealthy: deploying it again"
+}
+
+deploy_new() {
+  build_release
+  phase before-switch
+  if ! run_hook before-switch "$EC2D_BEFORE_SWITCH" "$NEW_ID"; then
+    record "$NEW_ID" failed
+    prune
+    finish failed "$EXIT_FAILED" "before-switch failed with exit code $HOOK_RC; current is unchanged"
+  fi
+  switch_to "$NEW_ID"
+  phase record
+  record "$NEW_ID" good
+  prune
+  finish deployed "$EXIT_OK" ''
+}
+
+deploy_mode() {
+  R_VERSION=$EC2D_VERSION
+  noop_if_current "$R_VERSION"
+  if [[ -n $CUR_ID && $EC2D_ALLOW_DOWNGRADE != true ]] && is_older "$R_VERSION" "$R_PREV_VERSION"; then
+    finish failed "$EXIT_FAILED" "$R_VERSION is older than the current $R_PREV_VERSION: set allow-downgrade, or use mode rollback"
+  fi
+  deploy_new
+}
+
+rollback_mode() {
+  local target
+  if [[ -n $EC2D_VERSION ]]; then
+    R_VERSION=$EC2D_VERSION
+    noop_if_current "$R_VERSION"
+    target=$(newest_good "$EC2D_VERSION" '' "$CUR_ID")
+    if [[ -z $target ]]; then
+      [[ -n $EC2D_ARTIFACT_URI ]] ||
+        finish failed "$EXIT_FAILED" "$EC2D_VERSION is not on this host as a good release, and no artifact-uri was given"
+      log "$EC2D_VERSION is not on this host: downloading it"
+      deploy_new
+    fi
+  else
+    [[ -n $CUR_ID ]] || finish failed "$EXIT_FAILED" 'nothing is deployed here, so there is nothing to roll back from'
+    target=$(newest_good '' "$CUR_ID")
+    [[ -n $target ]] || finish failed "$EXIT_FAILED" "no good release older than $CUR_ID is left on this host"
+    R_VERSION=$(version_of "$target")
+  fi
+  R_RELEASE=$target
+  log "rolling back to release $target"
+  switch_to "$target"
+  phase record
+  record "$target" good
+  prune
+  finish deployed "$EXIT_OK" "rolled back to $R_VERSION"
+}
+
+main() {
+  now_ms
+  START_MS=$NOW_MS
+  trap on_exit EXIT
+  ((BASH_VERSINFO[0] >= 4)) || finish failed "$EXIT_FAILED" "bash 4 or newer is required (found $BASH_VERSION)"
+  validate_options
+  R_VERSION=$EC2D_VERSION
+  acquire_lock
+  clean_leftovers
+  preflight
+  read_state
+  if [[ $EC2D_MODE == rollback ]]; then rollback_mode; else deploy_mode; fi
+}
+
+main

@@ -1,0 +1,300 @@
+import { createHash } from 'node:crypto'
+import {
+  ConfigurationError,
+  VERSION_RULE,
+  ENVIRONMENT_RULE,
+  assertSafeName,
+  invalidInput,
+  shellQuote,
+} from '../../kit/src/index.js'
+import { ENGINE_SCRIPT } from './engine-script.generated.js'
+
+/** What the engine does: deploy a new version, or switch back to one already on the host. */
+export type DeployMode = 'deploy' | 'rollback'
+
+/** How the host fetches the artifact: its instance role (`aws s3 cp`) or a presigned URL (`curl`). */
+export type DownloadMethod = 'instance-role' | 'presigned'
+
+/**
+ * Typed options of one run of the host release engine. Names follow ssm-deploy's inputs
+ * (`deploy-dir` → `deployDir`); every error names the input.
+ */
+export interface RemoteOptions {
+  /** `mode`: deploy (default) or rollback. */
+  mode?: DeployMode
+  /** `deploy-dir`: absolute, normalised path holding releases/, current, shared/ and .deploy/. */
+  deployDir: string
+  /** `app-name`: recorded in each release's .deploy-release.json and passed to hooks. */
+  appName?: string
+  /** `version`: required to deploy; in rollback mode the version to return to (default: the previous good one). */
+  version?: string
+  /** `environment`: passed to hooks as DEPLOY_ENVIRONMENT. */
+  environment?: string
+  /** `artifact-uri`: `s3://bucket/key` (instance-role) or an https presigned URL (presigned). */
+  artifactUri?: string
+  /** `artifact-sha256`: 64 hex digits; the download must match it. */
+  artifactSha256?: string
+  /** `download`: instance-role (default) or presigned. */
+  download?: DownloadMethod
+  /** `run-as`: the user hooks run as; unset means the user of the SSM agent (root). */
+  runAs?: string
+  /** `shared-paths`: relative paths linked from shared/ into each release; a trailing '/' makes a directory. */
+  sharedPaths?: readonly string[]
+  /** `before-switch`: shell code run in the new release before the switch. */
+  beforeSwitch?: string
+  /** `stop-command`: shell code run in the current release just before the switch. */
+  stopCommand?: string
+  /** `restart-command`: shell code run in the new release just after the switch. */
+  restartCommand?: string
+  /** `health-command`: shell code that exits 0 when the release is healthy. */
+  healthCommand?: string
+  /** `health-url`: an http(s) URL on the host that answers 2xx when healthy. */
+  healthUrl?: string
+  /** `health-retries`: attempts of the health check in all (default 10). */
+  healthRetries?: number
+  /** `health-interval`: first delay between attempts in ms, doubling up to 4× (default 2000). */
+  healthIntervalMs?: number
+  /** `keep-releases`: releases kept on the host (default 5). */
+  keepReleases?: number
+  /** `lock-timeout`: how long to wait for another deploy on the same deploy-dir, in ms (default 10 minutes). */
+  lockTimeoutMs?: number
+  /** `allow-downgrade`: allow deploying a version older than the current one outside rollback mode. */
+  allowDowngrade?: boolean
+  /** The GitHub run URL, written into the lock (to name the holder) and the history. */
+  runUrl?: string
+}
+
+/** Defaults that match the engine's own. */
+export const REMOTE_DEFAULTS = {
+  download: 'instance-role',
+  healthRetries: 10,
+  healthIntervalMs: 2000,
+  keepReleases: 5,
+  lockTimeoutMs: 600_000,
+} as const
+
+const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/
+const SHA256 = /^[0-9a-f]{64}$/
+const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9!_.*()/+=@,-]+$/
+// Presigned URLs: https, or plain http to the host's own loopback (the local sandbox's S3).
+const HTTPS_URL =
+  /^(https:\/\/[A-Za-z0-9.-]+|http:\/\/(127\.0\.0\.1|localhost))(:[0-9]{1,5})?\/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*$/
+const HEALTH_URL = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*)?$/
+const RUN_URL = /^https:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/[A-Za-z0-9._~%/-]*$/
+// Hooks are user shell code: any printable text, tabs and newlines; no other control characters.
+// eslint-disable-next-line no-control-regex
+const HOOK_FORBIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f]/
+const MAX_HOOK = 16_384
+const MAX_URL = 2048
+
+function absolutePath(input: string, value: string): string {
+  const segments = value.split('/').slice(1)
+  const ok =
+    value.startsWith('/') &&
+    value.length <= 256 &&
+    segments.length > 0 &&
+    segments.every(s => PATH_SEGMENT.test(s) && s !== '.' && s !== '..')
+  if (!ok) {
+    throw invalidInput(
+      input,
+      value,
+      "use an absolute, normalised path of letters, digits, '.', '_' and '-' (no '.' or '..' segments, no trailing '/')",
+    )
+  }
+  return value
+}
+
+function relativePath(input: string, value: string): string {
+  const body = value.endsWith('/') ? value.slice(0, -1) : value
+  const segments = body.split('/')
+  const ok =
+    value.length <= 256 &&
+    body !== '.deploy-release.json' &&
+    segments.every(s => PATH_SEGMENT.test(s) && s !== '.' && s !== '..')
+  if (!ok) {
+    throw invalidInput(
+      input,
+      value,
+      "use paths relative to the release, of letters, digits, '.', '_' and '-', without '.' or '..' segments",
+    )
+  }
+  return value
+}
+
+function matching(input: string, value: string, pattern: RegExp, rule: string, max = MAX_URL) {
+  if (value.length > max || !pattern.test(value)) throw invalidInput(input, value, rule)
+  return value
+}
+
+function integer(input: string, value: number, min: number, max: number): string {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalidInput(input, String(value), `use a whole number from ${min} to ${max}`)
+  }
+  return String(value)
+}
+
+function hook(input: string, value: string | undefined): string {
+  if (value === undefined) return ''
+  if (value.length > MAX_HOOK) {
+    throw invalidInput(input, value, `use at most ${MAX_HOOK} characters`)
+  }
+  if (value.includes('\0') || HOOK_FORBIDDEN.test(value)) {
+    throw invalidInput(input, value, 'use printable text, tabs and newlines only')
+  }
+  return value
+}
+
+/**
+ * Validates every option and returns the engine's variables (EC2D_*), as plain strings.
+ * Throws a ConfigurationError naming the input, the escaped value and the rule.
+ */
+export function engineVariables(options: RemoteOptions): Record<string, string> {
+  const mode = options.mode ?? 'deploy'
+  if (mode !== 'deploy' && mode !== 'rollback') {
+    throw invalidInput('mode', String(mode), "use 'deploy' or 'rollback'")
+  }
+  const download = options.download ?? REMOTE_DEFAULTS.download
+  if (download !== 'instance-role' && download !== 'presigned') {
+    throw invalidInput('download', String(download), "use 'instance-role' or 'presigned'")
+  }
+  const version = options.version ?? ''
+  if (version !== '') assertSafeName("input 'version'", version, VERSION_RULE)
+  if (mode === 'deploy' && version === '') {
+    throw new ConfigurationError("input 'version' is required when mode is 'deploy'")
+  }
+  const artifactUri = options.artifactUri ?? ''
+  const artifactSha256 = options.artifactSha256 ?? ''
+  if (artifactUri !== '') {
+    if (download === 'instance-role') {
+      matching(
+        'artifact-uri',
+        artifactUri,
+        S3_URI,
+        "use s3://bucket/key (key of letters, digits and !_.*()/+=@,-) with download 'instance-role'",
+      )
+    } else {
+      matching(
+        'artifact-uri',
+        artifactUri,
+        HTTPS_URL,
+        "use an https URL (or http://127.0.0.1/…) with download 'presigned'",
+      )
+    }
+    matching('artifact-sha256', artifactSha256, SHA256, 'use 64 lower-case hex digits')
+  } else if (mode === 'deploy') {
+    throw new ConfigurationError("input 'artifact-uri' is required when mode is 'deploy'")
+  } else if (artifactSha256 !== '') {
+    matching('artifact-sha256', artifactSha256, SHA256, 'use 64 lower-case hex digits')
+  }
+  const appName = options.appName ?? ''
+  if (appName !== '') assertSafeName("input 'app-name'", appName, ENVIRONMENT_RULE)
+  const environment = options.environment ?? ''
+  if (environment !== '') assertSafeName("input 'environment'", environment, ENVIRONMENT_RULE)
+  const runAs = options.runAs ?? ''
+  if (runAs !== '') {
+    matching(
+      'run-as',
+      runAs,
+      USER_NAME,
+      "use a Linux user name: lower-case letters, digits, '_' and '-'",
+    )
+  }
+  const sharedPaths = (options.sharedPaths ?? []).map(p => relativePath('shared-paths', p))
+  const healthUrl = options.healthUrl ?? ''
+  if (healthUrl !== '') {
+    matching(
+      'health-url',
+      healthUrl,
+      HEALTH_URL,
+      'use an http(s) URL such as http://127.0.0.1:3000/health',
+    )
+  }
+  const runUrl = options.runUrl ?? ''
+  if (runUrl !== '') matching('run-url', runUrl, RUN_URL, 'use the https URL of the workflow run')
+  const allowDowngrade = options.allowDowngrade ?? false
+  if (typeof allowDowngrade !== 'boolean') {
+    throw invalidInput('allow-downgrade', String(allowDowngrade), 'use true or false')
+  }
+  return {
+    EC2D_MODE: mode,
+    EC2D_DEPLOY_DIR: absolutePath('deploy-dir', options.deployDir),
+    EC2D_APP_NAME: appName,
+    EC2D_VERSION: version,
+    EC2D_ENVIRONMENT: environment,
+    EC2D_ARTIFACT_URI: artifactUri,
+    EC2D_ARTIFACT_SHA256: artifactSha256,
+    EC2D_DOWNLOAD: download,
+    EC2D_RUN_AS: runAs,
+    EC2D_SHARED_PATHS: sharedPaths.join('\n'),
+    EC2D_BEFORE_SWITCH: hook('before-switch', options.beforeSwitch),
+    EC2D_STOP_COMMAND: hook('stop-command', options.stopCommand),
+    EC2D_RESTART_COMMAND: hook('restart-command', options.restartCommand),
+    EC2D_HEALTH_COMMAND: hook('health-command', options.healthCommand),
+    EC2D_HEALTH_URL: healthUrl,
+    EC2D_HEALTH_RETRIES: integer(
+      'health-retries',
+      options.healthRetries ?? REMOTE_DEFAULTS.healthRetries,
+      1,
+      100,
+    ),
+    EC2D_HEALTH_INTERVAL_MS: integer(
+      'health-interval',
+      options.healthIntervalMs ?? REMOTE_DEFAULTS.healthIntervalMs,
+      0,
+      600_000,
+    ),
+    EC2D_KEEP_RELEASES: integer(
+      'keep-releases',
+      options.keepReleases ?? REMOTE_DEFAULTS.keepReleases,
+      1,
+      100,
+    ),
+    EC2D_LOCK_TIMEOUT_MS: integer(
+      'lock-timeout',
+      options.lockTimeoutMs ?? REMOTE_DEFAULTS.lockTimeoutMs,
+      0,
+      86_400_000,
+    ),
+    EC2D_ALLOW_DOWNGRADE: allowDowngrade ? 'true' : 'false',
+    EC2D_RUN_URL: runUrl,
+  }
+}
+
+/**
+ * Wraps already-validated engine variables and the embedded engine into the SSM
+ * `AWS-RunShellScript` commands. SSM runs them with `sh` (dash on Ubuntu, bash on Amazon
+ * Linux): one `exec bash /dev/fd/3` whose descriptor 3 is a quoted heredoc holding the
+ * preamble and the engine. The entry shell serves a heredoc through a pipe or an
+ * already-deleted temp file, so nothing is left on disk, even after a kill.
+ * Prefer {@link renderCommands}, which validates first.
+ */
+export function wrapCommands(variables: Readonly<Record<string, string>>): string[] {
+  const preamble = Object.entries(variables).map(([name, value]) => {
+    if (!/^EC2D_[A-Z0-9_]+$/.test(name)) throw new Error(`not an engine variable: ${name}`)
+    return `${name}=${shellQuote(value, `engine variable ${name}`)}`
+  })
+  // Close the heredoc's descriptor: bash reads the script through its own copy.
+  const body = [...preamble, 'exec 3<&-', ENGINE_SCRIPT.replace(/^#!.*\n/, '')].join('\n')
+  // The delimiter is derived from the body, so no value can contain a line equal to it.
+  const delimiter = `EC2D_ENGINE_${createHash('sha256').update(body).digest('hex').slice(0, 20)}`
+  if (body.split('\n').includes(delimiter)) throw new Error('heredoc delimiter collision')
+  const text = [
+    '#!/bin/sh',
+    '# ec2-deploy-actions host release engine: bash reads it from the heredoc below.',
+    `exec bash /dev/fd/3 3<<'${delimiter}'`,
+    body.endsWith('\n') ? body.slice(0, -1) : body,
+    delimiter,
+  ].join('\n')
+  return text.split('\n')
+}
+
+/**
+ * Renders typed options into the SSM `AWS-RunShellScript` `commands` array. Every value is
+ * validated and single-quoted into a preamble, or rejected with a ConfigurationError that
+ * names the input; hook commands are passed literally, to be run by bash in the release.
+ * Nothing secret belongs in the options: `ssm:ListCommands` reads them back.
+ */
+export function renderCommands(options: RemoteOptions): string[] {
+  return wrapCommands(engineVariables(options))
+}

@@ -1,0 +1,166 @@
+// A local stand-in for GitHub's OIDC token service (ACTIONS_ID_TOKEN_REQUEST_URL): it signs
+// RS256 JWTs with GitHub's claim layout, for the audience asked in `?audience=`, and only
+// for callers presenting the bearer token (ACTIONS_ID_TOKEN_REQUEST_TOKEN).
+import { generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** GitHub's issuer. */
+export const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com'
+
+/** Options of {@link startOidcServer}. */
+export interface OidcServerOptions {
+  /** The bearer token callers must present (ACTIONS_ID_TOKEN_REQUEST_TOKEN). */
+  requestToken: string
+  /** The `sub` claim, e.g. 'repo:octo-org/octo-repo:environment:prod'. */
+  subject: string
+  /** Default: GitHub's issuer. */
+  issuer?: string
+  /** More claims (repository, ref, run_id…), merged over the defaults. */
+  claims?: Record<string, unknown>
+  /** Token lifetime; GitHub's are a few minutes. */
+  lifetimeSeconds?: number
+  /** Answer 500 to this many requests first (an outage the caller should retry through). */
+  failFirst?: number
+}
+
+/** One request the server answered. */
+export interface OidcRequest {
+  audience: string | undefined
+  authorized: boolean
+  status: number
+}
+
+/** A running token service. */
+export interface OidcServer {
+  /** Set as ACTIONS_ID_TOKEN_REQUEST_URL (it carries a query, as GitHub's does). */
+  url: string
+  /** Set as ACTIONS_ID_TOKEN_REQUEST_TOKEN. */
+  requestToken: string
+  issuer: string
+  /** Verifies the tokens this server signs (give it to the STS stand-in). */
+  publicKey: KeyObject
+  requests: OidcRequest[]
+  close(): Promise<void>
+}
+
+const base64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url')
+
+/** Signs a JWT with RS256. */
+export function signJwt(
+  claims: Record<string, unknown>,
+  privateKey: KeyObject,
+  kid: string,
+): string {
+  const header = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid }))
+  const payload = base64url(JSON.stringify(claims))
+  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), privateKey)
+  return `${header}.${payload}.${base64url(signature)}`
+}
+
+/**
+ * Checks an RS256 JWT's signature and time window and returns its claims; throws an Error
+ * whose message says what is wrong.
+ */
+export function verifyJwt(
+  token: string,
+  publicKey: KeyObject,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Record<string, unknown> {
+  const parts = token.split('.')
+  if (parts.length !== 3) throw new Error('the token is not a JWT')
+  const [header, payload, signature] = parts as [string, string, string]
+  let alg: unknown
+  let claims: Record<string, unknown>
+  try {
+    alg = (JSON.parse(Buffer.from(header, 'base64url').toString()) as { alg?: unknown }).alg
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
+  } catch {
+    throw new Error('the token is not a JWT')
+  }
+  if (alg !== 'RS256') throw new Error(`unsupported token algorithm ${String(alg)}`)
+  const valid = verify(
+    'sha256',
+    Buffer.from(`${header}.${payload}`),
+    publicKey,
+    Buffer.from(signature, 'base64url'),
+  )
+  if (!valid) throw new Error('the token signature is not valid')
+  if (typeof claims.exp !== 'number' || claims.exp <= nowSeconds) {
+    throw new Error('the token has expired')
+  }
+  if (typeof claims.nbf === 'number' && claims.nbf > nowSeconds + 60) {
+    throw new Error('the token is not valid yet')
+  }
+  return claims
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' })
+  response.end(JSON.stringify(body))
+}
+
+/** Starts the token service on 127.0.0.1 on a free port. */
+export async function startOidcServer(options: OidcServerOptions): Promise<OidcServer> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const kid = randomUUID()
+  const issuer = options.issuer ?? GITHUB_ISSUER
+  const lifetime = options.lifetimeSeconds ?? 300
+  const requests: OidcRequest[] = []
+  let failuresLeft = options.failFirst ?? 0
+
+  const handle = (request: IncomingMessage, response: ServerResponse): void => {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1')
+    const audience = url.searchParams.get('audience') ?? undefined
+    const authorized = request.headers.authorization === `Bearer ${options.requestToken}`
+    const answer = (status: number, body: unknown): void => {
+      requests.push({ audience, authorized, status })
+      json(response, status, body)
+    }
+    if (request.method !== 'GET' || url.pathname !== '/token') {
+      answer(404, { message: 'not found' })
+    } else if (failuresLeft > 0) {
+      failuresLeft--
+      answer(500, { message: 'the token service is unavailable' })
+    } else if (!authorized) {
+      answer(401, { message: 'bad bearer token' })
+    } else {
+      const now = Math.floor(Date.now() / 1000)
+      const repository = 'octo-org/octo-repo'
+      const claims = {
+        jti: randomUUID(),
+        sub: options.subject,
+        aud: audience ?? `https://github.com/${repository.split('/')[0]}`,
+        ref: 'refs/heads/master',
+        sha: '0123456789abcdef0123456789abcdef01234567',
+        repository,
+        repository_owner: repository.split('/')[0],
+        run_id: '1234567890',
+        run_attempt: '1',
+        event_name: 'push',
+        iss: issuer,
+        nbf: now - 5,
+        iat: now - 5,
+        exp: now + lifetime,
+        ...options.claims,
+      }
+      answer(200, { value: signJwt(claims, privateKey, kid) })
+    }
+  }
+
+  const server = createServer(handle)
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/token?api-version=2.0`,
+    requestToken: options.requestToken,
+    issuer,
+    publicKey,
+    requests,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections()
+        server.close(error => (error ? reject(error) : resolve()))
+      }),
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Runs one command invocation as the SSM agent does: the `commands` joined by newlines into
+ * `_script.sh`, run by `sh` in its own process group, with stdout and stderr written to
+ * files in the invocation's orchestration directory. Completion is the exit of `sh` itself
+ * (background services it started may keep running and keep the files open, as on a host).
+ */
+import { spawn } from 'node:child_process'
+import { closeSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs'
+import { isAbsolute, join } from 'node:path'
+import { killProcessGroup, type SandboxInstance } from './instances.js'
+
+/** How a run ended. */
+export interface RunOutcome {
+  /** Exit code of `sh`, or null when it was killed by a signal. */
+  exitCode: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** A started run. */
+export interface RunningScript {
+  /** The process group id (the pid of `sh`). */
+  readonly processGroup: number
+  /** Where `_script.sh`, `stdout` and `stderr` are. */
+  readonly orchestrationDir: string
+  /** Resolves when `sh` exits (never rejects). */
+  readonly done: Promise<RunOutcome>
+  /** SIGKILLs the whole process group. */
+  kill(): void
+}
+
+/** What to run and where. */
+export interface RunScriptOptions {
+  instance: SandboxInstance
+  commandId: string
+  commands: readonly string[]
+  /** Absolute directory the script starts in. */
+  workingDirectory: string
+  /** Environment of the run (already merged). */
+  env: Record<string, string>
+  /** How many characters of each stream to read back (the rest stays in the files). */
+  readLimits: { stdout: number; stderr: number }
+}
+
+/** The orchestration directory the agent uses for one invocation, under the instance. */
+export function orchestrationDir(instance: SandboxInstance, commandId: string): string {
+  return join(
+    instance.dir,
+    'var/lib/amazon/ssm',
+    instance.id,
+    'document/orchestration',
+    commandId,
+    'awsrunShellScript/0.awsrunShellScript',
+  )
+}
+
+/**
+ * The program and arguments that run `_script.sh`: plain `sh`, or, when the instance has
+ * private directories, `unshare --mount` with each one bind-mounted from the instance's own
+ * tree before `exec sh`. unshare execs in place, so the pid and process group stay the same.
+ */
+export function scriptCommand(instance: SandboxInstance, scriptPath: string): [string, string[]] {
+  if (instance.privateDirs.length === 0) return ['sh', [scriptPath]]
+  const mounts: string[] = []
+  instance.privateDirs.forEach((target, index) => {
+    if (!isAbsolute(target) || target === '/')
+      throw new Error(`private dir ${JSON.stringify(target)} must be an absolute path below /`)
+    const source = join(instance.dir, 'root', target)
+    mkdirSync(source, { recursive: true })
+    mkdirSync(target, { recursive: true })
+    // Paths travel as positional parameters, never inside the script text.
+    mounts.push(`mount --bind "$${2 * index + 1}" "$${2 * index + 2}"`)
+  })
+  const wrapper = `${mounts.join(' && ')} && exec sh "$0"`
+  const args = instance.privateDirs.flatMap(target => [join(instance.dir, 'root', target), target])
+  return [
+    'unshare',
+    ['--mount', '--propagation', 'private', 'sh', '-c', wrapper, scriptPath, ...args],
+  ]
+}
+
+/** Starts `sh _script.sh` for one invocation. Throws only if the process cannot be spawned. */
+export function runScript(options: RunScriptOptions): RunningScript {
+  const dir = orchestrationDir(options.instance, options.commandId)
+  mkdirSync(dir, { recursive: true })
+  const scriptPath = join(dir, '_script.sh')
+  writeFileSync(scriptPath, `${options.commands.join('\n')}\n`, { mode: 0o700 })
+  const stdoutPath = join(dir, 'stdout')
+  const stderrPath = join(dir, 'stderr')
+  const stdoutFd = openSync(stdoutPath, 'w')
+  const stderrFd = openSync(stderrPath, 'w')
+  let child
+  try {
+    const [program, args] = scriptCommand(options.instance, scriptPath)
+    child = spawn(program, args, {
+      cwd: options.workingDirectory,
+      env: options.env,
+      // A new session, so the script and everything it starts share one process group.
+      detached: true,
+      stdio: ['ignore', stdoutFd, stderrFd],
+    })
+  } finally {
+    closeSync(stdoutFd)
+    closeSync(stderrFd)
+  }
+  const pid = child.pid
+  if (pid === undefined) {
+    // spawn reports the failure through 'error'; keep the shape uniform.
+    const failed = new Promise<RunOutcome>(resolve => {
+      child.once('error', error =>
+        resolve({ exitCode: 127, signal: null, stdout: '', stderr: `${error.message}\n` }),
+      )
+    })
+    return { processGroup: -1, orchestrationDir: dir, done: failed, kill: () => undefined }
+  }
+  options.instance.processGroups.add(pid)
+  const done = new Promise<RunOutcome>(resolve => {
+    child.once('exit', (code, signal) => {
+      resolve({
+        exitCode: code,
+        signal,
+        stdout: readHead(stdoutPath, options.readLimits.stdout),
+        stderr: readHead(stderrPath, options.readLimits.stderr),
+      })
+    })
+    child.once('error', error =>
+      resolve({ exitCode: 127, signal: null, stdout: '', stderr: `${error.message}\n` }),
+    )
+  })
+  return {
+    processGroup: pid,
+    orchestrationDir: dir,
+    done,
+    kill: () => killProcessGroup(pid),
+  }
+}
+
+/** The first `chars` characters of a UTF-8 file (reads at most 4 bytes per character). */
+export function readHead(path: string, chars: number): string {
+  let fd
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return ''
+  }
+  try {
+    const buffer = Buffer.alloc(chars * 4)
+    let length = 0
+    while (length < buffer.length) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null)
+      if (read === 0) break
+      length += read
+    }
+    return Array.from(buffer.subarray(0, length).toString('utf8')).slice(0, chars).join('')
+  } finally {
+    closeSync(fd)
+  }
+}

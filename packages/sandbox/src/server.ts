@@ -1,0 +1,250 @@
+/**
+ * startSandbox: AWS on this machine. EC2 and SSM front ends (one loopback HTTP server each)
+ * over one fleet of directory-instances, and optionally the S3 (s3rver), OIDC token and STS
+ * stand-ins, all reachable through the standard AWS_ENDPOINT_URL_* variables.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { Ec2FrontEnd } from './ec2.js'
+import { Faults } from './faults.js'
+import {
+  type FastCommandHandler,
+  Fleet,
+  type InstanceSpec,
+  type SandboxInstance,
+} from './instances.js'
+import { startOidcServer, type OidcServer, type OidcServerOptions } from './oidc.js'
+import { type Endpoint, serve } from './protocol.js'
+import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from './s3.js'
+import { type SsmSettings, SsmFrontEnd, SsmService } from './ssm.js'
+import { startSts, type StsRole, type StsServer } from './sts.js'
+
+/** The sandbox's dummy credentials: the key pair s3rver accepts, so one env serves every service. */
+export const SANDBOX_CREDENTIALS = S3RVER_CREDENTIALS
+
+/** Options of startSandbox; everything is optional. */
+export interface SandboxOptions {
+  /** Instances to create: a count (named `<namePrefix>-1…n`) or one spec per instance. Default 3. */
+  instances?: number | InstanceSpec[]
+  /** Name tag prefix for counted instances. Default `sandbox`. */
+  namePrefix?: string
+  /** Tags every counted instance gets besides Name. */
+  tags?: Record<string, string>
+  /** Where instance directories go; a fresh temp dir (removed on close) by default. */
+  rootDir?: string
+  region?: string
+  accountId?: string
+  /** See SsmSettings.invocationVisibilityDelayMs. Default 250. */
+  invocationVisibilityDelayMs?: number
+  /** See SsmSettings.deliveryTimeoutMs. */
+  deliveryTimeoutMs?: number
+  /** See SsmSettings.undeliverableAfterMs. Default 50. */
+  undeliverableAfterMs?: number
+  /** `fast` makes every instance skip the shell (see fastHandler). Default `shell`. */
+  commandMode?: 'shell' | 'fast'
+  /** Result of fast-mode commands. Default: exit 0, no output. */
+  fastHandler?: FastCommandHandler
+  /** Directories every instance has for its own (see InstanceSpec.privateDirs), e.g. ['/opt']. */
+  privateDirs?: string[]
+  /** Environment every command gets on every instance (merged over the sandbox's AWS env). */
+  instanceEnv?: Record<string, string>
+  /** Seed of the PRNG behind rate throttling. */
+  seed?: number
+  /** Start s3rver with these buckets and export AWS_ENDPOINT_URL_S3. */
+  s3?: { buckets: string[] }
+  /** Start the GitHub OIDC token stand-in (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN). */
+  oidc?: Omit<OidcServerOptions, 'requestToken'> & { requestToken?: string }
+  /** Start the STS stand-in trusting the OIDC stand-in (needs `oidc`). */
+  sts?: { roles: StsRole[]; providerAudiences?: string[] }
+}
+
+/** Environment variables that point the AWS SDK and the AWS CLI at the sandbox. */
+export interface SandboxEnv {
+  AWS_ENDPOINT_URL_EC2: string
+  AWS_ENDPOINT_URL_SSM: string
+  AWS_ACCESS_KEY_ID: string
+  AWS_SECRET_ACCESS_KEY: string
+  AWS_REGION: string
+  AWS_DEFAULT_REGION: string
+  AWS_EC2_METADATA_DISABLED: string
+  AWS_ENDPOINT_URL_S3?: string
+  AWS_ENDPOINT_URL_STS?: string
+  ACTIONS_ID_TOKEN_REQUEST_URL?: string
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN?: string
+}
+
+/** A running sandbox. */
+export interface Sandbox {
+  /** Merge into a child's environment (or print as `export` lines). */
+  env: SandboxEnv
+  region: string
+  accountId: string
+  fleet: Fleet
+  /** The instances created at start, in order. */
+  instances: SandboxInstance[]
+  ssm: SsmService
+  /** Throttling/latency knobs and call counters shared by every service. */
+  faults: Faults
+  s3: S3Sandbox | undefined
+  oidc: OidcServer | undefined
+  sts: StsServer | undefined
+  /** Stops every server, kills every process the instances started, removes temp dirs. */
+  close(): Promise<void>
+}
+
+/** The `export NAME='value'` lines for a sandbox's env. */
+export function exportLines(env: SandboxEnv): string[] {
+  return Object.entries(env)
+    .filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+    .map(([name, value]) => `export ${name}='${value.replaceAll("'", `'\\''`)}'`)
+}
+
+/** Uploads command output to the local S3 (OutputS3BucketName) and returns its path-style URL. */
+function outputUploader(
+  s3: S3Sandbox,
+  region: string,
+  started: { close(): Promise<void> }[],
+): (bucket: string, key: string, body: Buffer) => Promise<string> {
+  const client = new S3Client({
+    region,
+    endpoint: s3.url,
+    forcePathStyle: true,
+    credentials: SANDBOX_CREDENTIALS,
+    maxAttempts: 1,
+  })
+  started.push({ close: async () => client.destroy() })
+  return async (bucket, key, body) => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))
+    return `${s3.url}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`
+  }
+}
+
+/** Starts the sandbox. Always `close()` it (tests: in afterAll). */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const region = options.region ?? 'us-east-1'
+  const accountId = options.accountId ?? '123456789012'
+  const ownRoot = options.rootDir === undefined
+  const rootDir = options.rootDir ?? mkdtempSync(join(tmpdir(), 'ec2-sandbox-'))
+  const fleet = new Fleet({ rootDir, region })
+  const faults = new Faults(options.seed ?? 1)
+  const specs: InstanceSpec[] =
+    typeof options.instances === 'object'
+      ? options.instances
+      : Array.from({ length: options.instances ?? 3 }, (_, index) => ({
+          name: `${options.namePrefix ?? 'sandbox'}-${index + 1}`,
+          tags: { ...options.tags },
+        }))
+  const instances = specs
+    .map(spec => ({ privateDirs: options.privateDirs ?? [], ...spec }))
+    .map(spec =>
+      fleet.add(
+        options.commandMode === 'fast'
+          ? { ...spec, faults: { commandMode: 'fast' as const, ...spec.faults } }
+          : spec,
+      ),
+    )
+
+  const started: { close(): Promise<void> }[] = []
+  const stopAll = async () => {
+    for (const service of started.reverse()) await service.close().catch(() => undefined)
+  }
+  try {
+    let s3: S3Sandbox | undefined
+    let oidc: OidcServer | undefined
+    let sts: StsServer | undefined
+    if (options.s3) {
+      s3 = await startS3({ buckets: options.s3.buckets, directory: join(rootDir, '.s3') })
+      started.push(s3)
+    }
+    if (options.oidc) {
+      oidc = await startOidcServer({ requestToken: 'sandbox-request-token', ...options.oidc })
+      started.push(oidc)
+    }
+    if (options.sts) {
+      if (!oidc)
+        throw new Error("sandbox option sts needs oidc: STS verifies the OIDC stand-in's tokens")
+      const s3ForKeys = s3
+      sts = await startSts({
+        roles: options.sts.roles,
+        publicKey: oidc.publicKey,
+        issuer: oidc.issuer,
+        ...(options.sts.providerAudiences
+          ? { providerAudiences: options.sts.providerAudiences }
+          : {}),
+        onIssue: credentials =>
+          s3ForKeys?.allowAccessKey(credentials.accessKeyId, credentials.secretAccessKey),
+      })
+      started.push(sts)
+    }
+
+    const baseEnv = {
+      AWS_ACCESS_KEY_ID: SANDBOX_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: SANDBOX_CREDENTIALS.secretAccessKey,
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      ...(s3 ? { AWS_ENDPOINT_URL_S3: s3.url } : {}),
+    }
+    const settings: SsmSettings = {
+      region,
+      accountId,
+      invocationVisibilityDelayMs: options.invocationVisibilityDelayMs ?? 250,
+      deliveryTimeoutMs: options.deliveryTimeoutMs,
+      undeliverableAfterMs: options.undeliverableAfterMs ?? 50,
+      redeliveryIntervalMs: 500,
+      // Instances reach S3 as an instance role would let them: same keys, same endpoint.
+      instanceEnv: { ...baseEnv, ...options.instanceEnv },
+      fastHandler: options.fastHandler ?? (() => ({ exitCode: 0 })),
+      outputUploader: s3 ? outputUploader(s3, region, started) : undefined,
+    }
+    const ssm = new SsmService(fleet, settings)
+    const ec2Endpoint: Endpoint = await serve(new Ec2FrontEnd(fleet, accountId), faults)
+    started.push(ec2Endpoint)
+    const ssmEndpoint: Endpoint = await serve(new SsmFrontEnd(ssm), faults)
+    started.push({
+      close: async () => {
+        ssm.close()
+        await ssmEndpoint.close()
+      },
+    })
+    const env: SandboxEnv = {
+      AWS_ENDPOINT_URL_EC2: ec2Endpoint.url,
+      AWS_ENDPOINT_URL_SSM: ssmEndpoint.url,
+      ...baseEnv,
+      ...(sts ? { AWS_ENDPOINT_URL_STS: sts.url } : {}),
+      ...(oidc
+        ? {
+            ACTIONS_ID_TOKEN_REQUEST_URL: oidc.url,
+            ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken,
+          }
+        : {}),
+    }
+    let closed = false
+    return {
+      env,
+      region,
+      accountId,
+      fleet,
+      instances,
+      ssm,
+      faults,
+      s3,
+      oidc,
+      sts,
+      close: async () => {
+        if (closed) return
+        closed = true
+        await stopAll()
+        fleet.killAllProcesses()
+        if (ownRoot) rmSync(rootDir, { recursive: true, force: true })
+      },
+    }
+  } catch (error) {
+    await stopAll()
+    fleet.killAllProcesses()
+    if (ownRoot) rmSync(rootDir, { recursive: true, force: true })
+    throw error
+  }
+}
