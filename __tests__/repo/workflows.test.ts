@@ -74,6 +74,16 @@ describe('the workflow rules catch', () => {
   ])('%s', (_what, content, problem) => {
     expect(lintWorkflow('t.yml', content).join('\n')).toMatch(problem)
   })
+  it('inputs of the reusable workflow that it does not declare, or required ones left out', () => {
+    const call = (withBlock: string) =>
+      `name: t\non: push\npermissions: {}\njobs:\n  d:\n    uses: OWNER/ec2-deploy-actions/.github/workflows/deploy.yml@v1\n    with:\n${withBlock}`
+    expect(lintWorkflow('t.yml', call('      app-name: a\n')).join('\n')).toMatch(
+      /deploy.yml needs input 'rules'/,
+    )
+    expect(lintWorkflow('t.yml', call('      app-nme: a\n')).join('\n')).toMatch(
+      /deploy.yml has no input 'app-nme'/,
+    )
+  })
   it('accepts the self-repository syntax', () => {
     expect(
       lintWorkflow(

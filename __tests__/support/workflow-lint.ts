@@ -47,6 +47,22 @@ export function lintWorkflow(fileName: string, content: string): string[] {
     problems.push('no top-level permissions (use `permissions: {}`)')
 
   const lines = content.split('\n')
+  // This suite's reusable workflow, called by a caller (the examples): its inputs are checked
+  // like an action's. A release tag is accepted for it; the README says to pin a sha.
+  const checkWorkflowCall = (where: string, inputs: Record<string, unknown> | undefined): void => {
+    const declared = (
+      parse(readFileSync(join(repoRoot, '.github/workflows/deploy.yml'), 'utf8')) as {
+        on: { workflow_call: { inputs: Record<string, { required?: boolean }> } }
+      }
+    ).on.workflow_call.inputs
+    for (const key of Object.keys(inputs ?? {})) {
+      if (!(key in declared)) problems.push(`${where}: deploy.yml has no input '${key}'`)
+    }
+    for (const [key, spec] of Object.entries(declared)) {
+      if (spec.required && !(key in (inputs ?? {})))
+        problems.push(`${where}: deploy.yml needs input '${key}'`)
+    }
+  }
   const checkUses = (where: string, uses: string, inputs: Record<string, unknown> | undefined) => {
     const own = /^(?:\.\/|\$\/)actions\/([\w-]+)$/.exec(uses)
     if (own) {
@@ -71,7 +87,12 @@ export function lintWorkflow(fileName: string, content: string): string[] {
   }
 
   for (const [jobId, job] of Object.entries(workflow.jobs ?? {})) {
-    if (job.uses) checkUses(`job ${jobId}`, job.uses, job.with)
+    if (
+      job.uses &&
+      /(^\.\/|\/ec2-deploy-actions\/)\.github\/workflows\/deploy\.yml(@[\w.-]+)?$/.test(job.uses)
+    ) {
+      checkWorkflowCall(`job ${jobId}`, job.with)
+    } else if (job.uses) checkUses(`job ${jobId}`, job.uses, job.with)
     ;(job.steps ?? []).forEach((step, index) => {
       const where = `job ${jobId} step ${index + 1}`
       if (step.uses) checkUses(where, step.uses, step.with)

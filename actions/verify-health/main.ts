@@ -1,5 +1,10 @@
 import { SSMClient } from '@aws-sdk/client-ssm'
-import { ConfigurationError, FailureReport, Inputs } from '../../packages/kit/src/index.js'
+import {
+  ConfigurationError,
+  FailureReport,
+  Inputs,
+  renderTemplate,
+} from '../../packages/kit/src/index.js'
 import { printFenced, runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
 import { awsClientsFromInputs } from '../../packages/kit/src/github-aws.js'
 import { FleetCommandRunner } from '../../packages/fleet/src/command.js'
@@ -33,7 +38,15 @@ await runAction(async () => {
   const http =
     via === 'http'
       ? {
-          urls: parseUrls('urls', inputs.list('urls')),
+          urls: parseUrls(
+            'urls',
+            inputs.list('urls').map(url =>
+              renderTemplate('urls', url, {
+                environment: inputs.optional('environment'),
+                app: inputs.optional('app-name'),
+              }),
+            ),
+          ),
           expect: {
             statuses: parseStatuses('expect-status', inputs.string('expect-status', '200')),
             body: parseBodyExpectation('expect-body', inputs.optional('expect-body')),

@@ -266,8 +266,13 @@ preflight() {
     if [[ $EC2D_DOWNLOAD == presigned ]]; then tools+=(curl); else tools+=(aws); fi
   fi
   [[ -n $EC2D_HEALTH_URL ]] && tools+=(curl)
+  local found
   for tool in "${tools[@]}"; do
-    command -v "$tool" >/dev/null 2>&1 || finish failed "$EXIT_FAILED" "required tool '$tool' is not installed"
+    # An executable regular file: for root, command -v also accepts files without any x bit.
+    found=$(command -v "$tool" 2>/dev/null) || found=''
+    if [[ ! -f $found || ! -x $found ]]; then
+      finish failed "$EXIT_FAILED" "required tool '$tool' is not installed"
+    fi
   done
   local probe=$EC2D_DEPLOY_DIR/.deploy/.write-probe.$$
   if ! : >"$probe" 2>/dev/null; then finish failed "$EXIT_FAILED" "deploy-dir $EC2D_DEPLOY_DIR is not writable"; fi

@@ -20,6 +20,7 @@ import {
 } from 'node:fs'
 import { createServer, get, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { freePort } from '../../../packages/sandbox/src/ports.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -184,13 +185,7 @@ export function httpGet(url: string): Promise<{ status: number; body: string }> 
 }
 
 /** A free loopback port. */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
+export { freePort }
 
 /** A loopback HTTP server for presigned-style downloads: serves files of `dir` by name. */
 export interface FileServer {
@@ -213,11 +208,15 @@ export async function startFileServer(dir: string): Promise<FileServer> {
     }
     const name = decodeURIComponent((req.url ?? '/').split('?')[0]?.slice(1) ?? '')
     if (!/^[A-Za-z0-9._-]+$/.test(name)) return void res.writeHead(404).end()
+    // Read first, then answer once: a client that goes away mid-answer (the kill and cancel
+    // tests do) must not turn into a second set of headers.
+    let body: Buffer
     try {
-      res.writeHead(200).end(readFileSync(join(dir, name)))
+      body = readFileSync(join(dir, name))
     } catch {
-      res.writeHead(404).end()
+      return void res.writeHead(404).end()
     }
+    res.writeHead(200).end(body)
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

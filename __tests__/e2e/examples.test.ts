@@ -1,0 +1,131 @@
+import { afterAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parse } from 'yaml'
+import { runPipeline } from '../../packages/sandbox/src/pipeline.js'
+import { freePort } from '../../packages/sandbox/src/ports.js'
+import { startSandbox } from '../../packages/sandbox/src/server.js'
+import { repoRoot } from '../support/run-action.js'
+
+// Every example is deployed end to end in the sandbox through the reusable workflow's steps.
+// What each example says is kept: rules, instance tags, deploy dir, shared paths, limits,
+// bucket, role and region (the sandbox is made to match). Only the host commands are reduced
+// to hello-app's, which run on a development machine: no go, pm2, docker or systemd here.
+const REDUCED: Record<string, string> = {
+  'before-switch': 'test -f server.js',
+  'stop-command': 'sh bin/service.sh stop',
+  'restart-command': 'sh bin/service.sh restart',
+  'health-command': 'sh bin/service.sh status && curl -fsS "http://127.0.0.1:$HELLO_PORT/health"',
+  'verify-command': 'curl -fsS "http://127.0.0.1:$HELLO_PORT/health"',
+}
+
+const CASES = [
+  { file: 'flutter-webrtc.yml', ref: 'refs/heads/master', environment: 'develop' },
+  { file: 'node-pm2.yml', ref: 'refs/heads/qa', environment: 'qa' },
+  { file: 'docker-compose.yml', ref: 'refs/heads/main', environment: 'production' },
+  { file: 'multi-env.yml', ref: 'refs/heads/feature/cart/checkout', environment: 'dev' },
+  { file: 'multi-env.yml', ref: 'refs/heads/release/2.1', environment: 'staging' },
+  { file: 'multi-env.yml', ref: 'refs/tags/v2.1.0', environment: 'prod' },
+  { file: 'main-to-prod.yml', ref: 'refs/heads/main', environment: 'prod' },
+]
+
+const checkout = mkdtempSync(join(tmpdir(), 'example-app-'))
+cpSync(join(repoRoot, 'examples/hello-app'), checkout, { recursive: true })
+const git = (...args: string[]) =>
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], {
+    cwd: checkout,
+    encoding: 'utf8',
+  }).trim()
+git('init', '-q', '-b', 'master')
+git('add', '-A')
+git('commit', '-q', '-m', 'app')
+afterAll(() => rmSync(checkout, { recursive: true, force: true }))
+
+describe.each(CASES)('examples/$file on $ref', ({ file, ref, environment }) => {
+  it(`deploys to ${environment} in the sandbox`, async () => {
+    const workflow = parse(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as {
+      jobs: { deploy: { uses: string; with: Record<string, unknown> } }
+    }
+    expect(workflow.jobs.deploy.uses).toMatch(/\/\.github\/workflows\/deploy\.yml@/)
+    // A push: the workflow_dispatch inputs are empty.
+    const given = Object.fromEntries(
+      Object.entries(workflow.jobs.deploy.with).map(([k, v]) => [
+        k,
+        String(v).replace(/\$\{\{\s*inputs\.[\w-]+\s*\}\}/g, ''),
+      ]),
+    )
+    const app = given['app-name'] as string
+    const deployDir = (given['deploy-dir'] ?? '/opt/{app}').replace('{app}', app)
+    const tags = Object.fromEntries(
+      (given['instance-tags'] as string)
+        .split('\n')
+        .filter(Boolean)
+        .map(
+          line =>
+            line.replace('{environment}', environment).replace('{app}', app).split('=') as [
+              string,
+              string,
+            ],
+        ),
+    )
+    const ports = [await freePort(), await freePort()]
+    const sandbox = await startSandbox({
+      region: given['aws-region'] as string,
+      instances: ports.map(port => ({
+        tags: { ...tags, DeployApp: app },
+        env: { HELLO_PORT: String(port) },
+      })),
+      privateDirs: [deployDir],
+      s3: { buckets: [given.bucket as string] },
+      oidc: { subject: `repo:acme/${app}:environment:${environment}` },
+      sts: {
+        roles: [
+          {
+            arn: given['role-to-assume'] as string,
+            audience: 'sts.amazonaws.com',
+            subject: `repo:acme/${app}:environment:*`,
+          },
+        ],
+      },
+    })
+    try {
+      const reduced: Record<string, string> = { path: '.', 'run-as': '' }
+      for (const [name, command] of Object.entries(REDUCED))
+        if (given[name]) reduced[name] = command
+      // A host-local health URL names one port; here each instance has its own.
+      if (given['health-url'])
+        Object.assign(reduced, { 'health-url': '', 'health-command': REDUCED['health-command'] })
+      if (given['verify-urls'])
+        reduced['verify-urls'] = ports.map(p => `http://127.0.0.1:${p}/health`).join('\n')
+      const result = await runPipeline({
+        inputs: { ...given, ...reduced },
+        ref,
+        sha: git('rev-parse', 'HEAD'),
+        checkout,
+        env: {
+          ...(sandbox.env as unknown as Record<string, string>),
+          GITHUB_REPOSITORY: `acme/${app}`,
+          RUNNER_TEMP: checkout,
+        },
+      })
+      const failed = result.runs
+        .filter(r => r.run.exitCode !== 0)
+        .map(r => `${r.step.action}: ${r.run.errors.join(' ')}`)
+      expect({ status: result.status, failed }).toEqual({ status: 'success', failed: [] })
+      expect(result.context.steps.env?.environment).toBe(environment)
+      const version = result.context.steps.version?.version ?? ''
+      if (ref.startsWith('refs/tags/')) expect(version).toBe(ref.slice('refs/tags/'.length))
+      for (const port of ports) {
+        const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as {
+          version: string
+        }
+        expect(health.version).toBe(version)
+      }
+      expect(result.summary).toContain(`Deploy success to ${environment}`)
+    } finally {
+      await sandbox.close()
+    }
+  }, 120_000)
+})

@@ -1,0 +1,209 @@
+/**
+ * npm run demo: the whole suite on this machine. A sandbox with 3 instances, the bundled actions
+ * run in deploy.yml's order, and four runs of the reusable workflow:
+ *   1. v1 deployed   2. v2 deployed   3. a broken v3, rolled back automatically to v2
+ *   4. a rollback to v1 through the `version` input (workflow_dispatch)
+ * It exits 0 only when every expected outcome was observed.
+ */
+import { execFileSync } from 'node:child_process'
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { repoRoot } from '../packages/sandbox/src/local-action.js'
+import { runPipeline, type PipelineResult } from '../packages/sandbox/src/pipeline.js'
+import { freePort } from '../packages/sandbox/src/ports.js'
+import { startSandbox } from '../packages/sandbox/src/server.js'
+
+const ROLE = 'arn:aws:iam::123456789012:role/hello-deploy'
+const REPOSITORY = 'acme/hello'
+const started = Date.now()
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`
+const say = (line: string) => console.log(`[${elapsed().padStart(6)}] ${line}`)
+
+/** The version each host's hello-app reports, or why not. */
+async function serving(ports: number[]): Promise<string[]> {
+  return Promise.all(
+    ports.map(async port => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/health`, {
+          signal: AbortSignal.timeout(2000),
+        })
+        return ((await response.json()) as { version: string }).version
+      } catch {
+        return 'down'
+      }
+    }),
+  )
+}
+
+/** The job summary as plain text for a terminal: tags and entities out, tables kept. */
+function asText(markdown: string): string {
+  return markdown
+    .replace(/<details>[\s\S]*?<\/details>/g, '')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)))
+    .replace(/&amp;/g, '&')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()
+}
+
+async function main(): Promise<number> {
+  say(
+    'Starting the sandbox: 3 EC2 instances (hello-develop), SSM, S3, STS and GitHub OIDC, all on 127.0.0.1',
+  )
+  const ports = [await freePort(), await freePort(), await freePort()]
+  const sandbox = await startSandbox({
+    instances: ports.map(port => ({
+      name: 'hello-develop',
+      tags: { DeployApp: 'hello' },
+      env: { HELLO_PORT: String(port) },
+    })),
+    privateDirs: ['/opt/hello'],
+    s3: { buckets: ['demo-artifacts'] },
+    oidc: { subject: `repo:${REPOSITORY}:environment:develop`, claims: { repository: REPOSITORY } },
+    sts: {
+      roles: [
+        { arn: ROLE, audience: 'sts.amazonaws.com', subject: `repo:${REPOSITORY}:environment:*` },
+      ],
+    },
+  })
+  const work = mkdtempSync(join(tmpdir(), 'ec2-deploy-demo-'))
+  const checkout = join(work, 'hello')
+  cpSync(join(repoRoot, 'examples/hello-app'), checkout, { recursive: true })
+  const git = (...args: string[]) =>
+    execFileSync(
+      'git',
+      ['-c', 'user.name=demo', '-c', 'user.email=demo@example.invalid', ...args],
+      { cwd: checkout, encoding: 'utf8' },
+    ).trim()
+  git('init', '-q', '-b', 'master')
+
+  const inputs = {
+    'app-name': 'hello',
+    rules: 'master => develop',
+    bucket: 'demo-artifacts',
+    'role-to-assume': ROLE,
+    'aws-region': sandbox.region,
+    'instance-tags': 'Name=hello-{environment}',
+    'deploy-dir': '/opt/hello',
+    'shared-paths': '.env',
+    'restart-command': 'sh bin/service.sh restart',
+    'health-command': 'curl -fsS "http://127.0.0.1:$HELLO_PORT/health"',
+    'health-retries': '3',
+    'health-interval': '200ms',
+    'max-concurrency': '100%',
+    'verify-urls': ports.map(port => `http://127.0.0.1:${port}/health`).join('\n'),
+    'verify-retries': '3',
+  }
+  const env = {
+    ...(sandbox.env as unknown as Record<string, string>),
+    GITHUB_REPOSITORY: REPOSITORY,
+    RUNNER_TEMP: work,
+  }
+  const observed: { step: string; expected: string; got: string; hosts: string; ok: boolean }[] = []
+
+  async function run(
+    label: string,
+    expected: { status: string; hosts: (versions: string[]) => boolean; describe: string },
+    extra: { version?: string; event?: string } = {},
+  ): Promise<PipelineResult> {
+    say(
+      `${label}: running the deploy workflow (${extra.version ? `version=${extra.version}, ${extra.event}` : 'push to master'})`,
+    )
+    const result = await runPipeline({
+      inputs: {
+        ...inputs,
+        ...(extra.version ? { version: extra.version, environment: 'develop' } : {}),
+      },
+      ref: 'refs/heads/master',
+      sha: git('rev-parse', 'HEAD'),
+      checkout,
+      eventName: extra.event ?? 'push',
+      workflowRef: `${REPOSITORY}/.github/workflows/deploy.yml@refs/heads/master`,
+      env,
+      onStep: (step, stepRun) =>
+        say(
+          `  ${step.job.padEnd(7)} ${step.action.padEnd(19)} ${stepRun?.exitCode === 0 ? 'ok' : 'FAILED'}`,
+        ),
+    })
+    const hosts = await serving(ports)
+    const file = join(work, `summary-${observed.length + 1}.md`)
+    writeFileSync(file, result.summary)
+    console.log(`\n${asText(result.summary).replace(/^/gm, '    ')}\n`)
+    say(`job summary: ${file}`)
+    const ok = result.status === expected.status && expected.hosts(hosts)
+    observed.push({
+      step: label,
+      expected: `${expected.status}, ${expected.describe}`,
+      got: result.status,
+      hosts: hosts.join(' '),
+      ok,
+    })
+    say(
+      `${label}: ${result.status}; hosts serve ${hosts.join(', ')} ${ok ? '✓' : '✗ NOT AS EXPECTED'}`,
+    )
+    return result
+  }
+
+  try {
+    git('add', '-A')
+    git('commit', '-q', '-m', 'hello v1')
+    git('tag', 'v1.0.0')
+    const v1 = await run('1. deploy v1', {
+      status: 'success',
+      hosts: h => h.every(v => v.startsWith('v1.0.0-master-')),
+      describe: 'all hosts on v1',
+    })
+    const v1Version = v1.context.steps.version?.version ?? ''
+
+    writeFileSync(
+      join(checkout, 'server.js'),
+      `${git('show', 'HEAD:server.js')}\n// v2: a change\n`,
+    )
+    git('commit', '-q', '-am', 'hello v2')
+    git('tag', 'v2.0.0')
+    const v2 = await run('2. deploy v2', {
+      status: 'success',
+      hosts: h => h.every(v => v.startsWith('v2.0.0-master-')),
+      describe: 'all hosts on v2',
+    })
+    const v2Version = v2.context.steps.version?.version ?? ''
+
+    writeFileSync(join(checkout, 'BROKEN'), 'this release fails its health check\n')
+    git('add', 'BROKEN')
+    git('commit', '-q', '-m', 'hello v3 (broken)')
+    git('tag', 'v3.0.0')
+    await run('3. deploy broken v3', {
+      status: 'rolled-back',
+      hosts: h => h.every(v => v === v2Version),
+      describe: 'every host back on v2 by itself',
+    })
+
+    await run(
+      '4. roll back to v1',
+      { status: 'success', hosts: h => h.every(v => v === v1Version), describe: 'all hosts on v1' },
+      { version: v1Version, event: 'workflow_dispatch' },
+    )
+  } finally {
+    await sandbox.close()
+    rmSync(checkout, { recursive: true, force: true })
+  }
+
+  console.log('\nWhat happened:')
+  console.table(observed)
+  const passed = observed.length === 4 && observed.every(o => o.ok)
+  say(
+    passed
+      ? `demo passed: every expected outcome was observed (summaries in ${work})`
+      : 'demo FAILED: see the table above',
+  )
+  return passed ? 0 : 1
+}
+
+process.exitCode = await main().catch(error => {
+  console.error(error)
+  return 1
+})
