@@ -175,6 +175,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
     expect(run.exitCode).toBe(1)
     expect((sandbox.faults.calls.CancelCommand ?? 0) - before).toBeGreaterThanOrEqual(1)
     expect(run.errors.join('\n')).toMatch(/cancelled: the SSM command was cancelled/)
+    expect(run.errors.join('\n')).toContain(`mid-deploy on ${HOST}`)
     expect(await site.servingVersion()).toBe('v1.0.0')
   })
 
