@@ -121,6 +121,48 @@ describe('webIdentityCredentials against the sandbox STS', () => {
     expect(call.userAgent).toContain('ec2-deploy-actions/0.1.0')
   })
 
+  it('renews shortly before expiry with a fresh token, once for concurrent callers, retrying a failure', async () => {
+    let tokens = 0
+    let refuse = false
+    const seen: string[] = []
+    const credentials = provider({
+      durationSeconds: 900,
+      getToken: async () => {
+        tokens++
+        if (refuse) throw new Error('token service down')
+        return token()
+      },
+      onCredentials: c => seen.push(c.accessKeyId),
+    })
+    const first = await credentials()
+    const now = Date.now()
+    const clock = jest.spyOn(Date, 'now')
+    try {
+      // Six minutes before expiry: still outside the renewal margin.
+      clock.mockReturnValue(first.expiration!.getTime() - 6 * 60_000)
+      expect(await credentials()).toBe(first)
+      expect(tokens).toBe(1)
+
+      // Four minutes before expiry: renewal, failing first; the failure is not kept.
+      clock.mockReturnValue(first.expiration!.getTime() - 4 * 60_000)
+      refuse = true
+      await expect(credentials()).rejects.toThrow('token service down')
+      refuse = false
+      const calls = sts.calls.length
+      const burst = await Promise.all([credentials(), credentials(), credentials()])
+      expect(sts.calls.length - calls).toBe(1)
+      expect(tokens).toBe(3)
+      expect(new Set(burst).size).toBe(1)
+      const renewed = burst[0]!
+      expect(renewed.accessKeyId).not.toBe(first.accessKeyId)
+      expect(renewed.accessKeyId).toBe(sts.issued.at(-1)!.accessKeyId)
+      expect(seen).toEqual([first.accessKeyId, renewed.accessKeyId])
+      expect(renewed.expiration!.getTime()).toBeGreaterThanOrEqual(now + 800_000)
+    } finally {
+      clock.mockRestore()
+    }
+  })
+
   it("explains AccessDenied with the trust policy's aud/sub conditions and the token's claims", async () => {
     const jwt = await token()
     const error = await failure(provider({ roleArn: STRANGER_ROLE, getToken: async () => jwt })())

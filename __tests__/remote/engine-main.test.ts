@@ -115,6 +115,39 @@ describe('deploys', () => {
       expect(await site.servingVersion()).toBe('v1.5.0')
     }))
 
+  it('trims a long history, keeping the lines of releases on disk and the newest others', () =>
+    withSite(async site => {
+      expectOutcome(await site.deploy(site.options('v1.0.0')), 'deployed', EXIT_CODES.ok)
+      // 1,200 outcomes of releases long pruned, recorded after v1.0.0's own line.
+      const file = join(site.deployDir, '.deploy', 'history.jsonl')
+      const old = Array.from({ length: 1200 }, (_, i) =>
+        JSON.stringify({
+          time: '2020-01-01T00:00:00Z',
+          release: `20200101T000000000Z-v0.0.${i}`,
+          version: `v0.0.${i}`,
+          status: 'good',
+        }),
+      )
+      writeFileSync(file, readFileSync(file, 'utf8') + old.join('\n') + '\n')
+
+      expectOutcome(await site.deploy(site.options('v1.1.0')), 'deployed', EXIT_CODES.ok)
+      const kept = history(site).map(h => h.version)
+      // v1.0.0 is on disk, so its line stays however old; then the newest 500 lines.
+      expect(kept).toEqual(['v1.0.0', ...old.slice(-499).map(l => JSON.parse(l).version), 'v1.1.0'])
+      expect(readdirSync(join(site.deployDir, '.deploy')).filter(n => n.endsWith('.tmp'))).toEqual(
+        [],
+      )
+
+      // The statuses that matter survived: rollback finds v1.0.0 as the previous good release.
+      const options = site.options('unused', { mode: 'rollback' })
+      delete options.artifactUri
+      delete options.artifactSha256
+      delete options.version
+      const back = await site.deploy(options)
+      expectOutcome(back, 'deployed', EXIT_CODES.ok)
+      expect(await site.servingVersion()).toBe('v1.0.0')
+    }))
+
   it('re-deploying the current, healthy version is a successful no-op', () =>
     withSite(async site => {
       const options = site.options('v2.0.0')

@@ -8,7 +8,7 @@
 #   current -> releases/<id>  switched atomically with a temp link and rename(2)
 #   shared/               files and dirs linked into every release (.env, certs, logs)
 #   .deploy/lock          flock; the holder writes its run URL, version and start time inside
-#   .deploy/history.jsonl one line per outcome: release, version, sha256, run, status
+#   .deploy/history.jsonl one line per outcome: release, version, sha256, run, status (trimmed)
 #   .deploy/logs/         full output of the hooks, one file per run
 #
 # The renderer (packages/remote/src/render.ts) writes a preamble of single-quoted EC2D_*
@@ -61,6 +61,9 @@ readonly HEALTH_URL_RE='^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$
 readonly RUN_URL_RE='^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._~%/-]*$'
 readonly DISK_MARGIN_BYTES=$((32 * 1024 * 1024))
 readonly TAIL_LINES=12 TAIL_WIDTH=200
+# Past HISTORY_MAX_LINES, the history keeps the lines of releases still on disk and the newest
+# HISTORY_KEEP_LINES of the rest: an audit trail that cannot fill the disk over years of deploys.
+readonly HISTORY_MAX_LINES=1000 HISTORY_KEEP_LINES=500
 
 umask 022
 # Byte-wise matching for the checks below, whatever the host's locale; hooks get theirs back.
@@ -652,6 +655,7 @@ prune() {
   local id current last_good count
   mapfile -t all < <(list_releases)
   count=${#all[@]}
+  trim_history
   ((count > EC2D_KEEP_RELEASES)) || return 0
   current=$(readlink -- "$EC2D_DEPLOY_DIR/current" 2>/dev/null)
   current=${current#releases/}
@@ -666,6 +670,28 @@ prune() {
     log "pruned release $id"
     count=$((count - 1))
   done
+}
+
+# Rewrites a long history to a temp file and renames it over: a kill leaves the old or the new
+# file, never a half-written one. Lines of releases on disk are kept whatever their age,
+# because their statuses decide rollbacks and pruning.
+trim_history() {
+  local file=$EC2D_DEPLOY_DIR/.deploy/history.jsonl releases line id i first_recent
+  local re='"release":"([^"]*)"'
+  local -a lines=()
+  [[ -f $file ]] || return 0
+  mapfile -t lines <"$file"
+  ((${#lines[@]} > HISTORY_MAX_LINES)) || return 0
+  first_recent=$((${#lines[@]} - HISTORY_KEEP_LINES))
+  releases=$(releases_dir)
+  for ((i = 0; i < ${#lines[@]}; i++)); do
+    line=${lines[i]} id=''
+    [[ $line =~ $re ]] && id=${BASH_REMATCH[1]}
+    if ((i >= first_recent)) || { [[ $id =~ $RELEASE_ID_RE ]] && [[ -d $releases/$id ]]; }; then
+      printf '%s\n' "$line"
+    fi
+  done >"$file.tmp" && mv -f -- "$file.tmp" "$file" &&
+    log "history trimmed from ${#lines[@]} lines to $(wc -l <"$file")"
 }
 
 # Is version $1 older than version $2? Compares only a leading [v]MAJOR.MINOR.PATCH, so
