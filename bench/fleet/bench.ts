@@ -25,8 +25,10 @@ const quiet: Logger = {
   debug() {},
   group: async (_n, fn) => fn(),
 }
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
+/** The median of the values that exist (NaN when none does). */
+const median = (values: (number | null)[]) => {
+  const sorted = values.filter(v => v !== null).sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2
     ? (sorted[mid] as number)
@@ -37,15 +39,19 @@ const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
 
 const ssmClient = (sandbox: Sandbox): SSMClient => sandboxClients(sandbox, 3).ssm
 
-/** When the last invocation of these commands finished, per the sandbox. */
-function lastFinish(sandbox: Sandbox, commandIds: Iterable<string>): number {
+/**
+ * The delay between the last invocation of these commands finishing (per the sandbox) and
+ * `noticed`; null when one had not finished yet (a waiter that gave up).
+ */
+function detectionDelay(sandbox: Sandbox, commandIds: Iterable<string>, noticed: number) {
   let last = 0
   for (const id of commandIds) {
     for (const invocation of sandbox.ssm.command(id)?.invocations.values() ?? []) {
-      last = Math.max(last, invocation.endedAt?.getTime() ?? 0)
+      if (invocation.endedAt === undefined) return null
+      last = Math.max(last, invocation.endedAt.getTime())
     }
   }
-  return last
+  return noticed - last
 }
 
 async function withSandbox<T>(
@@ -71,7 +77,7 @@ interface Row {
   sendCalls: number
   pollCallsPerRound: string
   wallMs: number
-  detectionMs: number
+  detectionMs: number | null
 }
 
 async function oursOnce(n: number): Promise<Row> {
@@ -101,7 +107,7 @@ async function oursOnce(n: number): Promise<Row> {
         sendCalls: sandbox.faults.calls.SendCommand ?? 0,
         pollCallsPerRound: `${runner.stats.maxListCallsPerRound} (${runner.stats.rounds} rounds)`,
         wallMs: noticed - started,
-        detectionMs: noticed - lastFinish(sandbox, byCommand.keys()),
+        detectionMs: detectionDelay(sandbox, byCommand.keys(), noticed),
       }
     },
   )
@@ -147,7 +153,7 @@ async function cliLoopOnce(n: number, fixedDurationMs?: number): Promise<Row & {
         sendCalls: sandbox.faults.calls.SendCommand ?? 0,
         pollCallsPerRound: `${sandbox.faults.calls.GetCommandInvocation ?? 0} GetCommandInvocation in all`,
         wallMs: noticed - started,
-        detectionMs: noticed - lastFinish(sandbox, commandIds),
+        detectionMs: detectionDelay(sandbox, commandIds, noticed),
         failed,
       }
     },
