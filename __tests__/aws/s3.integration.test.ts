@@ -23,6 +23,7 @@ import {
   hashFile,
   presignDownload,
   publishArtifact,
+  readRelease,
   type PublishOptions,
 } from '../../packages/aws/src/index.js'
 import { ConfigurationError, memoryLogger } from '../../packages/kit/src/index.js'
@@ -196,16 +197,14 @@ describe('publishArtifact', () => {
     async (_what, size, change) => {
       const file = fileOf(size)
       const key = `web/changing-${size}.zip`
-      let changed = false
-      const sent = recordRequests(s3, command => {
-        if (command === 'HeadObject' && !changed) {
-          changed = true
-          change(file)
-        }
-      })
-      await expect(publishArtifact(s3, { ...options(file, key), bufferLimit: 0 })).rejects.toThrow(
-        /changed while it was being uploaded .*the upload was aborted/,
-      )
+      // Hashed (as a stream: buffer limit 0), then changed, then sent.
+      const hashed = readRelease(file, 0)
+      expect((await hashed).bytes).toBeUndefined()
+      change(file)
+      const sent = recordRequests(s3)
+      await expect(
+        publishArtifact(s3, { ...options(file, key), hashed, bufferLimit: 0 }),
+      ).rejects.toThrow(/changed while it was being uploaded .*the upload was aborted/)
       expect(sent.commands).not.toContain('CompleteMultipartUpload')
       expect(sent.commands).not.toContain('PutObject')
       await expect(
@@ -219,15 +218,10 @@ describe('publishArtifact', () => {
   it('sends exactly the bytes it hashed when the file is read into memory, even if it changes', async () => {
     const file = fileOf(11 * MiB)
     const snapshot = sha256Of(file)
-    let changed = false
-    recordRequests(s3, command => {
-      if (command === 'HeadObject' && !changed) {
-        changed = true
-        appendFileSync(file, 'late write')
-      }
-    })
-    const result = await publishArtifact(s3, options(file, 'web/snapshot.zip'))
-    expect(changed).toBe(true)
+    const hashed = readRelease(file)
+    expect((await hashed).bytes?.length).toBe(11 * MiB)
+    appendFileSync(file, 'late write')
+    const result = await publishArtifact(s3, { ...options(file, 'web/snapshot.zip'), hashed })
     expect(result.sha256).toBe(snapshot)
     const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'web/snapshot.zip' }))
     const stored = Buffer.from(await object.Body!.transformToByteArray())
