@@ -438,16 +438,7 @@ export async function publishArtifact(
   if (existing !== undefined && options.ifExists !== 'overwrite') {
     if (options.ifExists === 'skip-same' && existing.sha256 === sha256) {
       logger?.info(`${uri} already holds these bytes (sha256 ${sha256}): nothing to upload`)
-      return {
-        bucket,
-        key,
-        uri,
-        sha256,
-        size: existing.size,
-        etag: existing.etag,
-        versionId: existing.versionId,
-        uploaded: false,
-      }
+      return existingLocation(bucket, key, sha256, existing)
     }
     const why =
       options.ifExists === 'fail'
@@ -503,10 +494,20 @@ export async function findArtifact(
     sha256 = await hashObject(s3, bucket, key)
   }
   logger?.info(`${uri} exists: ${existing.size} bytes, sha256 ${sha256}`)
+  return existingLocation(bucket, key, sha256, existing)
+}
+
+/** Where an object that is already stored is, and its facts: nothing was sent. */
+function existingLocation(
+  bucket: string,
+  key: string,
+  sha256: string,
+  existing: ObjectInfo,
+): ArtifactLocation {
   return {
     bucket,
     key,
-    uri,
+    uri: s3Uri(bucket, key),
     sha256,
     size: existing.size,
     etag: existing.etag,

@@ -18,19 +18,23 @@ export interface HttpExpectation {
   versionSource: string
 }
 
-export interface HttpCheckOptions {
-  urls: readonly string[]
-  expect: HttpExpectation
-  /** Attempts per URL, the first included. */
+/** How often and how long a check tries, over HTTP or through SSM. */
+export interface CheckTiming {
+  /** Attempts per URL or host, the first included. */
   retries: number
   /** First wait between attempts; it doubles, up to 8 times this. */
   intervalMs: number
   initialDelayMs: number
-  /** Per attempt. */
+  /** How long one attempt may take: one request, or one check on a host. */
   attemptTimeoutMs: number
   /** For the whole check: no attempt starts after it. */
   timeoutMs: number
   sleep?: (ms: number) => Promise<void>
+}
+
+export interface HttpCheckOptions extends CheckTiming {
+  urls: readonly string[]
+  expect: HttpExpectation
   random?: () => number
 }
 

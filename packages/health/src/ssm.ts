@@ -1,18 +1,11 @@
 import { sleep as realSleep, type Logger } from '../../kit/src/index.js'
 import { FleetCommandRunner, type InstanceOutcome } from '../../fleet/src/command.js'
-import type { CheckReport, TargetResult } from './http.js'
+import type { CheckReport, CheckTiming, TargetResult } from './http.js'
 
-export interface SsmCheckOptions {
+export interface SsmCheckOptions extends CheckTiming {
   instanceIds: readonly string[]
   /** Shell code that exits 0 when the host is healthy, e.g. `systemctl is-active app`. */
   command: string
-  retries: number
-  intervalMs: number
-  initialDelayMs: number
-  /** How long one check may run on a host. */
-  attemptTimeoutMs: number
-  timeoutMs: number
-  sleep?: (ms: number) => Promise<void>
 }
 
 /**

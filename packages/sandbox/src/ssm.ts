@@ -181,6 +181,13 @@ function validation(field: string, value: unknown, constraint: string): ServiceE
   )
 }
 
+/** SSM takes at most 50 instance ids in one call (more need Targets). */
+function checkInstanceIdCount(instanceIds: readonly string[]): void {
+  if (instanceIds.length > 50) {
+    throw validation('instanceIds', instanceIds, 'Member must have length less than or equal to 50')
+  }
+}
+
 function wrongType(field: string, expected: string): ServiceError {
   return new ServiceError('SerializationException', `${field}: expected ${expected}`)
 }
@@ -358,13 +365,7 @@ export class SsmService {
     }
     const instanceIds = optionalStringList(input, 'InstanceIds') ?? []
     const targetsInput = optionalList(input, 'Targets') ?? []
-    if (instanceIds.length > 50) {
-      throw validation(
-        'instanceIds',
-        instanceIds,
-        'Member must have length less than or equal to 50',
-      )
-    }
+    checkInstanceIdCount(instanceIds)
     if (targetsInput.length > 5) {
       throw validation(
         'targets',
@@ -739,13 +740,7 @@ export class SsmService {
     if (commandId === undefined) throw validation('commandId', 'null', 'Member must not be null')
     this.checkCommandId(commandId)
     const instanceIds = optionalStringList(input, 'InstanceIds') ?? []
-    if (instanceIds.length > 50) {
-      throw validation(
-        'instanceIds',
-        instanceIds,
-        'Member must have length less than or equal to 50',
-      )
-    }
+    checkInstanceIdCount(instanceIds)
     const command = this.commands.get(commandId)
     if (!command) throw new ServiceError('InvalidCommandId', '')
     this.cancelRequests.push({ commandId, instanceIds: [...instanceIds], at: new Date() })
