@@ -36,14 +36,14 @@ const rolledBack: InstanceResult = {
   reason: 'health check failed after 5 attempts: \'aws\' said "no"',
 }
 const page = (input: SummaryInput) => renderSummaryHtml(renderSummary(input))
+/** A deploy of NEW over OLD to develop. */
+const toDevelop = { environment: 'develop', version: NEW, previousVersion: OLD }
 
 describe('renderSummary, as a reader sees it rendered', () => {
   it('shows status, what is live, artifact, every instance, health, links and the rollback line', () => {
     const markdown = renderSummary({
       status: 'partial',
-      environment: 'develop',
-      version: NEW,
-      previousVersion: OLD,
+      ...toDevelop,
       artifactUri: `s3://my-artifacts/webrtc/develop/${NEW}.zip`,
       artifactSha256: 'a'.repeat(64),
       artifactSize: 5 * 1024 * 1024,
@@ -93,9 +93,7 @@ describe('renderSummary, as a reader sees it rendered', () => {
   it('says a rolled-back deploy in a sentence, shows the previous version live, and offers no rollback to it', () => {
     const { html, text } = page({
       status: 'rolled-back',
-      environment: 'develop',
-      version: NEW,
-      previousVersion: OLD,
+      ...toDevelop,
       deployResults: [rolledBack],
       rollbackWorkflow: 'acme/app/.github/workflows/deploy.yml@refs/heads/master',
     })
@@ -108,9 +106,7 @@ describe('renderSummary, as a reader sees it rendered', () => {
   it('never shows "no" for an instance that verify-health rolled back after it deployed', () => {
     const { html, text } = page({
       status: 'rolled-back',
-      environment: 'develop',
-      version: NEW,
-      previousVersion: OLD,
+      ...toDevelop,
       deployResults: [deployed],
     })
     expect(tableRows(html)[1]).toEqual([
@@ -299,8 +295,8 @@ describe('escapeMarkdown', () => {
     expect(escapeMarkdown(`'a' & <b>`)).toBe('&#39;a&#39; &amp; &lt;b&gt;')
   })
   it('breaks mentions and autolinks with a zero-width space', () => {
-    expect(escapeMarkdown('@a https://b www.c d@e.f')).toBe(
-      '@&#8203;a https:&#8203;//b www&#8203;.c d@&#8203;e.f',
+    expect(escapeMarkdown('@a https://b HTTP://c ftp://d www.e f@g.h s3://i/j')).toBe(
+      '@&#8203;a https:&#8203;//b HTTP:&#8203;//c ftp:&#8203;//d www&#8203;.e f@&#8203;g.h s3://i/j',
     )
   })
 })

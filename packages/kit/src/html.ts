@@ -33,14 +33,15 @@ const BREAK = '&#8203;'
 /**
  * Escapes text for one line of GitHub Markdown, e.g. a table cell: HTML and Markdown syntax
  * (links, emphasis, code, table pipes) are written as entities, line breaks become spaces, and
- * @mentions and bare URLs (`https://…`, `www.…`, e-mail addresses) stay plain text, so
- * untrusted text can neither inject markup, break the table, notify people nor become a link.
+ * @mentions and the bare URLs GFM would link (`http(s)://…`, `ftp://…`, `www.…`, e-mail
+ * addresses) stay plain text, so untrusted text can neither inject markup, break the table,
+ * notify people nor become a link.
  */
 export function escapeMarkdown(value: string): string {
   return value
     .replace(/[&<>"'[\]|`*_\\~#!]/g, c => MARKDOWN_ESCAPES[c] ?? c)
     .replace(/\r\n|\r|\n/g, ' ')
     .replace(/@/g, `@${BREAK}`)
-    .replace(/:\/\//g, `:${BREAK}//`)
+    .replace(/(https?|ftp):\/\//gi, `$1:${BREAK}//`)
     .replace(/(www)\./gi, `$1${BREAK}.`)
 }
