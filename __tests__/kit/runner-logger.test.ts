@@ -36,7 +36,8 @@ const HOSTILE = [
 ]
 
 describe('runnerLogger', () => {
-  it.each(HOSTILE)('logs %j as text, running no command', text => {
+  it.each(HOSTILE)('logs %j as text, running no command', async text => {
+    await runnerLogger.group(text, async () => undefined)
     runnerLogger.info(text)
     runnerLogger.info(`instance ${text} running`)
     runnerLogger.warning(text)
@@ -44,7 +45,7 @@ describe('runnerLogger', () => {
     runnerLogger.debug(text)
     const log = readAsRunner(stdout())
     expect(log.masks).toEqual([])
-    expect(ranCommands()).toEqual(['warning', 'error', 'debug'])
+    expect(ranCommands()).toEqual(['group', 'endgroup', 'warning', 'error', 'debug'])
     // The info line reads exactly as it was logged.
     expect(log.text.join('\n')).toContain(text.replace(/\r/g, '\n'))
   })
