@@ -204,6 +204,10 @@ describe('renderSummary, as a reader sees it rendered', () => {
     expect(text).toContain('Live now: unknown')
     expect(text).toContain('did not reach the instances')
     expect(page({}).html).toContain('<h2>ℹ️ Deploy: status unknown</h2>')
+    // Without results and with a status that does not say, what is live is not guessed.
+    expect(page({ status: 'partial', ...toDevelop }).text).toContain(
+      `Live now: unknown (this run: ${NEW})`,
+    )
   })
 
   it('shows hostile values as text', () => {

@@ -146,10 +146,10 @@ function liveLine(input: SummaryInput): string {
   }
   const serves = (v: string | undefined) => fleet.versions.some(l => l.version === v)
   let note = ''
-  if (version && !serves(version)) {
+  if (fleet.versions.length === 0) note = version ? ` (this run: ${code(version)})` : ''
+  else if (version && !serves(version)) {
     note = ` (${code(version)} was ${input.status === 'rolled-back' ? 'rolled back' : 'not deployed'})`
   } else if (previous && previous !== version) note = ` (before: ${code(previous)})`
-  else if (version && fleet.versions.length === 0) note = ` (this run: ${code(version)})`
   return `**Live now:** ${live}${note}`
 }
 
