@@ -36,6 +36,8 @@ describe('npm run demo', () => {
     }
     // The job summary is printed after each run, with the path of its markdown file.
     expect(output.match(/job summary: \/\S+summary-\d\.md/g)).toHaveLength(4)
-    expect(output).toContain('gh workflow run deploy.yml -f version=')
+    expect(output).toContain(
+      'gh workflow run deploy.yml --repo acme/hello --ref master -f environment=develop -f version=',
+    )
   }, 180_000)
 })

@@ -123,7 +123,7 @@ describe.each(CASES)('examples/$file on $ref', ({ file, ref, environment }) => {
         }
         expect(health.version).toBe(version)
       }
-      expect(result.summary).toContain(`Deploy success to ${environment}`)
+      expect(result.summary).toContain(` to ${environment} succeeded`)
     } finally {
       await sandbox.close()
     }

@@ -30,13 +30,40 @@ describe('summary, bundled, as the runner runs it', () => {
         version: 'v2',
         'previous-version': 'v1',
         'deploy-results': results,
-        'rollback-workflow': 'deploy.yml',
+        'rollback-workflow': 'octo-org/octo-repo/.github/workflows/deploy-web.yml@refs/heads/main',
       },
     })
     expect(run.exitCode).toBe(0)
-    expect(run.summary).toContain('## ✅ Deploy success to develop')
-    expect(run.summary).toContain('gh workflow run deploy.yml -f version=v1')
+    expect(run.summary).toContain('## ✅ Deploy of v2 to develop succeeded')
+    expect(run.summary).toContain('**Live now:** <code>v2</code> (before: <code>v1</code>)')
+    expect(run.summary).toContain(
+      'gh workflow run deploy-web.yml --repo octo-org/octo-repo --ref main -f environment=develop -f version=v1',
+    )
     expect(run.outputs.markdown?.trim()).toBe(run.summary.trim())
+  })
+
+  it('names a rollback run, lists engine warnings, and warns about a bad mode', async () => {
+    const withWarnings = JSON.stringify([
+      { ...JSON.parse(results)[0], warnings: ['hooks run as root: set run-as to cc @octocat'] },
+    ])
+    const run = await runAction('summary', {
+      inputs: {
+        status: 'success',
+        mode: 'rollback',
+        environment: 'prod',
+        version: 'v1',
+        'deploy-results': withWarnings,
+      },
+    })
+    expect(run.summary).toContain('## ✅ Rollback of prod to v1 succeeded')
+    expect(run.summary).toContain(
+      '- web-1 <code>i-0123456789abcdef0</code>: hooks run as root: set run-as to cc @&#8203;octocat',
+    )
+    const bad = await runAction('summary', { inputs: { status: 'success', mode: 'undo' } })
+    expect(bad.exitCode).toBe(0)
+    expect(bad.warnings.join('\n')).toContain(
+      `input 'mode': "undo" is not valid: use 'deploy' or 'rollback'`,
+    )
   })
 
   it('still writes a summary after failures upstream, warning about broken inputs', async () => {

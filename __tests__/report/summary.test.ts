@@ -3,48 +3,51 @@ import { escapeMarkdown } from '../../packages/kit/src/index.js'
 import {
   SUMMARY_LIMIT_BYTES,
   deploymentState,
+  readableOutput,
   renderSummary,
-  workflowFileName,
   type InstanceResult,
+  type SummaryInput,
 } from '../../packages/report/src/index.js'
+import { listItems, renderSummaryHtml, tableRows } from './render.js'
 
 const HOSTILE = '<img src=x onerror=alert(1)>'
-const results: InstanceResult[] = [
-  {
-    'instance-id': 'i-0123456789abcdef0',
-    name: 'web-1',
-    status: 'success',
-    'exit-code': 0,
-    'previous-version': 'v0.0.6-master-1111111',
-    version: 'v0.0.7-master-abc1234',
-    'rolled-back': false,
-    'duration-ms': 12_345,
-    reason: '',
-  },
-  {
-    'instance-id': 'i-0123456789abcdef1',
-    name: 'web-2',
-    status: 'rolled-back',
-    'exit-code': 20,
-    'previous-version': 'v0.0.6-master-1111111',
-    version: 'v0.0.6-master-1111111',
-    'rolled-back': true,
-    'duration-ms': 30_000,
-    reason: 'health check failed after 5 attempts',
-  },
-]
+const OLD = 'v0.0.6-master-1111111'
+const NEW = 'v0.0.7-master-abc1234'
+const deployed: InstanceResult = {
+  'instance-id': 'i-0123456789abcdef0',
+  name: 'web-1',
+  status: 'success',
+  'exit-code': 0,
+  'previous-version': OLD,
+  version: NEW,
+  'rolled-back': false,
+  'duration-ms': 12_345,
+  reason: '',
+}
+const rolledBack: InstanceResult = {
+  'instance-id': 'i-0123456789abcdef1',
+  name: 'web-2',
+  status: 'rolled-back',
+  'exit-code': 20,
+  'previous-version': OLD,
+  version: NEW,
+  'rolled-back': true,
+  'duration-ms': 30_000,
+  reason: 'health check failed after 5 attempts: \'aws\' said "no"',
+}
+const page = (input: SummaryInput) => renderSummaryHtml(renderSummary(input))
+/** A deploy of NEW over OLD to develop. */
+const toDevelop = { environment: 'develop', version: NEW, previousVersion: OLD }
 
-describe('renderSummary', () => {
-  it('shows status, versions, artifact, every instance, health, links and the rollback command', () => {
+describe('renderSummary, as a reader sees it rendered', () => {
+  it('shows status, what is live, artifact, every instance, health, links and the rollback line', () => {
     const markdown = renderSummary({
       status: 'partial',
-      environment: 'develop',
-      version: 'v0.0.7-master-abc1234',
-      previousVersion: 'v0.0.6-master-1111111',
-      artifactUri: 's3://my-artifacts/webrtc/v0.0.7-master-abc1234.zip',
+      ...toDevelop,
+      artifactUri: `s3://my-artifacts/webrtc/develop/${NEW}.zip`,
       artifactSha256: 'a'.repeat(64),
       artifactSize: 5 * 1024 * 1024,
-      deployResults: results,
+      deployResults: [deployed, rolledBack],
       healthResults: [
         {
           target: 'https://dev.example.com/health',
@@ -56,35 +59,155 @@ describe('renderSummary', () => {
       ],
       commandId: '0b9c1e2a-1111-2222-3333-444455556666',
       region: 'eu-central-1',
-      rollbackWorkflow: 'deploy.yml',
+      rollbackWorkflow: 'acme/app/.github/workflows/deploy-web.yml@refs/heads/master',
     })
-    expect(markdown).toContain('## ⚠️ Deploy partial to develop')
-    expect(markdown).toContain(
-      '<code>v0.0.6-master-1111111</code> → <code>v0.0.7-master-abc1234</code>',
+    const { html, text } = renderSummaryHtml(markdown)
+    expect(html).toContain(`<h2>⚠️ Deploy of ${NEW} to develop partly failed</h2>`)
+    expect(text).toContain(`Live now: ${NEW} on 1 instance, ${OLD} on 1 instance (before: ${OLD})`)
+    expect(text).toContain(
+      `Artifact: s3://my-artifacts/webrtc/develop/${NEW}.zip (5.0 MiB), sha256`,
     )
-    expect(markdown).toContain('(5.0 MiB)')
-    expect(markdown).toContain(`sha256 <code>${'a'.repeat(64)}</code>`)
-    expect(markdown).toContain('| web-1 | <code>i-0123456789abcdef0</code> | ✅ success | 0 |')
-    expect(markdown).toContain('| web-2 | <code>i-0123456789abcdef1</code> | ↩️ rolled-back | 20 |')
-    expect(markdown).toContain('| yes | 30.0 s | health check failed after 5 attempts |')
-    expect(markdown).toContain('| https://dev.example.com/health | ✅ yes | 200 | 2 | 800 ms |')
-    expect(markdown).toContain(
+    expect(tableRows(html)).toEqual([
+      ['Instance', 'Result', 'Live version', 'Took'],
+      ['web-1 i-0123456789abcdef0', '✅ deployed', NEW, '12.3 s'],
+      ['web-2 i-0123456789abcdef1', '↩️ rolled back', OLD, '30.0 s'],
+    ])
+    // The reason reads as written: no entity shows (the old '&#39;aws&#39;').
+    expect(text).toContain(
+      `web-2 i-0123456789abcdef1 (exit 20): health check failed after 5 attempts: 'aws' said "no"`,
+    )
+    expect(text).not.toMatch(/&#?\w+;/)
+    expect(html).toContain(
       'https://eu-central-1.console.aws.amazon.com/systems-manager/run-command/0b9c1e2a-1111-2222-3333-444455556666?region=eu-central-1',
     )
-    expect(markdown).toContain(
-      'https://s3.console.aws.amazon.com/s3/object/my-artifacts?region=eu-central-1&prefix=webrtc%2Fv0.0.7-master-abc1234.zip',
+    expect(html).toContain(
+      `https://s3.console.aws.amazon.com/s3/object/my-artifacts?region=eu-central-1&amp;prefix=webrtc%2Fdevelop%2F${NEW}.zip`,
     )
     expect(markdown).toContain(
-      '```sh\ngh workflow run deploy.yml -f version=v0.0.6-master-1111111\n```',
+      '```sh\ngh workflow run deploy-web.yml --repo acme/app --ref master -f environment=develop ' +
+        `-f version=${OLD}\n\`\`\``,
+    )
+    expect(text).toContain(`To put ${OLD} back on develop:`)
+  })
+
+  it('says a rolled-back deploy in a sentence, shows the previous version live, and offers no rollback to it', () => {
+    const { html, text } = page({
+      status: 'rolled-back',
+      ...toDevelop,
+      deployResults: [rolledBack],
+      rollbackWorkflow: 'acme/app/.github/workflows/deploy.yml@refs/heads/master',
+    })
+    expect(html).toContain(`<h2>↩️ Deploy of ${NEW} to develop rolled back</h2>`)
+    expect(text).toContain(`Live now: ${OLD} (${NEW} was rolled back)`)
+    expect(text).not.toContain('gh workflow run')
+    expect(text).not.toContain('Roll back')
+  })
+
+  it('never shows "no" for an instance that verify-health rolled back after it deployed', () => {
+    const { html, text } = page({
+      status: 'rolled-back',
+      ...toDevelop,
+      deployResults: [deployed],
+    })
+    expect(tableRows(html)[1]).toEqual([
+      'web-1 i-0123456789abcdef0',
+      '↩️ rolled back',
+      OLD,
+      '12.3 s',
+    ])
+    expect(text).not.toMatch(/\bno\b/)
+  })
+
+  it('shows the old version live after a failure before the switch, with the reason below', () => {
+    const { html, text } = page({
+      status: 'failed',
+      environment: 'prod',
+      version: NEW,
+      previousVersion: OLD,
+      deployResults: [
+        {
+          ...deployed,
+          status: 'failed',
+          'exit-code': 10,
+          version: '',
+          reason: 'artifact sha256 mismatch',
+        },
+      ],
+      rollbackWorkflow: 'acme/app/.github/workflows/deploy.yml@refs/heads/main',
+    })
+    expect(html).toContain(`<h2>❌ Deploy of ${NEW} to prod failed</h2>`)
+    expect(text).toContain(`Live now: ${OLD} (${NEW} was not deployed)`)
+    expect(tableRows(html)[1]).toEqual(['web-1 i-0123456789abcdef0', '❌ failed', OLD, '12.3 s'])
+    expect(text).toContain('web-1 i-0123456789abcdef0 (exit 10): artifact sha256 mismatch')
+    expect(text).not.toContain('gh workflow run')
+  })
+
+  it('names a rollback run as one', () => {
+    expect(
+      page({ status: 'success', mode: 'rollback', environment: 'prod', version: OLD }).html,
+    ).toContain(`<h2>✅ Rollback of prod to ${OLD} succeeded</h2>`)
+    expect(page({ status: 'rolled-back', mode: 'rollback', environment: 'prod' }).html).toContain(
+      '<h2>↩️ Rollback of prod failed and was undone</h2>',
     )
   })
 
+  it('keeps the instance table to a normal width, with long reasons below it', () => {
+    const long = {
+      ...rolledBack,
+      reason: `health check failed: ${'connection refused; '.repeat(20)}`,
+    }
+    const { html, text } = page({ status: 'rolled-back', deployResults: [deployed, long] })
+    const widths = tableRows(html).map(row => row.join(' | ').length)
+    expect(Math.max(...widths)).toBeLessThanOrEqual(80)
+    expect(text).toContain(`(exit 20): ${long.reason?.trim()}`)
+  })
+
+  it('lists the engine warnings under the table, escaped', () => {
+    const { html, text } = page({
+      status: 'success',
+      version: NEW,
+      deployResults: [
+        {
+          ...deployed,
+          warnings: ["hooks run as root: set 'run-as' to the app user", `${HOSTILE} @admins`],
+        },
+        { ...deployed, 'instance-id': 'i-2', name: '', warnings: 'not a list' },
+      ],
+    })
+    expect(text).toContain('Warnings')
+    expect(listItems(html)).toEqual([
+      "web-1 i-0123456789abcdef0: hooks run as root: set 'run-as' to the app user",
+      `web-1 i-0123456789abcdef0: ${HOSTILE} @admins`,
+    ])
+    expect(html).not.toContain('<img')
+    expect(text.match(/i-2:/g)).toBeNull()
+  })
+
+  it('shows remote output without the engine machine lines', () => {
+    const output = [
+      '::deploy-phase:: lock',
+      'took the lock',
+      '::deploy-phase:: health',
+      'health check passed',
+      'DEPLOY_RESULT {"status":"failed"}',
+    ].join('\n')
+    expect(readableOutput(output)).toBe('took the lock\nhealth check passed')
+    const { text } = page({ status: 'failed', deployResults: [{ ...rolledBack, output }] })
+    expect(text).toContain('Output of web-2 i-0123456789abcdef1')
+    expect(text).toContain('took the lock\nhealth check passed')
+    expect(text).not.toMatch(/deploy-phase|DEPLOY_RESULT/)
+  })
+
   it('works with almost nothing, as after an early failure', () => {
-    const markdown = renderSummary({ status: 'failed' })
-    expect(markdown).toContain('## ❌ Deploy failed')
-    expect(markdown).toContain('— → —')
-    expect(markdown).toContain('did not reach the instances')
-    expect(renderSummary({})).toContain('Deploy unknown')
+    const { html, text } = page({ status: 'failed' })
+    expect(html).toContain('<h2>❌ Deploy failed</h2>')
+    expect(text).toContain('Live now: unknown')
+    expect(text).toContain('did not reach the instances')
+    expect(page({}).html).toContain('<h2>ℹ️ Deploy: status unknown</h2>')
+    // Without results and with a status that does not say, what is live is not guessed.
+    expect(page({ status: 'partial', ...toDevelop }).text).toContain(
+      `Live now: unknown (this run: ${NEW})`,
+    )
   })
 
   it('shows hostile values as text', () => {
@@ -107,35 +230,38 @@ describe('renderSummary', () => {
       commandId: '"><script>',
       region: 'eu-central-1',
     })
-    expect(markdown).not.toMatch(/<img|<script|<\/pre><img/)
-    expect(markdown).not.toContain('[x](javascript')
-    expect(markdown).toContain('&lt;img src=x onerror=alert(1)&gt;')
-    expect(markdown).not.toContain('gh workflow run')
-    expect(markdown).not.toContain('run-command/"')
+    const { html, text, links } = renderSummaryHtml(markdown)
+    expect(html).not.toMatch(/<img|<script|<h2>heading/)
+    expect(links).toEqual([])
+    expect(text).toContain(HOSTILE)
+    expect(text).not.toContain('gh workflow run')
     // A pipe or newline in a name cannot break the table.
-    expect(markdown).toContain('a&#124;b &#35;&#35; heading')
+    expect(tableRows(html)[1]?.[0]).toBe(`a|b ## heading ${HOSTILE}`)
   })
 
-  it('takes the workflow from a workflow ref, as a reusable workflow sees it', () => {
-    expect(
-      renderSummary({
-        previousVersion: 'v1.0.0',
-        rollbackWorkflow: 'acme/app/.github/workflows/deploy-web.yml@refs/heads/main',
-      }),
-    ).toContain('gh workflow run deploy-web.yml -f version=v1.0.0')
-    expect(workflowFileName('deploy.yml')).toBe('deploy.yml')
-    expect(
-      renderSummary({
-        previousVersion: 'v1.0.0',
-        rollbackWorkflow: 'a/b/.github/workflows/x;rm.yml@main',
-      }),
-    ).not.toContain('gh workflow run')
-  })
-
-  it('names the rollback action without a command when the workflow is not given', () => {
-    expect(renderSummary({ previousVersion: 'v1.0.0' })).toContain(
-      'from the Actions tab with `version` = <code>v1.0.0</code>',
-    )
+  it('turns no @mention or bare URL of untrusted text into a mention or a link', () => {
+    const mentionsAndUrls =
+      'cc @octocat @acme/admins: see https://evil.example/x, www.evil.example or a@evil.example'
+    const { text, links, mentions } = page({
+      status: 'failed',
+      environment: 'develop',
+      version: NEW,
+      deployResults: [
+        {
+          ...rolledBack,
+          name: '@octocat',
+          reason: mentionsAndUrls,
+          warnings: [mentionsAndUrls],
+          output: mentionsAndUrls,
+        },
+      ],
+      healthResults: [{ target: 'https://evil.example/health', detail: mentionsAndUrls }],
+    })
+    expect(mentions).toEqual([])
+    expect(links).toEqual([])
+    // The reader still sees the text as it was written.
+    expect(text).toContain(`(exit 20): ${mentionsAndUrls}`)
+    expect(text).toContain(`@octocat i-0123456789abcdef1: ${mentionsAndUrls}`)
   })
 
   it('cuts remote output and stays under the 1 MiB limit', () => {
@@ -149,7 +275,7 @@ describe('renderSummary', () => {
     expect(Buffer.byteLength(markdown)).toBeLessThan(SUMMARY_LIMIT_BYTES)
     expect(markdown).toContain(`i-${'0'.repeat(17)}`)
     expect(markdown).toMatch(
-      /Cut to the last \d+ of 45016 characters|left out to stay under the 1 MiB/,
+      /Cut to the last \d+ of 44999 characters|left out to stay under the 1 MiB/,
     )
   })
 
@@ -166,9 +292,15 @@ describe('renderSummary', () => {
 })
 
 describe('escapeMarkdown', () => {
-  it('neutralises markup, links, code, tables and line breaks', () => {
+  it('neutralises markup, links, code, tables and line breaks in one pass', () => {
     expect(escapeMarkdown('[a](b) `c` *d* _e_ |f| \\g ~h~ #i !j\nk')).toBe(
       '&#91;a&#93;(b) &#96;c&#96; &#42;d&#42; &#95;e&#95; &#124;f&#124; &#92;g &#126;h&#126; &#35;i &#33;j k',
+    )
+    expect(escapeMarkdown(`'a' & <b>`)).toBe('&#39;a&#39; &amp; &lt;b&gt;')
+  })
+  it('breaks mentions and autolinks with a zero-width space', () => {
+    expect(escapeMarkdown('@a https://b HTTP://c ftp://d www.e f@g.h s3://i/j')).toBe(
+      '@&#8203;a https:&#8203;//b HTTP:&#8203;//c ftp:&#8203;//d www&#8203;.e f@&#8203;g.h s3://i/j',
     )
   })
 })

@@ -24,6 +24,16 @@ function jsonArray<T>(inputs: Inputs, name: string): T[] | undefined {
   return undefined
 }
 
+/** `deploy` or `rollback`; anything else is a warning (the summary must still be written). */
+function summaryMode(inputs: Inputs): 'deploy' | 'rollback' {
+  const mode = inputs.string('mode', 'deploy')
+  if (mode === 'deploy' || mode === 'rollback') return mode
+  runnerLogger.warning(
+    `input 'mode': ${describeValue(mode)} is not valid: use 'deploy' or 'rollback'; the summary reads it as deploy`,
+  )
+  return 'deploy'
+}
+
 const {
   GITHUB_SERVER_URL: server,
   GITHUB_REPOSITORY: repository,
@@ -39,6 +49,7 @@ await runAction(async () => {
   const environment = inputs.optional('environment')
   const markdown = renderSummary({
     status,
+    mode: summaryMode(inputs),
     environment,
     version: inputs.optional('version'),
     previousVersion: inputs.optional('previous-version'),

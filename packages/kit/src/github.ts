@@ -1,12 +1,36 @@
 // The GitHub-facing part of the kit: only actions/ import this file.
 import { randomUUID } from 'node:crypto'
+import { EOL } from 'node:os'
 import * as core from '@actions/core'
 import { ConfigurationError, FailureReport, errorMessage } from './errors.js'
-import type { Logger } from './logger.js'
+import { mayRunWorkflowCommand, type Logger } from './logger.js'
 
-/** A Logger that writes the runner's workflow commands. */
+/** Writes a workflow command the suite itself issues; never call it with untrusted text. */
+function issueOwnCommand(command: string): void {
+  process.stdout.write(`${command}${EOL}`)
+}
+
+/** Writes text between `::stop-commands::<random token>` and `::<token>::`: none of it runs. */
+function writeFenced(text: string): void {
+  const token = randomUUID()
+  issueOwnCommand(`::stop-commands::${token}`)
+  process.stdout.write(`${text}${EOL}`)
+  issueOwnCommand(`::${token}::`)
+}
+
+/** Writes a line of text to the log; text that could start a workflow command is fenced. */
+function writeText(text: string): void {
+  if (mayRunWorkflowCommand(text)) writeFenced(text)
+  else process.stdout.write(`${text}${EOL}`)
+}
+
+/**
+ * A Logger on the runner's log. Every message is shown as text and can never run a workflow
+ * command: info lines that could are fenced, and warnings, errors, debug lines and group
+ * titles are command data, which @actions/core escapes onto one line.
+ */
 export const runnerLogger: Logger = {
-  info: m => core.info(m),
+  info: writeText,
   warning: m => core.warning(m),
   error: m => core.error(m),
   debug: m => core.debug(m),
@@ -54,10 +78,5 @@ function fail(error: unknown): void {
  * `::stop-commands::<random token>` so none of its lines can run as a workflow command.
  */
 export async function printFenced(title: string, text: string): Promise<void> {
-  await core.group(title, async () => {
-    const token = randomUUID()
-    core.info(`::stop-commands::${token}`)
-    core.info(text)
-    core.info(`::${token}::`)
-  })
+  await core.group(title, async () => writeFenced(text))
 }

@@ -1,6 +1,7 @@
 /**
- * What domain code logs through. The runner's implementation writes workflow commands;
- * the console one serves the sandbox, the demo and tests.
+ * What domain code logs through. The runner's implementation writes workflow commands and
+ * neutralises every message, so untrusted text (tags, host output, reasons) may be logged as
+ * is; the console one serves the sandbox, the demo and tests.
  */
 export interface Logger {
   info(message: string): void
@@ -9,6 +10,19 @@ export interface Logger {
   debug(message: string): void
   /** Runs `fn` inside a collapsible log group. */
   group<T>(name: string, fn: () => Promise<T>): Promise<T>
+}
+
+// The runner reads stdout line by line (a line ends at \r or \n) and runs a line as a command
+// when, after leading whitespace, it starts with `::`, or when it holds `##[` anywhere (the
+// older syntax). Leading control and format characters count too, to be safe.
+const COMMAND_START = /^[\p{White_Space}\p{Cc}\p{Cf}]*::/u
+
+/**
+ * True when `text`, written to the runner's log, could be read as a workflow command
+ * (`::add-mask::`, `::stop-commands::`, `::error::`, `##[add-mask]`…) on any of its lines.
+ */
+export function mayRunWorkflowCommand(text: string): boolean {
+  return text.includes('##[') || text.split(/\r\n|\r|\n/).some(line => COMMAND_START.test(line))
 }
 
 /** A Logger on plain stdout/stderr; debug lines only when `debug` is true. */

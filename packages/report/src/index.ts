@@ -1,1 +1,3 @@
+export * from './live.js'
+export * from './rollback.js'
 export * from './summary.js'

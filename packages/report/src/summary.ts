@@ -1,4 +1,7 @@
 import { VERSION_RULE, escapeHtml, escapeMarkdown } from '../../kit/src/index.js'
+import { RESULT_PREFIX, describeExitCode } from '../../remote/src/index.js'
+import { liveFleet, liveVersionOf, wasRolledBack } from './live.js'
+import { parseDispatchTarget, rollbackCommand } from './rollback.js'
 
 /** GitHub refuses job summaries over 1 MiB; stay well below. */
 export const SUMMARY_LIMIT_BYTES = 1024 * 1024
@@ -18,6 +21,8 @@ export interface InstanceResult {
   'duration-ms'?: number | null
   reason?: string
   output?: string
+  /** What the engine warned about on this instance (e.g. hooks running as root). */
+  warnings?: unknown
 }
 
 /** One health check result (per URL or per instance), as verify-health's `results` has it. */
@@ -33,6 +38,8 @@ export interface HealthResult {
 /** Everything the summary can show; every field may be missing (it runs after failures). */
 export interface SummaryInput {
   status?: string | undefined
+  /** `rollback` when the run put an earlier version back (the heading says so). */
+  mode?: string | undefined
   environment?: string | undefined
   version?: string | undefined
   previousVersion?: string | undefined
@@ -47,16 +54,19 @@ export interface SummaryInput {
   runUrl?: string | undefined
 }
 
-const STATUS_ICON: Record<string, string> = {
-  success: '✅',
-  deployed: '✅',
-  noop: '✅',
-  failed: '❌',
-  'rolled-back': '↩️',
-  'rollback-failed': '🚨',
-  partial: '⚠️',
-  cancelled: '⏹️',
+/** Icon and words of a status, for the heading and the instance rows. */
+const OUTCOMES: Record<string, { icon: string; words: string }> = {
+  success: { icon: '✅', words: 'succeeded' },
+  deployed: { icon: '✅', words: 'succeeded' },
+  noop: { icon: '✅', words: 'succeeded (it was already live)' },
+  failed: { icon: '❌', words: 'failed' },
+  'rolled-back': { icon: '↩️', words: 'rolled back' },
+  'rollback-failed': { icon: '🚨', words: 'failed, and so did its rollback' },
+  partial: { icon: '⚠️', words: 'partly failed' },
+  cancelled: { icon: '⏹️', words: 'was cancelled' },
 }
+const outcomeOf = (status: string | undefined) =>
+  status !== undefined && Object.hasOwn(OUTCOMES, status) ? OUTCOMES[status] : undefined
 
 const text = (value: unknown) =>
   escapeMarkdown(value === undefined || value === null ? '' : String(value))
@@ -101,55 +111,93 @@ function consoleLinks(input: SummaryInput): string[] {
   return links
 }
 
-/** `deploy.yml`, from a file name or a workflow ref (owner/repo/.github/workflows/deploy.yml@ref). */
-export function workflowFileName(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined
-  const fromRef = /(?:^|\/)\.github\/workflows\/([\w.-]+\.ya?ml)(?:@.*)?$/.exec(value)
-  return fromRef ? fromRef[1] : value
-}
-
-function rollbackSection(input: SummaryInput): string[] {
-  const previous = input.previousVersion
-  const workflow = workflowFileName(input.rollbackWorkflow)
-  if (!previous) return []
-  const lines = ['### Roll back', '']
-  const safeVersion =
-    VERSION_RULE.pattern.test(previous) && previous.length <= VERSION_RULE.maxLength
-  const safeWorkflow = workflow !== undefined && /^[\w.-]+\.ya?ml$/.test(workflow)
-  if (safeVersion && safeWorkflow) {
-    lines.push(
-      `To put ${code(previous)} back:`,
-      '',
-      '```sh',
-      `gh workflow run ${workflow} -f version=${previous}`,
-      '```',
-    )
-  } else if (safeVersion) {
-    lines.push(`Run this workflow from the Actions tab with \`version\` = ${code(previous)}.`)
-  } else {
-    lines.push(
-      `The previous version ${code(previous)} is not a valid version, so no command is shown.`,
-    )
+/** The heading, as a sentence: "Deploy of v1.2.0 to develop rolled back". */
+function heading(input: SummaryInput): string {
+  const version = input.version ? ` ${text(input.version)}` : ''
+  const environment = input.environment ? ` ${text(input.environment)}` : ''
+  const rollback = input.mode === 'rollback'
+  const subject = rollback
+    ? `Rollback${environment && ` of${environment}`}${version && ` to${version}`}`
+    : `Deploy${version && ` of${version}`}${environment && ` to${environment}`}`
+  const outcome = outcomeOf(input.status)
+  if (outcome === undefined) {
+    return input.status
+      ? `## ℹ️ ${subject} ended as “${text(input.status)}”`
+      : `## ℹ️ ${subject}: status unknown`
   }
-  return [...lines, '']
+  const words = rollback && input.status === 'rolled-back' ? 'failed and was undone' : outcome.words
+  return `## ${outcome.icon} ${subject} ${words}`
 }
 
-function instanceTable(results: InstanceResult[]): string[] {
-  const lines = [
-    '| Name | Instance | Status | Exit | Version | Rolled back | Duration | Reason |',
-    '|---|---|---|---|---|---|---|---|',
-  ]
+/** "Live now: v1.1.0 (v1.2.0 was rolled back)": what serves after the run, not what was tried. */
+function liveLine(input: SummaryInput): string {
+  const fleet = liveFleet(input)
+  const { version, previousVersion: previous } = input
+  let live: string
+  if (fleet.versions.length === 0) live = 'unknown'
+  else if (fleet.versions.length === 1 && fleet.unknown === 0)
+    live = code(fleet.versions[0]?.version)
+  else {
+    const parts = fleet.versions.map(
+      v => `${code(v.version)} on ${v.count} instance${v.count === 1 ? '' : 's'}`,
+    )
+    if (fleet.unknown > 0) parts.push(`unknown on ${fleet.unknown}`)
+    live = parts.join(', ')
+  }
+  const serves = (v: string | undefined) => fleet.versions.some(l => l.version === v)
+  let note = ''
+  if (fleet.versions.length === 0) note = version ? ` (this run: ${code(version)})` : ''
+  else if (version && !serves(version)) {
+    note = ` (${code(version)} was ${input.status === 'rolled-back' ? 'rolled back' : 'not deployed'})`
+  } else if (previous && previous !== version) note = ` (before: ${code(previous)})`
+  return `**Live now:** ${live}${note}`
+}
+
+function instanceLabel(r: InstanceResult): string {
+  return `${r.name ? `${text(r.name)} ` : ''}${code(r['instance-id'])}`
+}
+
+function instanceOutcome(r: InstanceResult, fleetStatus: string | undefined): string {
+  if (wasRolledBack(r, fleetStatus)) return '↩️ rolled back'
+  if (r.status === 'success') return '✅ deployed'
+  const outcome = outcomeOf(r.status)
+  return outcome ? `${outcome.icon} ${text(r.status)}` : text(r.status) || '—'
+}
+
+/** One short row per instance; why it failed and its warnings go below the table. */
+function instanceTable(results: InstanceResult[], fleetStatus: string | undefined): string[] {
+  const lines = ['| Instance | Result | Live version | Took |', '|---|---|---|---|']
   for (const r of results) {
-    const status = r.status ?? ''
+    const live = liveVersionOf(r, fleetStatus)
     lines.push(
-      `| ${text(r.name) || '—'} | ${code(r['instance-id'])} | ${STATUS_ICON[status] ?? ''} ${text(status)} | ${text(
-        r['exit-code'] ?? '—',
-      )} | ${code(r['previous-version'])} → ${code(r.version)} | ${r['rolled-back'] ? 'yes' : 'no'} | ${formatDuration(
-        r['duration-ms'],
-      )} | ${text(r.reason) || '—'} |`,
+      `| ${instanceLabel(r)} | ${instanceOutcome(r, fleetStatus)} | ${
+        'version' in live ? code(live.version) : 'unknown'
+      } | ${formatDuration(r['duration-ms'])} |`,
     )
   }
   return [...lines, '']
+}
+
+/** Why each instance that did not simply deploy ended as it did. */
+function detailList(results: InstanceResult[]): string[] {
+  const lines: string[] = []
+  for (const r of results) {
+    const exit = r['exit-code']
+    const known = exit !== undefined && exit !== null
+    if (!r.reason && (r.status === 'success' || !known)) continue
+    const why = r.reason ? text(r.reason) : describeExitCode(exit as number)
+    lines.push(`- ${instanceLabel(r)}${known ? ` (exit ${exit})` : ''}: ${why}`)
+  }
+  return lines.length > 0 ? ['**Details**', '', ...lines, ''] : []
+}
+
+function warningList(results: InstanceResult[]): string[] {
+  const lines = results.flatMap(r =>
+    (Array.isArray(r.warnings) ? r.warnings : [])
+      .filter((w): w is string => typeof w === 'string' && w !== '')
+      .map(w => `- ${instanceLabel(r)}: ${text(w)}`),
+  )
+  return lines.length > 0 ? ['**Warnings**', '', ...lines, ''] : []
 }
 
 function healthTable(results: HealthResult[]): string[] {
@@ -169,12 +217,61 @@ function healthTable(results: HealthResult[]): string[] {
   return [...lines, '']
 }
 
+/**
+ * How to put the previous version back, if it is not what serves now: the exact
+ * `gh workflow run` line when the workflow ref and the environment are known.
+ */
+function rollbackSection(input: SummaryInput): string[] {
+  const previous = input.previousVersion
+  if (!previous) return []
+  const fleet = liveFleet(input)
+  if (fleet.unknown === 0 && fleet.versions.every(v => v.version === previous)) return []
+  const lines = ['### Roll back', '']
+  const target = parseDispatchTarget(input.rollbackWorkflow)
+  const command =
+    target && input.environment ? rollbackCommand(target, input.environment, previous) : undefined
+  const safeVersion =
+    previous.length <= VERSION_RULE.maxLength && VERSION_RULE.pattern.test(previous)
+  if (command) {
+    lines.push(
+      `To put ${code(previous)} back on ${text(input.environment)}:`,
+      '',
+      '```sh',
+      command,
+      '```',
+    )
+  } else if (safeVersion) {
+    lines.push(
+      `Run this workflow from the Actions tab with \`version\` = ${code(previous)} and \`environment\` = ${
+        input.environment ? code(input.environment) : 'the environment to roll back'
+      }.`,
+    )
+  } else {
+    lines.push(
+      `The previous version ${code(previous)} is not a valid version, so no command is shown.`,
+    )
+  }
+  return [...lines, '']
+}
+
+/** The engine's own lines (phase markers, the result line) are for the action, not the reader. */
+const ENGINE_LINE = new RegExp(`^(::deploy-phase:: |${RESULT_PREFIX})`)
+
+/** The host's output as a reader wants it: without the engine's machine lines. */
+export function readableOutput(output: string): string {
+  return output
+    .split('\n')
+    .filter(line => !ENGINE_LINE.test(line))
+    .join('\n')
+}
+
 function outputBlock(result: InstanceResult, limit: number): string {
-  const output = result.output ?? ''
+  const output = readableOutput(result.output ?? '')
   const cut = output.length > limit
   const shown = cut ? output.slice(output.length - limit) : output
   const note = cut ? `\n\n<em>Cut to the last ${limit} of ${output.length} characters.</em>` : ''
-  return `<details><summary>Output of ${escapeHtml(result['instance-id'] ?? 'an instance')}</summary>\n\n<pre>${escapeHtml(
+  const label = `${result.name ? `${result.name} ` : ''}${result['instance-id'] ?? 'an instance'}`
+  return `<details><summary>Output of ${text(label)}</summary>\n\n<pre>${escapeHtml(
     shown,
   )}</pre>${note}\n</details>\n`
 }
@@ -185,13 +282,7 @@ function outputBlock(result: InstanceResult, limit: number): string {
  * first, then left out with a note.
  */
 export function renderSummary(input: SummaryInput): string {
-  const status = input.status || 'unknown'
-  const head = [
-    `## ${STATUS_ICON[status] ?? 'ℹ️'} Deploy ${text(status)}${input.environment ? ` to ${text(input.environment)}` : ''}`,
-    '',
-    `**Version:** ${code(input.previousVersion)} → ${code(input.version)}`,
-    '',
-  ]
+  const head = [heading(input), '', liveLine(input), '']
   if (input.artifactUri || input.artifactSha256) {
     head.push(
       `**Artifact:** ${code(input.artifactUri)}${input.artifactSize !== undefined ? ` (${formatSize(input.artifactSize)})` : ''}` +
@@ -206,8 +297,15 @@ export function renderSummary(input: SummaryInput): string {
 
   const results = input.deployResults ?? []
   const body: string[] = []
-  if (results.length > 0) body.push('### Instances', '', ...instanceTable(results))
-  else body.push('_No per-instance results: the deploy did not reach the instances._', '')
+  if (results.length > 0) {
+    body.push(
+      '### Instances',
+      '',
+      ...instanceTable(results, input.status),
+      ...detailList(results),
+      ...warningList(results),
+    )
+  } else body.push('_No per-instance results: the deploy did not reach the instances._', '')
   if (input.healthResults && input.healthResults.length > 0)
     body.push(...healthTable(input.healthResults))
   const tail = rollbackSection(input)
