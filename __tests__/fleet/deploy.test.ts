@@ -8,7 +8,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock'
 import { memoryLogger } from '../../packages/kit/src/index.js'
 import { FleetCommandRunner } from '../../packages/fleet/src/command.js'
-import { FleetDeploy, fleetStatus } from '../../packages/fleet/src/deploy.js'
+import { FleetDeploy } from '../../packages/fleet/src/deploy.js'
 
 // The corners of FleetDeploy that the sandbox cannot show: SSM cutting a host's output at
 // 24,000 characters. (Everything else runs against the sandbox in the e2e tests.)
@@ -58,13 +58,5 @@ describe('FleetDeploy', () => {
       reason: 'the host printed no result line: the engine did not finish normally',
     })
     expect(report.status).toBe('failed')
-  })
-
-  it('judges the fleet from its hosts', () => {
-    expect(fleetStatus([{ status: 'success' }, { status: 'success' }])).toBe('success')
-    expect(fleetStatus([{ status: 'success' }, { status: 'rolled-back' }])).toBe('partial')
-    expect(fleetStatus([{ status: 'rolled-back' }, { status: 'rolled-back' }])).toBe('rolled-back')
-    expect(fleetStatus([{ status: 'rolled-back' }, { status: 'failed' }])).toBe('failed')
-    expect(fleetStatus([])).toBe('failed')
   })
 })
