@@ -155,7 +155,7 @@ describe('find-instance, bundled, against the sandbox', () => {
   it('enforces min-count and max-count', async () => {
     const few = await find({ tags: 'Name=webrtc-prod', 'min-count': '2' })
     expect(few.errors.join('\n')).toContain(
-      "found 1 instance(s) for tag Name=webrtc-prod, state running, but input 'min-count' is 2",
+      "found 1 instance(s) for tag Name=webrtc-prod, state running, in region us-east-1, but input 'min-count' is 2",
     )
     const many = await find({ tags: 'Name=webrtc-*', 'max-count': '2' })
     expect(many.errors.join('\n')).toContain("more than input 'max-count' (2)")

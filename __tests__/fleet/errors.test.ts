@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals'
-import { EC2Client } from '@aws-sdk/client-ec2'
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2'
 import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm'
 import { mockClient } from 'aws-sdk-client-mock'
 import { ConfigurationError, memoryLogger } from '../../packages/kit/src/index.js'
 import { FleetCommandRunner } from '../../packages/fleet/src/command.js'
-import { findInstances } from '../../packages/fleet/src/discover.js'
+import { explainFleetCall } from '../../packages/aws/src/index.js'
 
 // SSM and EC2 errors explained. The sandbox allows every call, so a refused SendCommand is
 // mocked; a region that does not exist is a real DNS failure (.invalid never resolves).
@@ -57,20 +57,9 @@ describe('SSM and EC2 errors', () => {
       credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' },
       maxAttempts: 1,
     })
-    const ssm = new SSMClient({ region, endpoint: `http://ssm.${region}.invalid` })
     const error = await rejection(
-      findInstances(
-        { ec2, ssm },
-        {
-          tags: [{ key: 'Name', value: 'web' }],
-          instanceIds: [],
-          states: ['running'],
-          requireSsmOnline: true,
-          offline: 'fail',
-          minCount: 1,
-          maxCount: 0,
-        },
-        memoryLogger(),
+      explainFleetCall(ec2, 'DescribeInstances', [], () =>
+        ec2.send(new DescribeInstancesCommand({})),
       ),
     )
     expect(error).toBeInstanceOf(ConfigurationError)
