@@ -150,12 +150,14 @@ describe('decodeTokenClaims', () => {
 })
 
 describe('part sizes', () => {
-  it('parses sizes with units, a bare number meaning MiB', () => {
-    expect(parsePartSize('part-size', '8')).toBe(8 * MiB)
+  it('reads sizes as the AWS CLI does: a bare number is bytes, MB means MiB', () => {
+    expect(parsePartSize('part-size', '5242880')).toBe(5 * MiB)
+    expect(parsePartSize('part-size', '5MB')).toBe(5 * MiB)
     expect(parsePartSize('part-size', '16MiB')).toBe(16 * MiB)
-    expect(parsePartSize('part-size', '100MB')).toBe(100_000_000)
+    expect(parsePartSize('part-size', '100MB')).toBe(100 * MiB)
     expect(parsePartSize('part-size', '1gib')).toBe(1024 * MiB)
-    for (const bad of ['4', '6GiB', '1.5MiB', '-8', '8 KB', '']) {
+    expect(parsePartSize('part-size', '5GB')).toBe(5 * 1024 * MiB)
+    for (const bad of ['8', '5242879', '6GiB', '1.5MiB', '-8', '4MB', '']) {
       expect(() => parsePartSize('part-size', bad)).toThrow(
         /input 'part-size'.*use a size from 5MiB to 5GiB/,
       )

@@ -74,7 +74,7 @@ describe('find-instance, bundled, against the sandbox', () => {
     const run = await find({ tags: 'Name=webrtc-{environment}', environment: 'staging' })
     expect(run.exitCode).toBe(1)
     expect(run.errors.join('\n')).toContain(
-      `no instance matches tag Name=webrtc-staging, state running; near misses: ${ID.webStopped} (webrtc-staging) is stopped`,
+      `no instance matches tag Name=webrtc-staging, state running, in region us-east-1; near misses: ${ID.webStopped} (webrtc-staging) is stopped`,
     )
   })
 
@@ -84,15 +84,78 @@ describe('find-instance, bundled, against the sandbox', () => {
     const message = run.errors.join('\n')
     expect(message).toContain(`${ID.offline} (api-develop) has SSM ping status ConnectionLost`)
     expect(message).toContain(`${ID.unmanaged} (api-develop) is not registered with SSM`)
+    expect(message).toContain("set 'offline: skip' to deploy to the others")
+  })
+
+  it("with 'require-ssm-online: false', never asks SSM", async () => {
+    const before = sandbox.faults.calls.DescribeInstanceInformation ?? 0
     const listed = await find({ tags: 'Name=api-develop', 'require-ssm-online': 'false' })
     expect(listed.exitCode).toBe(0)
     expect(listed.outputs.count).toBe('2')
+    expect(JSON.parse(listed.outputs.instances ?? '')[0]).toMatchObject({
+      'ping-status': 'NotChecked',
+    })
+    expect(sandbox.faults.calls.DescribeInstanceInformation ?? 0).toBe(before)
+  })
+
+  it("with 'offline: skip', leaves offline instances out with a warning and a summary line", async () => {
+    const run = await find({ tags: 'Name=*-develop', offline: 'skip' })
+    expect(run.errors).toEqual([])
+    expect(JSON.parse(run.outputs['instance-ids'] ?? '')).toEqual([ID.web1, ID.web2])
+    expect(JSON.parse(run.outputs.skipped ?? '')).toEqual([ID.offline, ID.unmanaged])
+    expect(run.warnings.join('\n')).toContain(
+      `skipped: ${ID.offline} (api-develop) has SSM ping status ConnectionLost`,
+    )
+    expect(run.summary).toContain('find-instance skipped 2 offline instance(s)')
+    expect(run.summary).toContain(`${ID.unmanaged} (api-develop) is not registered with SSM`)
+  })
+
+  it('sets every output when it fails', async () => {
+    // Every api-develop instance is offline: skipping them leaves fewer than min-count.
+    const run = await find({ tags: 'Name=api-develop', offline: 'skip' })
+    expect(run.exitCode).toBe(1)
+    expect(run.errors.join('\n')).toContain(
+      "found 0 instance(s) for tag Name=api-develop, state running, in region us-east-1 (2 skipped as offline), but input 'min-count' is 1",
+    )
+    expect(run.outputs).toEqual({
+      'instance-ids': '[]',
+      count: '0',
+      instances: '[]',
+      skipped: '[]',
+    })
+    const bad = await find({ tags: 'Name' })
+    expect(bad.outputs).toEqual({
+      'instance-ids': '[]',
+      count: '0',
+      instances: '[]',
+      skipped: '[]',
+    })
+  })
+
+  it('says which region was searched, and that the region is probably wrong when it does not exist', async () => {
+    const none = await find({ tags: 'Name=nothing-here' })
+    expect(none.errors.join('\n')).toContain(
+      "no instance matches tag Name=nothing-here, state running, in region us-east-1; no instance has these tags in any state there (check the tags, and input 'aws-region')",
+    )
+    const region = 'eu-nowhere-9'
+    const run = await runAction('find-instance', {
+      inputs: { tags: 'Name=web', 'aws-region': region },
+      env: {
+        ...sandbox.env,
+        AWS_ENDPOINT_URL_EC2: `http://ec2.${region}.invalid`,
+        AWS_MAX_ATTEMPTS: '1',
+      } as Record<string, string>,
+    })
+    expect(run.exitCode).toBe(1)
+    expect(run.errors.join('\n')).toContain(
+      `cannot reach "ec2.${region}.invalid" (getaddrinfo ENOTFOUND): region "${region}" is probably wrong`,
+    )
   })
 
   it('enforces min-count and max-count', async () => {
     const few = await find({ tags: 'Name=webrtc-prod', 'min-count': '2' })
     expect(few.errors.join('\n')).toContain(
-      "found 1 instance(s) for tag Name=webrtc-prod, state running, but input 'min-count' is 2",
+      "found 1 instance(s) for tag Name=webrtc-prod, state running, in region us-east-1, but input 'min-count' is 2",
     )
     const many = await find({ tags: 'Name=webrtc-*', 'max-count': '2' })
     expect(many.errors.join('\n')).toContain("more than input 'max-count' (2)")

@@ -84,13 +84,14 @@ describe('ssm-deploy on three instances', () => {
         status: 'partial',
         succeeded: '1',
         'rolled-back': '1',
-        failed: '1',
+        failed: '0',
+        untouched: '1',
         'previous-version': 'v1.0.0',
       })
       const byId = results(run.outputs)
       expect(byId[IDS[0]!]).toMatchObject({ status: 'success', version: 'v1.1.0' })
       expect(byId[IDS[1]!]).toMatchObject({ status: 'rolled-back', 'rolled-back': true })
-      expect(byId[IDS[2]!]).toMatchObject({ status: 'failed' })
+      expect(byId[IDS[2]!]).toMatchObject({ status: 'untouched' })
       expect(String(byId[IDS[2]!]?.reason)).toContain("'max-errors' was reached")
       expect(await serving()).toEqual(['v1.1.0', 'v1.0.0', 'v1.0.0'])
     } finally {
@@ -164,5 +165,28 @@ describe('ssm-deploy on three instances', () => {
       expect(String(results(run.outputs)[id]?.reason)).toMatch(/execution timeout/)
     // Nothing was switched: the hosts still serve what they had.
     expect(await serving()).toEqual(['v1.3.0', 'v1.4.0', 'v1.4.0'])
+  })
+
+  it('is rolled-back when the first host rolls back and SSM touches no other (max-errors 0)', async () => {
+    sandbox.instances[0]!.env.BREAK_VERSION = 'v1.6.0'
+    try {
+      const run = await runAction('ssm-deploy', { inputs: inputs('v1.6.0'), env: env() })
+      expect(run.exitCode).toBe(1)
+      expect(run.outputs).toMatchObject({
+        status: 'rolled-back',
+        succeeded: '0',
+        'rolled-back': '1',
+        failed: '0',
+        untouched: '2',
+      })
+      const byId = results(run.outputs)
+      expect(byId[IDS[0]!]).toMatchObject({ status: 'rolled-back', 'rolled-back': true })
+      expect(byId[IDS[1]!]).toMatchObject({ status: 'untouched' })
+      expect(byId[IDS[2]!]).toMatchObject({ status: 'untouched' })
+      // The fleet serves what it served before, everywhere.
+      expect(await serving()).toEqual(['v1.3.0', 'v1.4.0', 'v1.4.0'])
+    } finally {
+      delete sandbox.instances[0]!.env.BREAK_VERSION
+    }
   })
 })

@@ -154,6 +154,52 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
     expect(String(results(run.outputs)[0]?.reason)).toMatch(/could not be delivered/)
   })
 
+  it('gives up on an offline agent within the timeout it was given, not a quarter of an hour', async () => {
+    const offline = sandbox.instances.find(i => i.id === OFFLINE)
+    // The agent never picks the command up: SSM holds it Pending until the delivery timeout.
+    offline?.setAgentOffline('delivery-timeout')
+    try {
+      const started = Date.now()
+      const run = await runAction('ssm-deploy', {
+        inputs: { ...hostInputs('v1.3.1'), 'instance-ids': OFFLINE, timeout: '5s' },
+        env: env(),
+      })
+      expect(run.exitCode).toBe(1)
+      expect(results(run.outputs)[0]).toMatchObject({ 'instance-id': OFFLINE, status: 'failed' })
+      expect(String(results(run.outputs)[0]?.reason)).toMatch(/did not pick the command up/)
+      // SSM was given 30 s (its minimum) to deliver, not timeout + 10 minutes.
+      expect(sandbox.ssm.command(run.outputs['command-id'] ?? '')?.timeoutSeconds).toBe(30)
+      expect(Date.now() - started).toBeLessThan(75_000)
+    } finally {
+      offline?.setAgentOffline(true)
+    }
+  }, 120_000)
+
+  it('explains an instance SSM does not know, and still sets every output', async () => {
+    const unknown = 'i-0000000000000dead'
+    const run = await runAction('ssm-deploy', {
+      inputs: { ...hostInputs('v1.3.2'), 'instance-ids': unknown },
+      env: env(),
+    })
+    expect(run.exitCode).toBe(1)
+    const message = run.errors.join('\n')
+    expect(message).toContain(
+      `SSM refused the instances of SendCommand (instances ${unknown}) in region us-east-1 (InvalidInstanceId`,
+    )
+    expect(message).toContain('managed by SSM (agent running, instance profile')
+    expect(run.outputs).toEqual({
+      'command-id': '',
+      'command-ids': '[]',
+      status: 'failed',
+      results: '[]',
+      succeeded: '0',
+      failed: '0',
+      'rolled-back': '0',
+      untouched: '0',
+      'previous-version': '',
+    })
+  })
+
   it('cancels its command when the workflow is cancelled (SIGTERM)', async () => {
     const before = sandbox.faults.calls.CancelCommand ?? 0
     const started = startAction('ssm-deploy', {

@@ -28,6 +28,8 @@ beforeAll(async () => {
     if (path === '/header') return response.writeHead(200, { 'x-app-version': 'v2.0.0' }).end('ok')
     if (path === '/slow') return void setTimeout(() => response.writeHead(200).end('late'), 2000)
     if (path === '/down') return response.writeHead(500).end('boom')
+    if (path === '/plain')
+      return response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}')
     response.writeHead(200, { 'content-type': 'text/plain' }).end('status: ok, build v2.0.0')
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
@@ -93,6 +95,25 @@ describe('verify-health over HTTP', () => {
     expect(parsed(stale.outputs.results)[0]?.detail).toMatch(
       /serves version "v2.0.0", not "v3.0.0"|no version found/,
     )
+  })
+
+  it('says in one line what an endpoint without the version must return, and how to opt out', async () => {
+    const run = await runAction('verify-health', {
+      inputs: { urls: `${base}/plain`, 'expect-version': 'v2.0.0', ...fast, retries: '1' },
+    })
+    expect(run.exitCode).toBe(1)
+    const detail = String(parsed(run.outputs.results)[0]?.detail)
+    expect(detail).toBe(
+      'no version found (auto): the endpoint must return "v2.0.0" as the JSON field version, ' +
+        "the header X-App-Version, or text in the body, e.g. read from the release's REVISION " +
+        "file or $DEPLOY_VERSION; to skip this check, leave input 'expect-version' empty " +
+        "(deploy.yml: 'verify-version: false')",
+    )
+    expect(detail).not.toContain('\n')
+    const unchecked = await runAction('verify-health', {
+      inputs: { urls: `${base}/plain`, ...fast, retries: '1' },
+    })
+    expect(unchecked.outputs.healthy).toBe('true')
   })
 
   it('matches the body by substring or /regex/', async () => {
@@ -171,6 +192,16 @@ describe('verify-health over HTTP', () => {
     const run = await runAction('verify-health', { inputs: { ...fast, ...inputs }, env: env() })
     expect(run.exitCode).toBe(1)
     expect(run.errors.join('\n')).toContain(message)
+    // Later steps still find every output.
+    expect(run.outputs).toEqual({
+      healthy: 'false',
+      attempts: '0',
+      'duration-ms': '0',
+      results: '[]',
+      'rolled-back': 'false',
+      'rollback-status': '',
+      'rollback-results': '',
+    })
   })
 })
 

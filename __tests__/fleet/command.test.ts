@@ -144,10 +144,15 @@ describe('FleetCommandRunner', () => {
     expect(clock).toBe(90_000)
   })
 
-  it('gives SSM a delivery timeout that covers every rolling wave', () => {
-    expect(deliveryTimeoutFor(10, '2', 60)).toBe(5 * 60 + 600)
-    expect(deliveryTimeoutFor(120, '25%', 60)).toBe(4 * 60 + 600)
-    expect(deliveryTimeoutFor(1, '1', 1)).toBe(601)
+  it('gives SSM a delivery timeout that covers every rolling wave, and no more', () => {
+    // 5 waves: 4 must finish before the last starts, whose agents get one execution timeout.
+    expect(deliveryTimeoutFor(10, '2', 60)).toBe(4 * 60 + 60)
+    expect(deliveryTimeoutFor(120, '25%', 60)).toBe(3 * 60 + 60)
+    // One wave with timeout 2m: an offline agent is given up on after 2 minutes.
+    expect(deliveryTimeoutFor(3, '100%', 120)).toBe(120)
+    // SSM's bounds: at least 30 s, at most 30 days; the pick-up allowance is at most 10 minutes.
+    expect(deliveryTimeoutFor(1, '1', 1)).toBe(30)
+    expect(deliveryTimeoutFor(1, '1', 7200)).toBe(600)
     expect(deliveryTimeoutFor(50, '1', 86_400)).toBe(2_592_000)
   })
 

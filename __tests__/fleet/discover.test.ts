@@ -22,13 +22,14 @@ afterAll(async () => sandbox?.close())
 describe('findInstances against the sandbox', () => {
   it('pages through DescribeInstances and asks SSM in batches of 50', async () => {
     sandbox.faults.resetCounters()
-    const found = await findInstances(
+    const { instances: found } = await findInstances(
       clients,
       {
         tags: parseTagFilters(['Role=web'], {}),
         instanceIds: [],
         states: ['running'],
         requireSsmOnline: true,
+        offline: 'fail',
         minCount: 1,
         maxCount: 0,
         pageSize: 25,

@@ -4,8 +4,10 @@ import {
   Inputs,
   envInputSource,
   formatDuration,
+  formatSize,
   parseDuration,
   parseList,
+  parseSize,
 } from '../../packages/kit/src/index.js'
 
 const inputsOf = (values: Record<string, string>) => new Inputs(name => values[name] ?? '')
@@ -138,5 +140,48 @@ describe('durations', () => {
   it('rejects units it does not know', () => {
     expect(() => parseDuration('timeout', '3d')).toThrow(ConfigurationError)
     expect(() => parseDuration('timeout', '')).toThrow(/input 'timeout'/)
+  })
+})
+
+describe('sizes, read as the AWS CLI reads them', () => {
+  const MiB = 1024 * 1024
+  it.each([
+    ['5242880', 5 * MiB],
+    ['0', 0],
+    ['512b', 512],
+    ['64KB', 64 * 1024],
+    ['64kib', 64 * 1024],
+    ['5MB', 5 * MiB],
+    ['5MiB', 5 * MiB],
+    ['5 mb', 5 * MiB],
+    ['2GB', 2 * 1024 * MiB],
+    ['2GiB', 2 * 1024 * MiB],
+    ['1TB', 1024 * 1024 * MiB],
+  ])('%s is %d bytes', (raw, bytes) => {
+    expect(parseSize('part-size', raw)).toBe(bytes)
+  })
+
+  it.each(['', '1.5MB', '-5MB', '5 M', '5XB', 'MB', '99999999999999999TB'])(
+    'refuses %j, naming the input and the rule',
+    raw => {
+      expectUserError(
+        () => parseSize('part-size', raw),
+        "input 'part-size'",
+        'a bare number means bytes',
+      )
+    },
+  )
+
+  it('checks the range and formats it back', () => {
+    const range = { minBytes: 5 * MiB, maxBytes: 5 * 1024 * MiB }
+    expect(inputsOf({ 'part-size': '5MB' }).size('part-size', 1, range)).toBe(5 * MiB)
+    expect(inputsOf({}).size('part-size', 16 * MiB, range)).toBe(16 * MiB)
+    expectUserError(
+      () => inputsOf({ 'part-size': '4MiB' }).size('part-size', 1, range),
+      '"4MiB"',
+      'use a size from 5MiB to 5GiB',
+    )
+    expect(formatSize(5 * MiB)).toBe('5MiB')
+    expect(formatSize(1000)).toBe('1000B')
   })
 })

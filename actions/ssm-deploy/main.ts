@@ -7,66 +7,87 @@ import { FleetCommandRunner } from '../../packages/fleet/src/command.js'
 import { FleetDeploy } from '../../packages/fleet/src/deploy.js'
 import { readFleetDeployOptions } from '../../packages/fleet/src/inputs.js'
 
-await runAction(async () => {
-  const inputs = new Inputs()
-  const options = readFleetDeployOptions(inputs)
-  const { instanceIds: ids, remote } = options
-  const aws = await awsClientsFromInputs({ component: 'ssm-deploy', inputs, logger: runnerLogger })
+/** What a deploy that failed before reporting on any host says: nothing was deployed. */
+const NOTHING_DEPLOYED = {
+  'command-id': '',
+  'command-ids': [],
+  status: 'failed',
+  results: [],
+  succeeded: 0,
+  failed: 0,
+  'rolled-back': 0,
+  untouched: 0,
+  'previous-version': '',
+}
 
-  // A cancelled workflow sends SIGINT, then SIGTERM: stop waiting at once and cancel the commands.
-  const stop = new AbortController()
-  const interruptibleSleep = (ms: number) =>
-    Promise.race([
-      sleep(ms),
-      new Promise<void>(resolve =>
-        stop.signal.addEventListener('abort', () => resolve(), { once: true }),
-      ),
-    ])
-  const runner = new FleetCommandRunner(aws.client(SSMClient), runnerLogger, {
-    sleep: interruptibleSleep,
-  })
-  const deploy = new FleetDeploy(runner, runnerLogger, aws.client(EC2Client))
-  const onSignal = (signal: string) => {
-    runnerLogger.warning(`Received ${signal}: cancelling the SSM command(s)…`)
-    deploy.cancel()
-    stop.abort()
-  }
-  process.once('SIGINT', () => onSignal('SIGINT'))
-  process.once('SIGTERM', () => onSignal('SIGTERM'))
+await runAction(
+  async () => {
+    const inputs = new Inputs()
+    const options = readFleetDeployOptions(inputs)
+    const { instanceIds: ids, remote } = options
+    const aws = await awsClientsFromInputs({
+      component: 'ssm-deploy',
+      inputs,
+      logger: runnerLogger,
+    })
 
-  runnerLogger.info(
-    `${remote.mode === 'rollback' ? 'Rolling back' : 'Deploying'} ${remote.version ?? '(previous release)'} to ${ids.length} instance(s) ` +
-      `in ${remote.deployDir}, max-concurrency ${options.maxConcurrency}, max-errors ${options.maxErrors}`,
-  )
-  const report = await deploy.run(options, (_id, title, output) => printFenced(title, output))
-  setOutputs({
-    'command-id': report.commandIds[0] ?? '',
-    'command-ids': report.commandIds,
-    status: report.status,
-    results: report.results,
-    succeeded: report.succeeded,
-    failed: report.failed,
-    'rolled-back': report.rolledBack,
-    'previous-version': report.previousVersion,
-  })
-  for (const result of report.results) {
-    const line =
-      `${result['instance-id']}${result.name ? ` (${result.name})` : ''}: ${result.status}` +
-      `${result['previous-version'] || result.version ? `, ${result['previous-version'] || '∅'} → ${result.version || '∅'}` : ''}` +
-      `${result.reason ? ` — ${result.reason}` : ''}`
-    if (result.status === 'success') runnerLogger.info(line)
-    else runnerLogger.error(line)
-  }
-  if (stop.signal.aborted) {
-    throw new FailureReport(
-      `cancelled: the SSM command was cancelled${report.interrupted.length > 0 ? `; mid-deploy on ${report.interrupted.join(', ')}` : ''}`,
+    // A cancelled workflow sends SIGINT, then SIGTERM: stop waiting at once and cancel the commands.
+    const stop = new AbortController()
+    const interruptibleSleep = (ms: number) =>
+      Promise.race([
+        sleep(ms),
+        new Promise<void>(resolve =>
+          stop.signal.addEventListener('abort', () => resolve(), { once: true }),
+        ),
+      ])
+    const runner = new FleetCommandRunner(aws.client(SSMClient), runnerLogger, {
+      sleep: interruptibleSleep,
+    })
+    const deploy = new FleetDeploy(runner, runnerLogger, aws.client(EC2Client))
+    const onSignal = (signal: string) => {
+      runnerLogger.warning(`Received ${signal}: cancelling the SSM command(s)…`)
+      deploy.cancel()
+      stop.abort()
+    }
+    process.once('SIGINT', () => onSignal('SIGINT'))
+    process.once('SIGTERM', () => onSignal('SIGTERM'))
+
+    runnerLogger.info(
+      `${remote.mode === 'rollback' ? 'Rolling back' : 'Deploying'} ${remote.version ?? '(previous release)'} to ${ids.length} instance(s) ` +
+        `in ${remote.deployDir}, max-concurrency ${options.maxConcurrency}, max-errors ${options.maxErrors}`,
     )
-  }
-  if (report.status !== 'success') {
-    const bad = report.results.filter(r => r.status !== 'success')
-    throw new FailureReport(
-      `deploy ${report.status}: ${bad.length} of ${report.results.length} instance(s) did not deploy ` +
-        `(${bad.map(r => `${r['instance-id']}: ${describeValue(r.reason || r.status)}`).join('; ')})`,
-    )
-  }
-})
+    const report = await deploy.run(options, (_id, title, output) => printFenced(title, output))
+    setOutputs({
+      'command-id': report.commandIds[0] ?? '',
+      'command-ids': report.commandIds,
+      status: report.status,
+      results: report.results,
+      succeeded: report.succeeded,
+      failed: report.failed,
+      'rolled-back': report.rolledBack,
+      untouched: report.untouched,
+      'previous-version': report.previousVersion,
+    })
+    for (const result of report.results) {
+      const line =
+        `${result['instance-id']}${result.name ? ` (${result.name})` : ''}: ${result.status}` +
+        `${result['previous-version'] || result.version ? `, ${result['previous-version'] || '∅'} → ${result.version || '∅'}` : ''}` +
+        `${result.reason ? ` — ${result.reason}` : ''}`
+      if (result.status === 'success') runnerLogger.info(line)
+      else runnerLogger.error(line)
+    }
+    if (stop.signal.aborted) {
+      throw new FailureReport(
+        `cancelled: the SSM command was cancelled${report.interrupted.length > 0 ? `; mid-deploy on ${report.interrupted.join(', ')}` : ''}`,
+      )
+    }
+    if (report.status !== 'success') {
+      const bad = report.results.filter(r => r.status !== 'success')
+      throw new FailureReport(
+        `deploy ${report.status}: ${bad.length} of ${report.results.length} instance(s) did not deploy ` +
+          `(${bad.map(r => `${r['instance-id']}: ${describeValue(r.reason || r.status)}`).join('; ')})`,
+      )
+    }
+  },
+  { outputsOnFailure: NOTHING_DEPLOYED },
+)

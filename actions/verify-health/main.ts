@@ -20,97 +20,116 @@ import {
   type CheckReport,
 } from '../../packages/health/src/index.js'
 
-await runAction(async () => {
-  const inputs = new Inputs()
-  const via = inputs.enum('via', ['http', 'ssm'], 'http')
-  const timing = {
-    retries: inputs.integer('retries', 10, { min: 1, max: 1000 }),
-    intervalMs: inputs.duration('interval', 3000, { minMs: 10, maxMs: 600_000 }),
-    initialDelayMs: inputs.duration('initial-delay', 0, { minMs: 0, maxMs: 3_600_000 }),
-    attemptTimeoutMs: inputs.duration('attempt-timeout', 10_000, { minMs: 100, maxMs: 3_600_000 }),
-    timeoutMs: inputs.duration('timeout', 300_000, { minMs: 1000, maxMs: 86_400_000 }),
-  }
-  const rollbackOnFailure = inputs.boolean('rollback-on-failure', false)
-  // Read everything before checking anything, so a bad input never leaves hosts half-handled.
-  const rollback = rollbackOnFailure
-    ? readFleetDeployOptions(inputs, 'rollback', 'rollback-timeout')
-    : undefined
-  const http =
-    via === 'http'
-      ? {
-          urls: parseUrls(
-            'urls',
-            inputs.list('urls').map(url =>
-              renderTemplate('urls', url, {
-                environment: inputs.optional('environment'),
-                app: inputs.optional('app-name'),
-              }),
-            ),
-          ),
-          expect: {
-            statuses: parseStatuses('expect-status', inputs.string('expect-status', '200')),
-            body: parseBodyExpectation('expect-body', inputs.optional('expect-body')),
-            version: inputs.optional('expect-version'),
-            versionSource: parseVersionSource(
-              'version-source',
-              inputs.string('version-source', 'auto'),
-            ),
-          },
-        }
-      : undefined
-  if (http && http.urls.length === 0)
-    throw new ConfigurationError("input 'urls' is required with via: http")
-  const ssmCheck =
-    via === 'ssm'
-      ? { instanceIds: readInstanceIds(inputs), command: inputs.required('command') }
-      : undefined
-  const aws =
-    via === 'ssm' || rollback
-      ? await awsClientsFromInputs({ component: 'verify-health', inputs, logger: runnerLogger })
-      : undefined
-  const makeRunner = () =>
-    new FleetCommandRunner((aws as NonNullable<typeof aws>).client(SSMClient), runnerLogger)
+/** What a check that failed before it could judge anything says. */
+const NOTHING_CHECKED = {
+  healthy: false,
+  attempts: 0,
+  'duration-ms': 0,
+  results: [],
+  'rolled-back': false,
+  'rollback-status': '',
+  'rollback-results': '',
+}
 
-  const report: CheckReport = http
-    ? await checkUrls({ ...http, ...timing }, runnerLogger)
-    : await checkViaSsm(
-        makeRunner,
-        { ...(ssmCheck as NonNullable<typeof ssmCheck>), ...timing },
-        runnerLogger,
+await runAction(
+  async () => {
+    const inputs = new Inputs()
+    const via = inputs.enum('via', ['http', 'ssm'], 'http')
+    const timing = {
+      retries: inputs.integer('retries', 10, { min: 1, max: 1000 }),
+      intervalMs: inputs.duration('interval', 3000, { minMs: 10, maxMs: 600_000 }),
+      initialDelayMs: inputs.duration('initial-delay', 0, { minMs: 0, maxMs: 3_600_000 }),
+      attemptTimeoutMs: inputs.duration('attempt-timeout', 10_000, {
+        minMs: 100,
+        maxMs: 3_600_000,
+      }),
+      timeoutMs: inputs.duration('timeout', 300_000, { minMs: 1000, maxMs: 86_400_000 }),
+    }
+    const rollbackOnFailure = inputs.boolean('rollback-on-failure', false)
+    // Read everything before checking anything, so a bad input never leaves hosts half-handled.
+    const rollback = rollbackOnFailure
+      ? readFleetDeployOptions(inputs, 'rollback', 'rollback-timeout')
+      : undefined
+    const http =
+      via === 'http'
+        ? {
+            urls: parseUrls(
+              'urls',
+              inputs.list('urls').map(url =>
+                renderTemplate('urls', url, {
+                  environment: inputs.optional('environment'),
+                  app: inputs.optional('app-name'),
+                }),
+              ),
+            ),
+            expect: {
+              statuses: parseStatuses('expect-status', inputs.string('expect-status', '200')),
+              body: parseBodyExpectation('expect-body', inputs.optional('expect-body')),
+              version: inputs.optional('expect-version'),
+              versionSource: parseVersionSource(
+                'version-source',
+                inputs.string('version-source', 'auto'),
+              ),
+            },
+          }
+        : undefined
+    if (http && http.urls.length === 0)
+      throw new ConfigurationError("input 'urls' is required with via: http")
+    const ssmCheck =
+      via === 'ssm'
+        ? { instanceIds: readInstanceIds(inputs), command: inputs.required('command') }
+        : undefined
+    const aws =
+      via === 'ssm' || rollback
+        ? await awsClientsFromInputs({ component: 'verify-health', inputs, logger: runnerLogger })
+        : undefined
+    const makeRunner = () =>
+      new FleetCommandRunner((aws as NonNullable<typeof aws>).client(SSMClient), runnerLogger)
+
+    const report: CheckReport = http
+      ? await checkUrls({ ...http, ...timing }, runnerLogger)
+      : await checkViaSsm(
+          makeRunner,
+          { ...(ssmCheck as NonNullable<typeof ssmCheck>), ...timing },
+          runnerLogger,
+        )
+    setOutputs({
+      healthy: report.healthy,
+      attempts: report.attempts,
+      'duration-ms': report.durationMs,
+      results: report.results,
+    })
+    const unhealthy = report.results.filter(r => !r.healthy).map(r => `${r.target}: ${r.detail}`)
+    if (report.healthy) {
+      setOutputs({ 'rolled-back': false, 'rollback-status': '', 'rollback-results': '' })
+      runnerLogger.info(
+        `Healthy: ${report.results.length} target(s) after ${report.durationMs} ms.`,
       )
-  setOutputs({
-    healthy: report.healthy,
-    attempts: report.attempts,
-    'duration-ms': report.durationMs,
-    results: report.results,
-  })
-  const unhealthy = report.results.filter(r => !r.healthy).map(r => `${r.target}: ${r.detail}`)
-  if (report.healthy) {
-    setOutputs({ 'rolled-back': false, 'rollback-status': '', 'rollback-results': '' })
-    runnerLogger.info(`Healthy: ${report.results.length} target(s) after ${report.durationMs} ms.`)
-    return
-  }
-  if (!rollback) {
-    setOutputs({ 'rolled-back': false, 'rollback-status': '', 'rollback-results': '' })
-    throw new FailureReport(`unhealthy: ${unhealthy.join('; ')}`)
-  }
-  runnerLogger.warning(
-    `Unhealthy (${unhealthy.join('; ')}): rolling back ${rollback.instanceIds.length} instance(s).`,
-  )
-  const deploy = new FleetDeploy(makeRunner(), runnerLogger)
-  const result = await deploy.run(rollback, (_id, title, output) => printFenced(title, output))
-  const rolledBack = result.status === 'success'
-  setOutputs({
-    'rolled-back': rolledBack,
-    'rollback-status': result.status,
-    'rollback-results': result.results,
-  })
-  throw new FailureReport(
-    rolledBack
-      ? `unhealthy, rolled back: every instance serves its previous release again (${unhealthy.join('; ')})`
-      : `unhealthy, rollback failed (${result.status}): a human is needed; ${result.results
-          .filter(r => r.status !== 'success')
-          .map(r => `${r['instance-id']}: ${r.reason}`)
-          .join('; ')}`,
-  )
-})
+      return
+    }
+    if (!rollback) {
+      setOutputs({ 'rolled-back': false, 'rollback-status': '', 'rollback-results': '' })
+      throw new FailureReport(`unhealthy: ${unhealthy.join('; ')}`)
+    }
+    runnerLogger.warning(
+      `Unhealthy (${unhealthy.join('; ')}): rolling back ${rollback.instanceIds.length} instance(s).`,
+    )
+    const deploy = new FleetDeploy(makeRunner(), runnerLogger)
+    const result = await deploy.run(rollback, (_id, title, output) => printFenced(title, output))
+    const rolledBack = result.status === 'success'
+    setOutputs({
+      'rolled-back': rolledBack,
+      'rollback-status': result.status,
+      'rollback-results': result.results,
+    })
+    throw new FailureReport(
+      rolledBack
+        ? `unhealthy, rolled back: every instance serves its previous release again (${unhealthy.join('; ')})`
+        : `unhealthy, rollback failed (${result.status}): a human is needed; ${result.results
+            .filter(r => r.status !== 'success')
+            .map(r => `${r['instance-id']}: ${r.reason}`)
+            .join('; ')}`,
+    )
+  },
+  { outputsOnFailure: NOTHING_CHECKED },
+)

@@ -226,3 +226,107 @@ export function translateS3Error(error: unknown, context: S3Operation): Error {
   }
   return error instanceof Error ? error : new Error(errorMessage(error))
 }
+
+/** The SSM or EC2 call that failed, and what it was about. */
+export interface FleetOperation {
+  /** API name: SendCommand, DescribeInstances, DescribeInstanceInformation, … */
+  operation: string
+  /** The region the client used. */
+  region: string
+  /** The instances the call named, if any. */
+  instanceIds?: readonly string[] | undefined
+}
+
+const FLEET_ACTIONS: Record<string, string> = {
+  SendCommand: 'ssm:SendCommand',
+  ListCommandInvocations: 'ssm:ListCommandInvocations',
+  GetCommandInvocation: 'ssm:GetCommandInvocation',
+  CancelCommand: 'ssm:CancelCommand',
+  DescribeInstanceInformation: 'ssm:DescribeInstanceInformation',
+  DescribeInstances: 'ec2:DescribeInstances',
+}
+
+/** The host name of a DNS failure (`getaddrinfo ENOTFOUND host`), or undefined. */
+function unresolvedHost(error: unknown): string | undefined {
+  const { code, hostname } = (error ?? {}) as { code?: unknown; hostname?: unknown }
+  const match = /getaddrinfo ENOTFOUND (\S+)/.exec(errorMessage(error))
+  if (code !== 'ENOTFOUND' && !match) return undefined
+  return typeof hostname === 'string' ? hostname : (match?.[1] ?? '(unknown host)')
+}
+
+/**
+ * An endpoint that does not resolve almost always means a region that does not exist (a
+ * typo such as 'eu-centrall-1'): say so, naming the region and the host.
+ */
+export function translateUnreachableEndpoint(
+  error: unknown,
+  region: string,
+): ConfigurationError | undefined {
+  const host = unresolvedHost(error)
+  if (host === undefined) return undefined
+  return new ConfigurationError(
+    `cannot reach ${describeValue(host)} (getaddrinfo ENOTFOUND): region ${describeValue(region)} is ` +
+      "probably wrong; check input 'aws-region' (or AWS_REGION) against the regions AWS lists, " +
+      "e.g. 'us-east-1' or 'eu-central-1'",
+  )
+}
+
+/**
+ * Turns a failed SSM or EC2 call into an error that says what to fix: a refused SendCommand
+ * names the tag conditions of the deploy role's policy, an InvalidInstanceId names the
+ * instances SSM cannot reach and why, a name that does not resolve names the region. Other
+ * errors pass through unchanged.
+ */
+export function translateFleetError(error: unknown, context: FleetOperation): Error {
+  const known =
+    translateCredentialError(error) ?? translateUnreachableEndpoint(error, context.region)
+  if (known) return known
+  const code = awsErrorCode(error)
+  const detail = errorMessage(error)
+  const ids = context.instanceIds ?? []
+  const instances = ids.length > 0 ? ` (instances ${ids.join(', ')})` : ''
+  if (code === 'InvalidInstanceId' || code === 'InvalidInstanceIdException') {
+    return new ConfigurationError(
+      `SSM refused the instances of ${context.operation}${instances} in region ${context.region} ` +
+        `(InvalidInstanceId: ${describeValue(detail)}): an instance must be running, not terminated, and ` +
+        'managed by SSM (agent running, instance profile with AmazonSSMManagedInstanceCore), in ' +
+        "this region. find-instance with 'require-ssm-online: true' lists only such instances.",
+    )
+  }
+  if (/^(AccessDenied|AccessDeniedException|UnauthorizedOperation)$/.test(code)) {
+    const action = FLEET_ACTIONS[context.operation] ?? context.operation
+    const why =
+      context.operation === 'SendCommand'
+        ? 'The deploy role may send commands only to instances whose tags match the conditions ' +
+          'of its policy (docs/iam/deploy-role-policy.json): each instance needs DeployApp=<app> ' +
+          'and DeployEnvironment=<environment> with the values the role allows, and the role ' +
+          'needs ssm:SendCommand on the document AWS-RunShellScript too. Check the tags of each ' +
+          "instance, and that 'role-to-assume' is this environment's role."
+        : `The role needs ${action} (see docs/iam/deploy-role-policy.json).`
+    return new ConfigurationError(
+      `access denied: ${context.operation}${instances} in region ${context.region} (${code}: ` +
+        `${describeValue(detail)}). ${why}`,
+    )
+  }
+  return error instanceof Error ? error : new Error(detail)
+}
+
+/** An SDK v3 client, as far as error messages need it. */
+export interface RegionalClient {
+  config: { region: () => Promise<string> }
+}
+
+/** Runs one SSM or EC2 call; a failure is thrown as {@link translateFleetError} explains it. */
+export async function explainFleetCall<T>(
+  client: RegionalClient,
+  operation: string,
+  instanceIds: readonly string[],
+  call: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await call()
+  } catch (error) {
+    const region = await client.config.region().catch(() => '(unknown)')
+    throw translateFleetError(error, { operation, region, instanceIds })
+  }
+}

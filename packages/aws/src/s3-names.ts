@@ -1,4 +1,9 @@
-import { ConfigurationError, describeValue, renderTemplate } from '../../kit/src/index.js'
+import {
+  ConfigurationError,
+  checkSize,
+  describeValue,
+  renderTemplate,
+} from '../../kit/src/index.js'
 
 /** The key s3-upload uses when none is given. */
 export const DEFAULT_KEY_TEMPLATE = '{app}/{version}.zip'
@@ -82,29 +87,12 @@ export function s3Uri(bucket: string, key: string): string {
   return `s3://${bucket}/${key}`
 }
 
-const SIZE_UNITS: Record<string, number> = {
-  '': 1024 * 1024,
-  mib: 1024 * 1024,
-  mb: 1000 * 1000,
-  gib: 1024 * 1024 * 1024,
-  gb: 1000 * 1000 * 1000,
-}
-
 /**
- * A part size such as '8', '16MiB', '100MB' or '1GiB' (a bare number means MiB), within S3's
- * 5 MiB to 5 GiB per part.
+ * A part size as the AWS CLI reads one ('5242880', '8MB', '16MiB', '1GiB': a bare number is
+ * bytes, MB means MiB), within S3's 5 MiB to 5 GiB per part.
  */
 export function parsePartSize(input: string, raw: string): number {
-  const rule =
-    "use a size from 5MiB to 5GiB, such as '8MiB', '64MB' or '1GiB' (a bare number means MiB)"
-  const match = /^(\d{1,7})\s*(MiB|MB|GiB|GB)?$/i.exec(raw.trim())
-  if (!match)
-    throw new ConfigurationError(`input '${input}': ${describeValue(raw)} is not valid: ${rule}`)
-  const bytes = Number(match[1]) * (SIZE_UNITS[(match[2] ?? '').toLowerCase()] ?? 0)
-  if (bytes < 5 * 1024 * 1024 || bytes > 5 * 1024 * 1024 * 1024) {
-    throw new ConfigurationError(`input '${input}': ${describeValue(raw)} is not valid: ${rule}`)
-  }
-  return bytes
+  return checkSize(input, raw, { minBytes: 5 * 1024 ** 2, maxBytes: 5 * 1024 ** 3 })
 }
 
 /** Storage classes a release can be stored in: all of them can be downloaded at once. */

@@ -6,6 +6,7 @@ import {
   type CommandInvocation,
   type SSMClient,
 } from '@aws-sdk/client-ssm'
+import { explainFleetCall } from '../../aws/src/index.js'
 import { errorMessage, sleep as realSleep, type Logger } from '../../kit/src/index.js'
 import { NO_INVOCATION_REASON, judgeInvocation, type InvocationState } from './verdict.js'
 
@@ -90,10 +91,18 @@ export interface FleetStats {
   throttledRounds: number
 }
 
+/** SendCommand's TimeoutSeconds bounds. */
+const MIN_DELIVERY_SECONDS = 30
+const MAX_DELIVERY_SECONDS = 2_592_000
+/** The longest an agent is given to pick a command up, once its wave is due. */
+const MAX_PICKUP_SECONDS = 600
+
 /**
- * A SendCommand TimeoutSeconds long enough for every rolling wave to start: an instance that
- * has not started by then ends DeliveryTimedOut. Waves × execution timeout, plus 10 minutes
- * for agents to pick the command up, within SSM's 30 s to 30 days.
+ * A SendCommand TimeoutSeconds (counted from the send) that lets every rolling wave start
+ * and no more: the waves before the last must finish first ((waves − 1) × execution
+ * timeout), then an agent gets as long as one execution timeout (30 s to 10 minutes) to pick
+ * the command up. So an offline agent holds a one-wave deploy with `timeout: 2m` for two
+ * minutes, not for SSM's default or a fixed quarter of an hour; it then ends DeliveryTimedOut.
  */
 export function deliveryTimeoutFor(
   instanceCount: number,
@@ -102,7 +111,11 @@ export function deliveryTimeoutFor(
 ): number {
   const largestChunk = Math.max(1, Math.min(instanceCount, SEND_COMMAND_MAX_TARGETS))
   const waves = Math.ceil(largestChunk / concurrencyOf(maxConcurrency, largestChunk))
-  return Math.min(2_592_000, Math.max(30, waves * executionTimeoutSeconds + 600))
+  const pickup = Math.min(MAX_PICKUP_SECONDS, executionTimeoutSeconds)
+  return Math.min(
+    MAX_DELIVERY_SECONDS,
+    Math.max(MIN_DELIVERY_SECONDS, (waves - 1) * executionTimeoutSeconds + pickup),
+  )
 }
 
 /** Splits a list into chunks of at most `size`. */
@@ -165,27 +178,29 @@ export class FleetCommandRunner {
     const byCommand = new Map<string, string[]>()
     for (const instanceIds of chunk(command.instanceIds, SEND_COMMAND_MAX_TARGETS)) {
       this.stats.sendCalls++
-      const response = await this.ssm.send(
-        new SendCommandCommand({
-          DocumentName: 'AWS-RunShellScript',
-          InstanceIds: instanceIds,
-          Parameters: {
-            commands: [...command.commands],
-            executionTimeout: [String(command.executionTimeoutSeconds)],
-          },
-          TimeoutSeconds: command.deliveryTimeoutSeconds,
-          MaxConcurrency: command.maxConcurrency,
-          MaxErrors: command.maxErrors,
-          Comment: command.comment?.slice(0, 100),
-          OutputS3BucketName: command.outputS3BucketName,
-          OutputS3KeyPrefix: command.outputS3KeyPrefix,
-          CloudWatchOutputConfig: command.cloudWatchLogGroupName
-            ? {
-                CloudWatchLogGroupName: command.cloudWatchLogGroupName,
-                CloudWatchOutputEnabled: true,
-              }
-            : undefined,
-        }),
+      const response = await explainFleetCall(this.ssm, 'SendCommand', instanceIds, () =>
+        this.ssm.send(
+          new SendCommandCommand({
+            DocumentName: 'AWS-RunShellScript',
+            InstanceIds: instanceIds,
+            Parameters: {
+              commands: [...command.commands],
+              executionTimeout: [String(command.executionTimeoutSeconds)],
+            },
+            TimeoutSeconds: command.deliveryTimeoutSeconds,
+            MaxConcurrency: command.maxConcurrency,
+            MaxErrors: command.maxErrors,
+            Comment: command.comment?.slice(0, 100),
+            OutputS3BucketName: command.outputS3BucketName,
+            OutputS3KeyPrefix: command.outputS3KeyPrefix,
+            CloudWatchOutputConfig: command.cloudWatchLogGroupName
+              ? {
+                  CloudWatchLogGroupName: command.cloudWatchLogGroupName,
+                  CloudWatchOutputEnabled: true,
+                }
+              : undefined,
+          }),
+        ),
       )
       const commandId = response.Command?.CommandId
       if (!commandId) throw new Error('SSM SendCommand returned no CommandId')

@@ -12,12 +12,15 @@ import {
   type FleetCommand,
   type InstanceOutcome,
 } from './command.js'
+import { fleetStatus, type FleetStatus, type HostStatus } from './status.js'
+
+export { fleetStatus, type FleetStatus, type HostStatus }
 
 /** One instance's result, as the `results` output has it (the names are the contract). */
 export interface DeployResult {
   'instance-id': string
   name: string
-  status: 'success' | 'failed' | 'rolled-back'
+  status: HostStatus
   'exit-code': number | null
   'previous-version': string
   version: string
@@ -28,15 +31,16 @@ export interface DeployResult {
   output?: string
 }
 
-export type FleetStatus = 'success' | 'failed' | 'rolled-back' | 'partial'
-
 export interface DeployReport {
   commandIds: string[]
   status: FleetStatus
   results: DeployResult[]
   succeeded: number
+  /** Hosts that failed, failed before the switch, or were cancelled. */
   failed: number
   rolledBack: number
+  /** Hosts SSM never ran the command on (it stopped at max-errors). */
+  untouched: number
   /** The version that was live before this run: the one to roll back to. */
   previousVersion: string
   /** Instances still running the command when the run was cancelled. */
@@ -60,13 +64,8 @@ export type OutputPrinter = (instanceId: string, title: string, output: string) 
 
 const OUTPUT_IN_RESULTS = 4000
 
-/** The overall status of a fleet from its instances' statuses. */
-export function fleetStatus(results: readonly Pick<DeployResult, 'status'>[]): FleetStatus {
-  if (results.length > 0 && results.every(r => r.status === 'success')) return 'success'
-  if (results.some(r => r.status === 'success')) return 'partial'
-  if (results.length > 0 && results.every(r => r.status === 'rolled-back')) return 'rolled-back'
-  return 'failed'
-}
+/** The host statuses the `failed` count adds up. */
+const FAILED: ReadonlySet<HostStatus> = new Set(['failed', 'failed-before-switch', 'cancelled'])
 
 /** The most common non-empty value, or ''. */
 function mostCommon(values: readonly string[]): string {
@@ -192,7 +191,7 @@ export class FleetDeploy {
       if (output) await printOutput(outcome.instanceId, title, cut ? `${output}\n[${cut}]` : output)
       if (cut) this.logger.warning(`${outcome.instanceId}: ${cut}`)
 
-      let status: DeployResult['status'] = 'failed'
+      let status: HostStatus = 'failed'
       let reason = outcome.reason
       if (engine) {
         if (engine.status === 'rolled-back') status = 'rolled-back'
@@ -201,10 +200,14 @@ export class FleetDeploy {
           (engine.status === 'deployed' || engine.status === 'noop')
         )
           status = 'success'
+        else if (engine.status === 'failed') status = 'failed-before-switch'
         reason = engine.reason || (status === 'success' ? '' : describeExitCode(engine.exitCode))
       } else if (outcome.verdict === 'success') {
         reason = 'the host printed no result line: the engine did not finish normally'
-      } else if (outcome.status === 'Cancelled' && !cancelledByUs) {
+      } else if (cancelledByUs) {
+        status = 'cancelled'
+      } else if (outcome.status === 'Cancelled') {
+        status = 'untouched'
         reason =
           "not deployed: SSM stopped dispatching after 'max-errors' was reached; this host keeps its previous release"
       }
@@ -224,11 +227,12 @@ export class FleetDeploy {
     results.sort((a, b) => a['instance-id'].localeCompare(b['instance-id']))
     return {
       commandIds: [...this.runner.commandIds],
-      status: fleetStatus(results),
+      status: fleetStatus(results.map(r => r.status)),
       results,
       succeeded: results.filter(r => r.status === 'success').length,
-      failed: results.filter(r => r.status === 'failed').length,
+      failed: results.filter(r => FAILED.has(r.status)).length,
       rolledBack: results.filter(r => r.status === 'rolled-back').length,
+      untouched: results.filter(r => r.status === 'untouched').length,
       previousVersion: mostCommon(results.map(r => r['previous-version'])),
       interrupted: [],
     }

@@ -5,6 +5,7 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2'
 import { DescribeInstanceInformationCommand, type SSMClient } from '@aws-sdk/client-ssm'
+import { explainFleetCall } from '../../aws/src/index.js'
 import {
   ConfigurationError,
   describeValue,
@@ -25,7 +26,7 @@ export interface FoundInstance {
   privateIp: string
   availabilityZone: string
   state: string
-  /** SSM PingStatus (Online, ConnectionLost, Inactive), or 'NotRegistered'. */
+  /** SSM PingStatus (Online, ConnectionLost, Inactive), 'NotRegistered', or 'NotChecked'. */
   pingStatus: string
   agentVersion: string
 }
@@ -34,7 +35,10 @@ export interface DiscoveryOptions {
   tags: readonly TagFilter[]
   instanceIds: readonly string[]
   states: readonly string[]
+  /** Ask SSM whether each agent is online (DescribeInstanceInformation); false skips the call. */
   requireSsmOnline: boolean
+  /** What to do with instances whose agent is not online: refuse them all, or leave them out. */
+  offline: 'fail' | 'skip'
   minCount: number
   /** 0 means no upper bound. */
   maxCount: number
@@ -97,6 +101,12 @@ export function validateDiscovery(options: DiscoveryOptions): void {
       "set input 'tags' (e.g. 'Name=web-{environment}') or input 'instance-ids'",
     )
   }
+  if (options.offline === 'skip' && !options.requireSsmOnline) {
+    throw new ConfigurationError(
+      "input 'offline' is 'skip', but input 'require-ssm-online' is 'false': skipping offline " +
+        "instances needs SSM's ping status; set 'require-ssm-online: true'",
+    )
+  }
   if (options.maxCount !== 0 && options.maxCount < options.minCount) {
     throw new ConfigurationError(
       `input 'max-count' (${options.maxCount}) is below input 'min-count' (${options.minCount})`,
@@ -125,13 +135,17 @@ async function describeAll(
   const instances: Instance[] = []
   let nextToken: string | undefined
   do {
-    const page = await ec2.send(
-      new DescribeInstancesCommand({
-        Filters: filters,
-        // EC2 refuses MaxResults together with InstanceIds.
-        ...(instanceIds.length > 0 ? { InstanceIds: [...instanceIds] } : { MaxResults: pageSize }),
-        NextToken: nextToken,
-      }),
+    const page = await explainFleetCall(ec2, 'DescribeInstances', instanceIds, () =>
+      ec2.send(
+        new DescribeInstancesCommand({
+          Filters: filters,
+          // EC2 refuses MaxResults together with InstanceIds.
+          ...(instanceIds.length > 0
+            ? { InstanceIds: [...instanceIds] }
+            : { MaxResults: pageSize }),
+          NextToken: nextToken,
+        }),
+      ),
     )
     for (const reservation of page.Reservations ?? [])
       instances.push(...(reservation.Instances ?? []))
@@ -149,12 +163,15 @@ async function ssmStatus(
   for (let i = 0; i < ids.length; i += SSM_INFO_BATCH) {
     let nextToken: string | undefined
     do {
-      const page = await ssm.send(
-        new DescribeInstanceInformationCommand({
-          Filters: [{ Key: 'InstanceIds', Values: ids.slice(i, i + SSM_INFO_BATCH) }],
-          MaxResults: SSM_INFO_BATCH,
-          NextToken: nextToken,
-        }),
+      const batch = ids.slice(i, i + SSM_INFO_BATCH)
+      const page = await explainFleetCall(ssm, 'DescribeInstanceInformation', batch, () =>
+        ssm.send(
+          new DescribeInstanceInformationCommand({
+            Filters: [{ Key: 'InstanceIds', Values: batch }],
+            MaxResults: SSM_INFO_BATCH,
+            NextToken: nextToken,
+          }),
+        ),
       )
       for (const info of page.InstanceInformationList ?? []) {
         if (info.InstanceId)
@@ -169,17 +186,36 @@ async function ssmStatus(
   return status
 }
 
+/** What find-instance found. */
+export interface Discovery {
+  /** The instances to deploy to, sorted by id. */
+  instances: FoundInstance[]
+  /** Instances that matched but cannot receive SSM commands, left out with `offline: skip`. */
+  skipped: FoundInstance[]
+}
+
+/** Why an instance cannot receive SSM commands, for a person. */
+export function describeOffline(instance: FoundInstance): string {
+  const who = `${instance.id} (${instance.name || 'no Name'})`
+  return instance.pingStatus === 'NotRegistered'
+    ? `${who} is not registered with SSM (agent not installed, or no instance profile with AmazonSSMManagedInstanceCore)`
+    : `${who} has SSM ping status ${instance.pingStatus} (is the agent running and can it reach SSM?)`
+}
+
 /**
  * Finds the instances to deploy to: by tags and/or ids in the wanted states, every page, and
  * (by default) only when each one's SSM agent is online, because a command sent to an offline
- * agent can never be delivered.
+ * agent can never be delivered: `offline: fail` refuses them, `skip` leaves them out. With
+ * `requireSsmOnline: false` SSM is not asked at all (ping status `NotChecked`).
  */
 export async function findInstances(
   clients: { ec2: EC2Client; ssm: SSMClient },
   options: DiscoveryOptions,
   logger: Logger,
-): Promise<FoundInstance[]> {
+): Promise<Discovery> {
   validateDiscovery(options)
+  const region = await clients.ec2.config.region()
+  const searched = `${describeFilters(options)}, in region ${region}`
   const tagFilters: Filter[] = options.tags.map(t => ({ Name: `tag:${t.key}`, Values: [t.value] }))
   const matches = await describeAll(
     clients.ec2,
@@ -196,14 +232,15 @@ export async function findInstances(
       )
       .slice(0, 10)
     throw new ConfigurationError(
-      `no instance matches ${describeFilters(options)}` +
+      `no instance matches ${searched}` +
         (nearMisses.length > 0
           ? `; near misses: ${nearMisses.join('; ')}`
-          : '; no instance has these tags in any state'),
+          : '; no instance has these tags in any state there (check the tags, and input ' +
+            "'aws-region')"),
     )
   }
   const ids = matches.map(i => i.InstanceId ?? '').filter(Boolean)
-  const status = await ssmStatus(clients.ssm, ids)
+  const status = options.requireSsmOnline ? await ssmStatus(clients.ssm, ids) : undefined
   const found: FoundInstance[] = matches
     .map(instance => {
       const id = instance.InstanceId ?? ''
@@ -213,8 +250,8 @@ export async function findInstances(
         privateIp: instance.PrivateIpAddress ?? '',
         availabilityZone: instance.Placement?.AvailabilityZone ?? '',
         state: instance.State?.Name ?? '',
-        pingStatus: status.get(id)?.ping ?? 'NotRegistered',
-        agentVersion: status.get(id)?.agent ?? '',
+        pingStatus: status ? (status.get(id)?.ping ?? 'NotRegistered') : 'NotChecked',
+        agentVersion: status?.get(id)?.agent ?? '',
       }
     })
     .sort((a, b) => a.id.localeCompare(b.id))
@@ -223,30 +260,27 @@ export async function findInstances(
       `${instance.id} ${instance.name || '(no Name)'} ${instance.state} ${instance.privateIp} ${instance.availabilityZone} ssm=${instance.pingStatus}`,
     )
   }
-  const offline = found.filter(i => i.pingStatus !== 'Online')
-  if (options.requireSsmOnline && offline.length > 0) {
+  const offline = status ? found.filter(i => i.pingStatus !== 'Online') : []
+  if (offline.length > 0 && options.offline === 'fail') {
     throw new ConfigurationError(
       `${offline.length} of ${found.length} instance(s) cannot receive SSM commands: ` +
-        offline
-          .map(i =>
-            i.pingStatus === 'NotRegistered'
-              ? `${i.id} (${i.name || 'no Name'}) is not registered with SSM (agent not installed, or no instance profile with AmazonSSMManagedInstanceCore)`
-              : `${i.id} (${i.name || 'no Name'}) has SSM ping status ${i.pingStatus} (is the agent running and can it reach SSM?)`,
-          )
-          .join('; ') +
-        " (set 'require-ssm-online: false' to list them anyway)",
+        offline.map(describeOffline).join('; ') +
+        " (set 'offline: skip' to deploy to the others, or 'require-ssm-online: false' to list them anyway)",
     )
   }
-  if (found.length < options.minCount) {
+  for (const instance of offline) logger.warning(`skipped: ${describeOffline(instance)}`)
+  const instances = found.filter(i => !offline.includes(i))
+  const skippedNote = offline.length > 0 ? ` (${offline.length} skipped as offline)` : ''
+  if (instances.length < options.minCount) {
     throw new ConfigurationError(
-      `found ${found.length} instance(s) for ${describeFilters(options)}, but input 'min-count' is ${options.minCount}`,
+      `found ${instances.length} instance(s) for ${searched}${skippedNote}, but input 'min-count' is ${options.minCount}`,
     )
   }
-  if (options.maxCount > 0 && found.length > options.maxCount) {
+  if (options.maxCount > 0 && instances.length > options.maxCount) {
     throw new ConfigurationError(
-      `found ${found.length} instance(s) for ${describeFilters(options)}, more than input 'max-count' (${options.maxCount}): ` +
-        found.map(i => i.id).join(', '),
+      `found ${instances.length} instance(s) for ${searched}, more than input 'max-count' (${options.maxCount}): ` +
+        instances.map(i => i.id).join(', '),
     )
   }
-  return found
+  return { instances, skipped: offline }
 }

@@ -156,8 +156,19 @@ function versionProblem(
   })()
   if (served === version) return undefined
   return served === undefined
-    ? `no version found (${source})`
+    ? `no version found (${source}): the endpoint must return ${describeValue(version)} as ` +
+        `${whereVersionIsRead(source)}, e.g. read from the release's REVISION file or ` +
+        "$DEPLOY_VERSION; to skip this check, leave input 'expect-version' empty " +
+        "(deploy.yml: 'verify-version: false')"
     : `serves version ${JSON.stringify(served)}, not ${JSON.stringify(version)}`
+}
+
+/** Where a version source looks, for a person. */
+function whereVersionIsRead(source: string): string {
+  if (source.startsWith('json:')) return `the JSON field ${source.slice(5)}`
+  if (source.startsWith('header:')) return `the header ${source.slice(7)}`
+  if (source === 'body') return 'text in the body'
+  return 'the JSON field version, the header X-App-Version, or text in the body'
 }
 
 /** One attempt: undefined when healthy, else why not. */

@@ -37,11 +37,38 @@ export const runnerLogger: Logger = {
   group: (name, fn) => core.group(name, fn),
 }
 
+/** Output values; those that are not strings are written as JSON. */
+export type OutputValues = Record<string, string | number | boolean | object>
+
+const outputsWritten = new Set<string>()
+
 /** Sets outputs; values that are not strings are written as JSON. */
-export function setOutputs(outputs: Record<string, string | number | boolean | object>): void {
+export function setOutputs(outputs: OutputValues): void {
   for (const [name, value] of Object.entries(outputs)) {
     core.setOutput(name, typeof value === 'string' ? value : JSON.stringify(value))
+    outputsWritten.add(name)
   }
+}
+
+/** Sets those of `outputs` that were not set yet. */
+function setMissingOutputs(outputs: OutputValues): void {
+  setOutputs(
+    Object.fromEntries(Object.entries(outputs).filter(([name]) => !outputsWritten.has(name))),
+  )
+}
+
+/** Appends Markdown to the job summary. */
+export async function appendSummary(markdown: string): Promise<void> {
+  await core.summary.addRaw(markdown, true).write()
+}
+
+/** Options of {@link runAction}. */
+export interface RunActionOptions {
+  /**
+   * Outputs written on failure when the action had not set them yet, so that later steps
+   * (`if: always()`) always find every output, with values that say nothing happened.
+   */
+  outputsOnFailure?: OutputValues
 }
 
 /**
@@ -49,16 +76,24 @@ export function setOutputs(outputs: Record<string, string | number | boolean | o
  * A ConfigurationError is the user's to fix and a FailureReport is an outcome already
  * explained: their messages are shown as is. Anything else
  * (an Error or any other thrown value) is a bug or an outage: the message is shown and the
- * stack goes to the debug log. The process never ends with exit code 0 after a failure.
+ * stack goes to the debug log. The process never ends with exit code 0 after a failure, and
+ * `outputsOnFailure` fills in the outputs the action did not set.
  */
-export async function runAction(main: () => Promise<void>): Promise<void> {
+export async function runAction(
+  main: () => Promise<void>,
+  options: RunActionOptions = {},
+): Promise<void> {
+  const failWithOutputs = (error: unknown) => {
+    if (options.outputsOnFailure) setMissingOutputs(options.outputsOnFailure)
+    fail(error)
+  }
   // A promise nobody awaited must not fail silently (or crash without a readable message).
-  const onUnhandled = (reason: unknown) => fail(reason)
+  const onUnhandled = (reason: unknown) => failWithOutputs(reason)
   process.on('unhandledRejection', onUnhandled)
   try {
     await main()
   } catch (error) {
-    fail(error)
+    failWithOutputs(error)
   } finally {
     process.off('unhandledRejection', onUnhandled)
   }

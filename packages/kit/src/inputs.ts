@@ -28,6 +28,54 @@ export function parseDuration(input: string, raw: string): number {
   return total
 }
 
+const KiB = 1024
+/** As the AWS CLI reads sizes: the decimal-looking suffixes mean powers of 1024 too. */
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: KiB,
+  kib: KiB,
+  mb: KiB ** 2,
+  mib: KiB ** 2,
+  gb: KiB ** 3,
+  gib: KiB ** 3,
+  tb: KiB ** 4,
+  tib: KiB ** 4,
+}
+const SIZE_RULE =
+  "use a size such as '5242880', '8MB' or '1GiB' (a bare number means bytes; KB, MB and GB " +
+  'mean KiB, MiB and GiB, as in the AWS CLI)'
+
+/**
+ * Parses a size as the AWS CLI does (`multipart_chunksize`): a bare number is bytes, and
+ * KB/KiB, MB/MiB, GB/GiB, TB/TiB (any case) are powers of 1024. Returns bytes.
+ */
+export function parseSize(input: string, raw: string): number {
+  const bytes = sizeInBytes(raw)
+  if (bytes === undefined) throw invalidInput(input, raw, SIZE_RULE)
+  return bytes
+}
+
+function sizeInBytes(raw: string): number | undefined {
+  const match = /^(\d{1,16})\s*([kmgt]i?b|b)?$/i.exec(raw.trim())
+  const unit = SIZE_UNITS[(match?.[2] ?? '').toLowerCase()]
+  const bytes = match && unit !== undefined ? Number(match[1]) * unit : NaN
+  return Number.isSafeInteger(bytes) ? bytes : undefined
+}
+
+/** 5242880 → '5MiB', 1000 → '1000B'; for messages. */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [
+    ['TiB', KiB ** 4],
+    ['GiB', KiB ** 3],
+    ['MiB', KiB ** 2],
+    ['KiB', KiB],
+  ] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`
+  }
+  return `${bytes}B`
+}
+
 /** Splits on newlines and commas, trims, and drops empty items. */
 export function parseList(raw: string): string[] {
   return raw
@@ -109,6 +157,16 @@ export class Inputs {
     return ms
   }
 
+  /** A size in bytes (see {@link parseSize}); `fallbackBytes` when unset. */
+  size(
+    name: string,
+    fallbackBytes: number,
+    range: { minBytes?: number; maxBytes?: number } = {},
+  ): number {
+    const value = this.optional(name)
+    return value === undefined ? fallbackBytes : checkSize(name, value, range)
+  }
+
   /** Items separated by newlines or commas, trimmed, empties dropped. */
   list(name: string, fallback: string[] = []): string[] {
     const value = this.optional(name)
@@ -141,6 +199,26 @@ export class Inputs {
     if ((allowed as readonly string[]).includes(value)) return value as T
     throw invalidInput(name, value, `use one of ${allowed.map(a => `'${a}'`).join(', ')}`)
   }
+}
+
+/** Parses a size and checks it is within `range`; the error names the input and the range. */
+export function checkSize(
+  input: string,
+  raw: string,
+  range: { minBytes?: number; maxBytes?: number },
+): number {
+  const bytes = sizeInBytes(raw)
+  const { minBytes = 0, maxBytes = Number.MAX_SAFE_INTEGER } = range
+  if (bytes === undefined || bytes < minBytes || bytes > maxBytes) {
+    throw invalidInput(
+      input,
+      raw,
+      `use a size from ${formatSize(minBytes)} to ${formatSize(maxBytes)}, such as ` +
+        `'${formatSize(minBytes)}' or '${minBytes}' (a bare number means bytes; KB, MB and GB ` +
+        'mean KiB, MiB and GiB, as in the AWS CLI)',
+    )
+  }
+  return bytes
 }
 
 /** 90000 → '1m30s'; for messages. */

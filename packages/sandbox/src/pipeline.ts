@@ -121,7 +121,8 @@ export const PIPELINE_STEPS: readonly PipelineStep[] = [
       via: c.inputs['verify-urls'] !== '' ? 'http' : 'ssm',
       urls: c.inputs['verify-urls'] ?? '',
       command: c.inputs['verify-command'] ?? '',
-      'expect-version': c.inputs['verify-urls'] !== '' ? built(c) : '',
+      'expect-version':
+        c.inputs['verify-urls'] !== '' && c.inputs['verify-version'] !== 'false' ? built(c) : '',
       'initial-delay': c.inputs['verify-initial-delay'] ?? '',
       retries: c.inputs['verify-retries'] ?? '',
       'instance-ids': c.steps.hosts?.['instance-ids'] ?? '',
@@ -204,6 +205,7 @@ export const WORKFLOW_DEFAULTS: Readonly<Record<string, string>> = {
   'max-errors': '0',
   timeout: '30m',
   'verify-urls': '',
+  'verify-version': 'true',
   'verify-command': '',
   'verify-initial-delay': '0s',
   'verify-retries': '5',
