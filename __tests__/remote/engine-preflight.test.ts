@@ -48,7 +48,9 @@ describe('preflight', () => {
 
   it('refuses a deploy-dir with too little free disk', async () => {
     mkdirSync(site.deployDir, { recursive: true })
-    const run = await site.deploy(site.options('v1.0.0'), { shell: shellWithTmpfs('size=1m,mode=755') })
+    const run = await site.deploy(site.options('v1.0.0'), {
+      shell: shellWithTmpfs('size=1m,mode=755'),
+    })
     expect(run.code).toBe(EXIT_CODES.failed)
     expect(run.result?.reason).toMatch(/only \d+ bytes free under .* \(need at least \d+\)/)
   })

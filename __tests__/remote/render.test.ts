@@ -139,6 +139,7 @@ describe('renderCommands', () => {
     ['environment', { environment: 'prod env' }, /input 'environment'/],
     ['app-name', { appName: '$(id)' }, /input 'app-name'/],
     ['run-url', { runUrl: 'javascript:alert(1)' }, /input 'run-url'/],
+    ['commit', { commit: 'HEAD;id' }, /input 'commit': "HEAD;id".*commit sha/],
   ]
   it.each(cases)(
     'rejects a bad %s, naming the input, the value and the rule',
@@ -165,7 +166,13 @@ describe('parseResultLine', () => {
       reason: 'health check failed; rolled back to v1',
       durationMs: 5120,
       phases: { lock: 3, fetch: 900, health: 4000 },
+      warnings: [],
     })
+  })
+
+  it('returns the warnings the host listed (strings only)', () => {
+    const warned = line.replace(/}$/, ',"warnings":["hooks run as root",7,"shared/.env missing"]}')
+    expect(parseResultLine(warned)?.warnings).toEqual(['hooks run as root', 'shared/.env missing'])
   })
 
   it('survives output cut at the front, CRLF line ends and trailing blank lines', () => {

@@ -62,6 +62,8 @@ export interface RemoteOptions {
   allowDowngrade?: boolean
   /** The GitHub run URL, written into the lock (to name the holder) and the history. */
   runUrl?: string
+  /** The commit the artifact was built from (7 to 64 hex digits), written into the release's REVISION. */
+  commit?: string
 }
 
 /** Defaults that match the engine's own. */
@@ -76,6 +78,7 @@ export const REMOTE_DEFAULTS = {
 const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/
 const SHA256 = /^[0-9a-f]{64}$/
+const COMMIT = /^[0-9a-f]{7,64}$/
 const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9!_.*()/+=@,-]+$/
 // Presigned URLs: https, or plain http to the host's own loopback (the local sandbox's S3).
 const HTTPS_URL =
@@ -212,6 +215,9 @@ export function engineVariables(options: RemoteOptions): Record<string, string> 
   }
   const runUrl = options.runUrl ?? ''
   if (runUrl !== '') matching('run-url', runUrl, RUN_URL, 'use the https URL of the workflow run')
+  const commit = options.commit ?? ''
+  if (commit !== '')
+    matching('commit', commit, COMMIT, 'use a commit sha: 7 to 64 lower-case hex digits')
   const allowDowngrade = options.allowDowngrade ?? false
   if (typeof allowDowngrade !== 'boolean') {
     throw invalidInput('allow-downgrade', String(allowDowngrade), 'use true or false')
@@ -258,6 +264,7 @@ export function engineVariables(options: RemoteOptions): Record<string, string> 
     ),
     EC2D_ALLOW_DOWNGRADE: allowDowngrade ? 'true' : 'false',
     EC2D_RUN_URL: runUrl,
+    EC2D_COMMIT: commit,
   }
 }
 
