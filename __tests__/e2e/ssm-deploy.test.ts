@@ -75,6 +75,11 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
       version: 'v1.0.0',
       'rolled-back': false,
     })
+    // No run-as: the host warns that hooks run as root, and the step repeats it as a warning.
+    const rootHooks =
+      'hooks run as root because run-as is empty: set run-as to the app user, or to root to say so'
+    expect(results(run.outputs)[0]?.warnings).toEqual([rootHooks])
+    expect(run.warnings).toContain(`${HOST}: ${rootHooks}`)
     expect(await site.servingVersion()).toBe('v1.0.0')
     // The host's output is in a log group, fenced so it cannot run workflow commands.
     expect(run.stdout).toMatch(

@@ -56,6 +56,9 @@ await runAction(async () => {
       `${result.reason ? ` — ${result.reason}` : ''}`
     if (result.status === 'success') runnerLogger.info(line)
     else runnerLogger.error(line)
+    for (const warning of result.warnings) {
+      runnerLogger.warning(`${result['instance-id']}: ${warning}`)
+    }
   }
   if (stop.signal.aborted) {
     throw new FailureReport(
