@@ -268,8 +268,9 @@ prepare_state_dir() {
   (umask 022 && mkdir -p -- "$EC2D_DEPLOY_DIR") 2>/dev/null ||
     finish failed "$EXIT_FAILED" "cannot create deploy-dir $EC2D_DEPLOY_DIR"
   check_trusted_dir deploy-dir "$EC2D_DEPLOY_DIR"
-  if [[ ! -e $dir && ! -L $dir ]]; then
-    mkdir -m 0700 -- "$dir" 2>/dev/null || finish failed "$EXIT_FAILED" "cannot create $dir: is deploy-dir writable?"
+  # Another run may make it at the same moment: only a failure that left nothing is one.
+  if [[ ! -e $dir && ! -L $dir ]] && ! mkdir -m 0700 -- "$dir" 2>/dev/null && [[ ! -e $dir ]]; then
+    finish failed "$EXIT_FAILED" "cannot create $dir: is deploy-dir writable?"
   fi
   check_trusted_dir .deploy "$dir"
   # Older engines made it 0755.
