@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
@@ -75,6 +76,11 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
       version: 'v1.0.0',
       'rolled-back': false,
     })
+    // No run-as: the host warns that hooks run as root, and the step repeats it as a warning.
+    const rootHooks =
+      'hooks run as root because run-as is empty: set run-as to the app user, or to root to say so'
+    expect(results(run.outputs)[0]?.warnings).toEqual([rootHooks])
+    expect(run.warnings).toContain(`${HOST}: ${rootHooks}`)
     expect(await site.servingVersion()).toBe('v1.0.0')
     // The host's output is in a log group, fenced so it cannot run workflow commands.
     expect(run.stdout).toMatch(
@@ -223,6 +229,37 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
     expect(run.errors.join('\n')).toMatch(/cancelled: the SSM command was cancelled/)
     expect(run.errors.join('\n')).toContain(`mid-deploy on ${HOST}`)
     expect(await site.servingVersion()).toBe('v1.0.0')
+  })
+
+  it("reports 200 long shared paths as deployed: the result line survives SSM's output cut", async () => {
+    const paths = Array.from({ length: 200 }, (_, i) => `${i}-${'p'.repeat(150)}`)
+    const run = await runAction('ssm-deploy', {
+      inputs: { ...hostInputs('v1.5.0'), 'shared-paths': ['.env', ...paths].join('\n') },
+      env: env(),
+    })
+    expect(run.errors).toEqual([])
+    expect(run.outputs.status).toBe('success')
+    expect(results(run.outputs)[0]?.warnings).toHaveLength(5)
+    expect(await site.servingVersion()).toBe('v1.5.0')
+  })
+
+  it('refuses hooks too large for an SSM command, naming the largest, before sending anything', async () => {
+    const sends = sandbox.faults.calls.SendCommand ?? 0
+    const noise = (n: number) => randomBytes(n).toString('base64').slice(0, n)
+    const run = await runAction('ssm-deploy', {
+      inputs: {
+        ...hostInputs('v9.9.9'),
+        'before-switch': noise(16_000),
+        'stop-command': noise(16_384),
+        'health-command': noise(15_000),
+      },
+      env: env(),
+    })
+    expect(run.exitCode).toBe(1)
+    expect(run.errors.join('\n')).toMatch(
+      /input 'stop-command' is too large: the SSM command would be \d+ bytes compressed/,
+    )
+    expect(sandbox.faults.calls.SendCommand ?? 0).toBe(sends)
   })
 
   it.each([

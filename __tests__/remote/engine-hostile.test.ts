@@ -15,7 +15,7 @@ import {
   type RemoteOptions,
 } from '../../packages/remote/src/index.js'
 import { hostileValues } from '../support/hostile.js'
-import { Site, runCommands } from './support/site.js'
+import { Site, acceptedByRenderer, runCommands } from './support/site.js'
 
 let site: Site
 let canary: string
@@ -68,15 +68,6 @@ function expectRejectedNaming(input: string, render: () => unknown): void {
   }
   expect(error).toBeInstanceOf(ConfigurationError)
   expect((error as Error).message).toContain(`'${input}'`)
-}
-
-function acceptedByRenderer(options: RemoteOptions): boolean {
-  try {
-    renderCommands(options)
-    return true
-  } catch {
-    return false
-  }
 }
 
 describe('hostile values', () => {

@@ -48,14 +48,16 @@ describe('preflight', () => {
 
   it('refuses a deploy-dir with too little free disk', async () => {
     mkdirSync(site.deployDir, { recursive: true })
-    const run = await site.deploy(site.options('v1.0.0'), { shell: shellWithTmpfs('size=1m') })
+    const run = await site.deploy(site.options('v1.0.0'), {
+      shell: shellWithTmpfs('size=1m,mode=755'),
+    })
     expect(run.code).toBe(EXIT_CODES.failed)
     expect(run.result?.reason).toMatch(/only \d+ bytes free under .* \(need at least \d+\)/)
   })
 
   it('refuses a deploy-dir it cannot write', async () => {
     mkdirSync(site.deployDir, { recursive: true })
-    const run = await site.deploy(site.options('v1.0.0'), { shell: shellWithTmpfs('ro') })
+    const run = await site.deploy(site.options('v1.0.0'), { shell: shellWithTmpfs('ro,mode=755') })
     expect(run.code).toBe(EXIT_CODES.failed)
     expect(run.result?.reason).toMatch(/not writable|cannot (open|write|create)/)
   })

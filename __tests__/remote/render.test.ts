@@ -2,14 +2,17 @@
 // of the engine: shellcheck, the embedded copy, and the exit codes.
 import { describe, expect, it } from '@jest/globals'
 import { execFileSync, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
 import {
   ENGINE_SCRIPT,
   EXIT_CODES,
   RESULT_PREFIX,
+  commandsSize,
   describeExitCode,
   parseResultLine,
   renderCommands,
@@ -45,37 +48,51 @@ function renderError(options: RemoteOptions): string {
 }
 
 describe('renderCommands', () => {
-  it('feeds the engine to bash through a quoted heredoc', () => {
+  it('packs the preamble and the engine with gzip + base64 into a quoted heredoc for bash', () => {
     const commands = renderCommands(valid)
     expect(commands[0]).toBe('#!/bin/sh')
-    const start = commands.findIndex(line =>
-      /^exec bash \/dev\/fd\/3 3<<'EC2D_ENGINE_[0-9a-f]{20}'$/.test(line),
+    const start = commands.indexOf(
+      "base64 -d <<'EC2D_ENGINE_END' | gunzip | bash /dev/fd/3 3<&0 </dev/null",
     )
-    const delimiter = /<<'(.*)'$/.exec(commands[start] ?? '')?.[1]
-    const end = commands.indexOf(delimiter ?? '?')
     expect(start).toBeGreaterThan(0)
     // The heredoc ends the commands: nothing runs after it.
-    expect(end).toBe(commands.length - 1)
-    // Every value sits in the preamble inside the heredoc, single-quoted.
-    const preamble = commands.slice(start + 1, end)
-    expect(preamble).toContain("EC2D_DEPLOY_DIR='/srv/app'")
-    expect(preamble).toContain("EC2D_VERSION='v1.2.3'")
-    expect(preamble).toContain("EC2D_SHARED_PATHS='.env")
-    expect(preamble).toContain(
-      "EC2D_BEFORE_SWITCH='npm ci --omit=dev && npx prisma migrate deploy'",
-    )
-    const outside = [...commands.slice(0, start), ...commands.slice(end + 1)].join('\n')
+    expect(commands.indexOf('EC2D_ENGINE_END')).toBe(commands.length - 1)
+    const packed = commands.slice(start + 1, -1)
+    expect(packed.every(line => /^[A-Za-z0-9+/=]{1,1000}$/.test(line))).toBe(true)
+    // Every value sits in the preamble inside the packed body, single-quoted.
+    const body = gunzipSync(Buffer.from(packed.join(''), 'base64'))
+      .toString('utf8')
+      .split('\n')
+    expect(body).toContain("EC2D_DEPLOY_DIR='/srv/app'")
+    expect(body).toContain("EC2D_VERSION='v1.2.3'")
+    expect(body).toContain("EC2D_SHARED_PATHS='.env")
+    expect(body).toContain("EC2D_BEFORE_SWITCH='npm ci --omit=dev && npx prisma migrate deploy'")
+    expect(body.join('\n')).toContain(ENGINE_SCRIPT.replace(/^#!.*\n/, ''))
+    const outside = commands.slice(0, start).join('\n')
     expect(outside).not.toContain('v1.2.3')
     expect(outside).not.toContain('npm ci')
+    // Small on the wire: well under half of the engine alone.
+    expect(commandsSize(commands)).toBeLessThan(ENGINE_SCRIPT.length / 2)
   })
 
-  it('derives the heredoc delimiter from the content, so no value can end the heredoc', () => {
-    const first = renderCommands(valid)
-    const delimiter = /<<'(.*)'$/.exec(first.find(l => l.includes("<<'")) ?? '')?.[1] ?? ''
-    const sneaky = renderCommands({ ...valid, beforeSwitch: `echo a\n${delimiter}\necho b` })
-    const again = /<<'(.*)'$/.exec(sneaky.find(l => l.includes("<<'")) ?? '')?.[1] ?? ''
-    expect(again).not.toBe(delimiter)
-    expect(sneaky.filter(line => line === again)).toHaveLength(1)
+  it('no value can end the heredoc: base64 lines never equal its delimiter', () => {
+    const sneaky = renderCommands({ ...valid, beforeSwitch: 'echo a\nEC2D_ENGINE_END\necho b' })
+    expect(sneaky.filter(line => line === 'EC2D_ENGINE_END')).toHaveLength(1)
+    expect(sneaky.at(-1)).toBe('EC2D_ENGINE_END')
+  })
+
+  it('refuses, before any send, hooks that would make the command too large for SSM', () => {
+    const noise = (n: number) => randomBytes(n).toString('base64').slice(0, n)
+    const message = renderError({
+      ...valid,
+      beforeSwitch: noise(16_000),
+      stopCommand: noise(16_384),
+      restartCommand: noise(12_000),
+      healthCommand: noise(100),
+    })
+    expect(message).toMatch(
+      /^input 'stop-command' is too large: the SSM command would be \d+ bytes compressed, over the 60000-byte budget within SSM's 64 KB document limit \('stop-command' 16384 characters, 'before-switch' 16000 characters, 'restart-command' 12000 characters, 'health-command' 100 characters, 'shared-paths' \d+ characters\)/,
+    )
   })
 
   it('passes shellcheck as a POSIX sh script (what SSM runs)', () => {
@@ -139,6 +156,7 @@ describe('renderCommands', () => {
     ['environment', { environment: 'prod env' }, /input 'environment'/],
     ['app-name', { appName: '$(id)' }, /input 'app-name'/],
     ['run-url', { runUrl: 'javascript:alert(1)' }, /input 'run-url'/],
+    ['commit', { commit: 'HEAD;id' }, /input 'commit': "HEAD;id".*commit sha/],
   ]
   it.each(cases)(
     'rejects a bad %s, naming the input, the value and the rule',
@@ -165,7 +183,13 @@ describe('parseResultLine', () => {
       reason: 'health check failed; rolled back to v1',
       durationMs: 5120,
       phases: { lock: 3, fetch: 900, health: 4000 },
+      warnings: [],
     })
+  })
+
+  it('returns the warnings the host listed (strings only)', () => {
+    const warned = line.replace(/}$/, ',"warnings":["hooks run as root",7,"shared/.env missing"]}')
+    expect(parseResultLine(warned)?.warnings).toEqual(['hooks run as root', 'shared/.env missing'])
   })
 
   it('survives output cut at the front, CRLF line ends and trailing blank lines', () => {

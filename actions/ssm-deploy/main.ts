@@ -75,6 +75,9 @@ await runAction(
         `${result.reason ? ` — ${result.reason}` : ''}`
       if (result.status === 'success') runnerLogger.info(line)
       else runnerLogger.error(line)
+      for (const warning of result.warnings) {
+        runnerLogger.warning(`${result['instance-id']}: ${warning}`)
+      }
     }
     if (stop.signal.aborted) {
       throw new FailureReport(

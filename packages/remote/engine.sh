@@ -7,9 +7,15 @@
 #   releases/<id>.partial staging while extracting; anything named *.partial is garbage
 #   current -> releases/<id>  switched atomically with a temp link and rename(2)
 #   shared/               files and dirs linked into every release (.env, certs, logs)
+#   .deploy/              root-only (0700): the engine's state, never reachable by run-as
 #   .deploy/lock          flock; the holder writes its run URL, version and start time inside
 #   .deploy/history.jsonl one line per outcome: release, version, sha256, run, status (trimmed)
-#   .deploy/logs/         full output of the hooks, one file per run
+#   .deploy/logs/         full output of the hooks, one file per run (0600)
+#
+# Root never follows a path that run-as can change: the deploy dir, .deploy, releases and
+# shared must be real directories owned by the engine's user and not group/world-writable;
+# a release is handed to run-as only once shared paths are linked into it; state files are
+# written to a temp file in .deploy and renamed.
 #
 # The renderer (packages/remote/src/render.ts) writes a preamble of single-quoted EC2D_*
 # assignments in front of this file and starts it with bash. Every value is validated
@@ -38,6 +44,7 @@
 : "${EC2D_LOCK_TIMEOUT_MS:=600000}"
 : "${EC2D_ALLOW_DOWNGRADE:=false}"
 : "${EC2D_RUN_URL:=}"                  # the GitHub run, for the lock holder and the history
+: "${EC2D_COMMIT:=}"                   # the commit the release was built from, for REVISION
 
 # Exit codes. Never 194: that code makes the SSM agent reboot the host.
 readonly EXIT_OK=0               # deployed, or a no-op re-deploy (status tells which)
@@ -59,13 +66,19 @@ readonly S3_URI_RE='^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*()/+=@,
 readonly HTTPS_URI_RE='^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*$'
 readonly HEALTH_URL_RE='^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*)?$'
 readonly RUN_URL_RE='^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._~%/-]*$'
+readonly COMMIT_RE='^[0-9a-f]{7,64}$'
 readonly DISK_MARGIN_BYTES=$((32 * 1024 * 1024))
 readonly TAIL_LINES=12 TAIL_WIDTH=200
 # Past HISTORY_MAX_LINES, the history keeps the lines of releases still on disk and the newest
 # HISTORY_KEEP_LINES of the rest: an audit trail that cannot fill the disk over years of deploys.
 readonly HISTORY_MAX_LINES=1000 HISTORY_KEEP_LINES=500
+# SSM keeps the first 24,000 characters of stdout. Everything printed before the result line
+# stays within OUTPUT_BUDGET (the rest goes to the log only); the result line's free text is cut
+# to REASON_MAX and at most WARNINGS_MAX warnings of WARNING_MAX characters.
+readonly OUTPUT_BUDGET=12000 REASON_MAX=1500 WARNINGS_MAX=5 WARNING_MAX=300
 
-umask 022
+# The engine's own state is private; release trees and shared/ get umask 022 where made.
+umask 077
 # Byte-wise matching for the checks below, whatever the host's locale; hooks get theirs back.
 if [[ -n ${LC_ALL+set} ]]; then HOOK_LOCALE=(env "LC_ALL=$LC_ALL"); else HOOK_LOCALE=(env -u LC_ALL); fi
 export LC_ALL=C
@@ -76,7 +89,9 @@ shopt -s nullglob
 R_PREV_VERSION='' R_VERSION='' R_RELEASE='' R_PREV_RELEASE='' RESULT_DONE=''
 PHASE='' PHASE_START=0 PHASES='' NOW_MS=0 START_MS=0
 LOCK_FD='' LOG_FILE=/dev/null CUR_ID='' NEW_ID='' SWITCHED='' LOCK_HELD='' RUN_AS_OTHER='' HOOK_RC=0 ARTIFACT=''
+OUT_CHARS=0 OUT_HELD=0
 declare -A STATUS=()
+declare -a WARNINGS=()
 
 # --- small helpers -----------------------------------------------------------------------
 
@@ -91,7 +106,24 @@ now_ms() {
 
 ms_to_s() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 
-log() { printf '%s\n' "$*"; }
+# Prints a line within OUTPUT_BUDGET; past it, lines go to the run's log only and are counted.
+log() {
+  local line="$*"
+  if ((OUT_CHARS + ${#line} + 1 > OUTPUT_BUDGET)); then
+    OUT_HELD=$((OUT_HELD + 1))
+    printf '%s\n' "$line" >>"$LOG_FILE"
+    return 0
+  fi
+  OUT_CHARS=$((OUT_CHARS + ${#line} + 1))
+  printf '%s\n' "$line"
+}
+
+# A warning: printed (within the budget) and listed in the result line (at most WARNINGS_MAX).
+warn() {
+  log "warning: $1"
+  ((${#WARNINGS[@]} < WARNINGS_MAX)) && WARNINGS+=("${1:0:WARNING_MAX}")
+  return 0
+}
 
 # A JSON string literal for $1 (control characters other than \n \r \t are dropped).
 json_str() {
@@ -122,7 +154,7 @@ end_phase() {
 
 # Prints the result line and exits: finish STATUS CODE REASON.
 finish() {
-  local status=$1 code=$2 reason=$3 rolled=false mode=deploy
+  local status=$1 code=$2 reason=${3:0:REASON_MAX} rolled=false mode=deploy warning warnings=''
   [[ $EC2D_MODE == rollback ]] && mode=rollback
   end_phase
   now_ms
@@ -132,11 +164,13 @@ finish() {
     # Only the lock holder may remove these: a download and any half-made release.
     rm -rf -- "$EC2D_DEPLOY_DIR/.deploy/tmp" "$(releases_dir)"/*.partial
   fi
-  [[ -n $reason ]] && log "$status: $reason"
-  printf 'DEPLOY_RESULT {"status":%s,"mode":%s,"exit-code":%d,"previous-version":%s,"version":%s,"release":%s,"previous-release":%s,"rolled-back":%s,"reason":%s,"duration-ms":%d,"phases":{%s}}\n' \
+  ((OUT_HELD == 0)) || printf '(%d more lines in %s)\n' "$OUT_HELD" "$LOG_FILE"
+  [[ -n $reason ]] && printf '%s: %s\n' "$status" "$reason"
+  for warning in "${WARNINGS[@]}"; do warnings+="${warnings:+,}$(json_str "$warning")"; done
+  printf 'DEPLOY_RESULT {"status":%s,"mode":%s,"exit-code":%d,"previous-version":%s,"version":%s,"release":%s,"previous-release":%s,"rolled-back":%s,"reason":%s,"duration-ms":%d,"phases":{%s},"warnings":[%s]}\n' \
     "$(json_str "$status")" "$(json_str "$mode")" "$code" "$(json_str "$R_PREV_VERSION")" \
     "$(json_str "$R_VERSION")" "$(json_str "$R_RELEASE")" "$(json_str "$R_PREV_RELEASE")" \
-    "$rolled" "$(json_str "$reason")" $((NOW_MS - START_MS)) "$PHASES"
+    "$rolled" "$(json_str "$reason")" $((NOW_MS - START_MS)) "$PHASES" "$warnings"
   exit "$code"
 }
 
@@ -152,8 +186,9 @@ on_exit() {
 # Prints the last lines of the log written since byte offset $1, indented, cut to width.
 print_log_tail() {
   local offset=$1 line
-  tail -c "+$((offset + 1))" -- "$LOG_FILE" 2>/dev/null | tail -n "$TAIL_LINES" | cut -c "1-$TAIL_WIDTH" |
-    while IFS= read -r line || [[ -n $line ]]; do printf '  | %s\n' "$line"; done
+  local -a lines=()
+  mapfile -t lines < <(tail -c "+$((offset + 1))" -- "$LOG_FILE" 2>/dev/null | tail -n "$TAIL_LINES" | cut -c "1-$TAIL_WIDTH")
+  for line in "${lines[@]}"; do log "  | $line"; done
 }
 
 file_size() { stat -c %s -- "$1" 2>/dev/null || echo 0; }
@@ -191,6 +226,7 @@ validate_options() {
   [[ -z $EC2D_HEALTH_URL || $EC2D_HEALTH_URL =~ $HEALTH_URL_RE ]] ||
     fail_option health-url "$EC2D_HEALTH_URL" 'use an http(s) URL'
   [[ -z $EC2D_RUN_URL || $EC2D_RUN_URL =~ $RUN_URL_RE ]] || fail_option run-url "$EC2D_RUN_URL" 'use an https URL'
+  [[ -z $EC2D_COMMIT || $EC2D_COMMIT =~ $COMMIT_RE ]] || fail_option commit "$EC2D_COMMIT" 'use 7 to 64 lower-case hex digits'
   local name value
   for name in HEALTH_RETRIES HEALTH_INTERVAL_MS KEEP_RELEASES LOCK_TIMEOUT_MS; do
     value=EC2D_$name
@@ -212,14 +248,42 @@ validate_options() {
 
 # --- lock ----------------------------------------------------------------------------------
 
-acquire_lock() {
-  phase lock
+# Refuses a directory that root would trust while someone else could change it: a symlink,
+# not owned by the engine's user, or group/world-writable. check_trusted_dir LABEL PATH
+check_trusted_dir() {
+  local label=$1 path=$2 owner mode
+  [[ ! -L $path ]] || finish failed "$EXIT_FAILED" "$label $path is a symlink: use a real directory"
+  [[ -d $path ]] || finish failed "$EXIT_FAILED" "$label $path is not a directory"
+  read -r owner mode < <(stat -c '%u %a' -- "$path")
+  [[ $owner == "$EUID" ]] ||
+    finish failed "$EXIT_FAILED" "$label $path is owned by uid $owner, not by uid $EUID that runs the engine: chown it to $(id -un)"
+  ((8#$mode & 8#022)) &&
+    finish failed "$EXIT_FAILED" "$label $path is group- or world-writable (mode $mode): chmod go-w it"
+  return 0
+}
+
+# The deploy dir and its root-only .deploy/, checked before anything inside is opened.
+prepare_state_dir() {
   local dir=$EC2D_DEPLOY_DIR/.deploy
-  if ! { mkdir -p -- "$dir" 2>/dev/null && [[ -w $dir ]]; }; then
+  (umask 022 && mkdir -p -- "$EC2D_DEPLOY_DIR") 2>/dev/null ||
+    finish failed "$EXIT_FAILED" "cannot create deploy-dir $EC2D_DEPLOY_DIR"
+  check_trusted_dir deploy-dir "$EC2D_DEPLOY_DIR"
+  # Another run may make it at the same moment: only a failure that left nothing is one.
+  if [[ ! -e $dir && ! -L $dir ]] && ! mkdir -m 0700 -- "$dir" 2>/dev/null && [[ ! -e $dir ]]; then
     finish failed "$EXIT_FAILED" "cannot create $dir: is deploy-dir writable?"
   fi
+  check_trusted_dir .deploy "$dir"
+  # Older engines made it 0755.
+  chmod 0700 -- "$dir" 2>/dev/null || finish failed "$EXIT_FAILED" "cannot make $dir private: is deploy-dir writable?"
+}
+
+acquire_lock() {
+  phase lock
+  prepare_state_dir
+  local dir=$EC2D_DEPLOY_DIR/.deploy
   local lock_file=$dir/lock wait_s holder
-  exec {LOCK_FD}>>"$lock_file" || finish failed "$EXIT_FAILED" "cannot open $lock_file"
+  [[ ! -L $lock_file ]] || finish failed "$EXIT_FAILED" "$lock_file is a symlink: remove it"
+  exec {LOCK_FD}<>"$lock_file" || finish failed "$EXIT_FAILED" "cannot open $lock_file"
   wait_s=$(ms_to_s "$EC2D_LOCK_TIMEOUT_MS")
   if ! flock -w "$wait_s" "$LOCK_FD"; then
     local attempt
@@ -234,22 +298,24 @@ acquire_lock() {
   fi
   LOCK_HELD=1
   # The kernel drops the flock when this process dies, even by SIGKILL; the text names the
-  # holder for whoever times out. One fixed-size write in place (no truncation), so a reader
-  # never sees it empty or half-written.
+  # holder for whoever times out. One fixed-size write in place through the locked descriptor
+  # (no truncation, no second open by name), so a reader never sees it empty or half-written.
   local record
   record=$(printf 'run %s version %s started %s pid %s' "${EC2D_RUN_URL:-unknown}" \
     "${EC2D_VERSION:-rollback}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$")
-  printf '%-399.399s\n' "$record" 1<>"$lock_file"
+  printf '%-399.399s\n' "$record" >&"$LOCK_FD"
 }
 
 # Leftovers of a killed run: only this lock holder may touch them, so they are garbage now.
 clean_leftovers() {
   local releases leftover
   releases=$(releases_dir)
-  mkdir -p -- "$releases" "$EC2D_DEPLOY_DIR/shared" "$EC2D_DEPLOY_DIR/.deploy/logs" ||
+  { (umask 022 && mkdir -p -- "$releases" "$EC2D_DEPLOY_DIR/shared") && mkdir -p -- "$EC2D_DEPLOY_DIR/.deploy/logs"; } ||
     finish failed "$EXIT_FAILED" "cannot create the release layout under $EC2D_DEPLOY_DIR"
+  check_trusted_dir releases "$releases"
+  check_trusted_dir shared "$EC2D_DEPLOY_DIR/shared"
   for leftover in "$releases"/*.partial "$releases"/*.pruning "$EC2D_DEPLOY_DIR"/.current.tmp.* \
-    "$EC2D_DEPLOY_DIR/.deploy/tmp"; do
+    "$EC2D_DEPLOY_DIR/.deploy/tmp" "$EC2D_DEPLOY_DIR"/.deploy/.history.*; do
     rm -rf -- "$leftover"
   done
   # One log per run; the newest 30 are kept.
@@ -288,6 +354,13 @@ preflight() {
       finish failed "$EXIT_FAILED" "neither runuser nor setpriv is installed"
     RUN_AS_OTHER=1
   fi
+  if [[ -n $EC2D_BEFORE_SWITCH$EC2D_STOP_COMMAND$EC2D_RESTART_COMMAND$EC2D_HEALTH_COMMAND ]] && ((EUID == 0)); then
+    if [[ -z $EC2D_RUN_AS ]]; then
+      warn 'hooks run as root because run-as is empty: set run-as to the app user, or to root to say so'
+    elif [[ $EC2D_RUN_AS == root ]]; then
+      log 'hooks run as root (run-as: root)'
+    fi
+  fi
   local free
   free=$(free_bytes)
   ((free >= DISK_MARGIN_BYTES)) ||
@@ -316,11 +389,22 @@ read_state() {
   R_PREV_RELEASE=$CUR_ID
   [[ -n $CUR_ID ]] && R_PREV_VERSION=$(version_of "$CUR_ID")
   local line re='"release":"([^"]*)".*"status":"([a-z]+)"'
-  if [[ -f $EC2D_DEPLOY_DIR/.deploy/history.jsonl ]]; then
+  if [[ -f $(history_file) && ! -L $(history_file) ]]; then
     while IFS= read -r line; do
       [[ $line =~ $re ]] && STATUS[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-    done <"$EC2D_DEPLOY_DIR/.deploy/history.jsonl"
+    done <"$(history_file)"
   fi
+}
+
+history_file() { printf '%s/.deploy/history.jsonl' "$EC2D_DEPLOY_DIR"; }
+
+# Replaces the history with stdin: a temp file with an unpredictable name in the root-only
+# .deploy/, renamed over the old one. A kill leaves the old or the new file, never half of one,
+# and no existing name is ever opened for writing.
+replace_history() {
+  local tmp
+  tmp=$(mktemp -- "$EC2D_DEPLOY_DIR/.deploy/.history.XXXXXXXXXX") || return 1
+  cat >"$tmp" && mv -f -- "$tmp" "$(history_file)"
 }
 
 # Appends one outcome to the history: record RELEASE STATUS.
@@ -328,16 +412,21 @@ record() {
   local id=$1 status=$2 sha
   sha=$(release_sha "$id")
   STATUS[$id]=$status
-  printf '{"time":%s,"release":%s,"version":%s,"sha256":%s,"run":%s,"mode":%s,"status":%s}\n' \
-    "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(json_str "$id")" "$(json_str "$(version_of "$id")")" \
-    "$(json_str "$sha")" "$(json_str "$EC2D_RUN_URL")" "$(json_str "$EC2D_MODE")" "$(json_str "$status")" \
-    >>"$EC2D_DEPLOY_DIR/.deploy/history.jsonl"
+  {
+    [[ ! -f $(history_file) || -L $(history_file) ]] || cat -- "$(history_file)"
+    printf '{"time":%s,"release":%s,"version":%s,"sha256":%s,"run":%s,"mode":%s,"status":%s}\n' \
+      "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(json_str "$id")" "$(json_str "$(version_of "$id")")" \
+      "$(json_str "$sha")" "$(json_str "$EC2D_RUN_URL")" "$(json_str "$EC2D_MODE")" "$(json_str "$status")"
+  } | replace_history || log "warning: cannot write $(history_file)"
 }
 
-# The sha256 a release was made from, as written in its .deploy-release.json.
+# The sha256 a release was made from, as written in its .deploy-release.json (run-as owns the
+# file, so a link is not followed, and nothing but 64 hex digits is taken from it).
 release_sha() {
-  local content re='"sha256":"([0-9a-f]{64})"'
-  content=$(head -c 4096 -- "$(releases_dir)/$1/.deploy-release.json" 2>/dev/null) || return 0
+  local content re='"sha256":"([0-9a-f]{64})"' file
+  file=$(releases_dir)/$1/.deploy-release.json
+  [[ -f $file && ! -L $file ]] || return 0
+  content=$(head -c 4096 -- "$file" 2>/dev/null) || return 0
   [[ $content =~ $re ]] && printf '%s' "${BASH_REMATCH[1]}"
 }
 
@@ -377,19 +466,19 @@ run_hook() {
   printf '\n==> %s in %s (%s)\n' "$name" "$dir" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$LOG_FILE"
   local -a vars=(
     "DEPLOY_VERSION=$(version_of "$id")" "DEPLOY_ENVIRONMENT=$EC2D_ENVIRONMENT"
-    "DEPLOY_APP_NAME=$EC2D_APP_NAME" "DEPLOY_DIR=$EC2D_DEPLOY_DIR" "RELEASE_DIR=$dir"
+    "DEPLOY_APP_NAME=$EC2D_APP_NAME" "DEPLOY_DIR=$EC2D_DEPLOY_DIR" "DEPLOY_RELEASE_DIR=$dir" "RELEASE_DIR=$dir"
     "SHARED_DIR=$EC2D_DEPLOY_DIR/shared"
     "PREVIOUS_RELEASE_DIR=${R_PREV_RELEASE:+$(releases_dir)/$R_PREV_RELEASE}"
   )
   if [[ -z $RUN_AS_OTHER ]]; then
     # SSM starts commands without HOME; tools such as npm and go need one.
     [[ -n ${HOME:-} ]] || vars+=("HOME=$(getent passwd "$(id -un)" | cut -d: -f6)")
-    (cd -- "$dir" && exec "${HOOK_LOCALE[@]}" "${vars[@]}" bash -c "$command") </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- || rc=$?
+    (cd -- "$dir" && umask 022 && exec "${HOOK_LOCALE[@]}" "${vars[@]}" bash -c "$command") </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- || rc=$?
   elif command -v runuser >/dev/null 2>&1; then
-    (cd -- "$dir" && exec runuser -u "$EC2D_RUN_AS" -- "${HOOK_LOCALE[@]}" "${vars[@]}" bash -c "$command") \
+    (cd -- "$dir" && umask 022 && exec runuser -u "$EC2D_RUN_AS" -- "${HOOK_LOCALE[@]}" "${vars[@]}" bash -c "$command") \
       </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- || rc=$?
   else
-    (cd -- "$dir" && exec setpriv --reuid="$EC2D_RUN_AS" --regid="$(id -g -- "$EC2D_RUN_AS")" --init-groups \
+    (cd -- "$dir" && umask 022 && exec setpriv --reuid="$EC2D_RUN_AS" --regid="$(id -g -- "$EC2D_RUN_AS")" --init-groups \
       "${HOOK_LOCALE[@]}" "HOME=$(getent passwd "$EC2D_RUN_AS" | cut -d: -f6)" "${vars[@]}" bash -c "$command") \
       </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- || rc=$?
   fi
@@ -491,26 +580,37 @@ check_link() {
     finish failed "$EXIT_FAILED" "archive refused: symlink $(json_str "$name") points outside the release"
 }
 
-# Checks every entry name, and every symlink target, before anything is extracted.
+# Checks every entry name, and every symlink target, before anything is extracted. Names come
+# exactly from `unzip -Z1`; each entry's type from its line of `unzip -Z -s`, which must end
+# with that very name (both list the central directory in order).
 check_archive() {
-  local names duplicate name
+  local names duplicate name listing
   names=$(unzip -Z1 "$ARTIFACT" 2>&1) || finish failed "$EXIT_FAILED" "archive unreadable: ${names:0:200}"
   [[ -n $names ]] || finish failed "$EXIT_FAILED" 'archive is empty'
-  while IFS= read -r name; do
+  local -a entries lines
+  mapfile -t entries <<<"$names"
+  for name in "${entries[@]}"; do
     if [[ $name == /* || $name =~ (^|/)\.\.(/|$) || $name == *\\* || $name == *[[:cntrl:]]* ]]; then
       finish failed "$EXIT_FAILED" "archive refused: entry $(json_str "$name") is absolute or leaves the release"
     fi
-  done <<<"$names"
+  done
   duplicate=$(sort <<<"$names" | uniq -d | head -n 1)
   [[ -z $duplicate ]] || finish failed "$EXIT_FAILED" "archive refused: entry $(json_str "$duplicate") appears twice"
-  local perm rest target
-  while read -r perm _ _ _ _ _ _ _ rest; do
-    [[ $perm == l* ]] || continue
-    [[ $rest != *[][*?]* ]] || finish failed "$EXIT_FAILED" "archive refused: symlink $(json_str "$rest") has a wildcard in its name"
-    target=$(unzip -p "$ARTIFACT" "$rest" 2>/dev/null) ||
-      finish failed "$EXIT_FAILED" "archive refused: cannot read symlink $(json_str "$rest")"
-    check_link "$rest" "$target"
-  done < <(unzip -Z "$ARTIFACT" 2>/dev/null)
+  listing=$(unzip -Z -s "$ARTIFACT" 2>/dev/null) || finish failed "$EXIT_FAILED" 'archive unreadable: cannot list it'
+  mapfile -t lines <<<"$listing"
+  # The entries' lines are the ones just before the closing totals line.
+  local first=$((${#lines[@]} - ${#entries[@]} - 1)) i line target
+  ((first >= 0)) || finish failed "$EXIT_FAILED" 'archive refused: its listing does not match its names'
+  for ((i = 0; i < ${#entries[@]}; i++)); do
+    name=${entries[i]} line=${lines[first + i]}
+    [[ $line == *" $name" ]] ||
+      finish failed "$EXIT_FAILED" "archive refused: the listing of entry $(json_str "$name") does not match its name"
+    [[ $line == l* ]] || continue
+    [[ $name != *[][*?]* ]] || finish failed "$EXIT_FAILED" "archive refused: symlink $(json_str "$name") has a wildcard in its name"
+    target=$(unzip -p "$ARTIFACT" "$name" 2>/dev/null) ||
+      finish failed "$EXIT_FAILED" "archive refused: cannot read symlink $(json_str "$name")"
+    check_link "$name" "$target"
+  done
 }
 
 make_release_id() {
@@ -539,6 +639,8 @@ build_release() {
   R_RELEASE=$NEW_ID
   local partial
   partial=$(releases_dir)/$NEW_ID.partial
+  # The release tree is readable by all, as unzip and a plain mkdir would make it.
+  umask 022
   mkdir -- "$partial" || finish failed "$EXIT_FAILED" "cannot create $partial"
   local out rc=0
   out=$(unzip -qq -n "$ARTIFACT" -d "$partial" </dev/null 2>&1) || rc=$?
@@ -549,18 +651,46 @@ build_release() {
   while IFS= read -r -d '' link; do
     check_link "${link#"$partial"/}" "$(readlink -- "$link")"
   done < <(find "$partial" -type l -print0)
+  local time
+  time=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  rm -rf -- "$partial/.deploy-release.json" "$partial/REVISION"
   printf '{"app":%s,"version":%s,"sha256":%s,"run":%s,"environment":%s,"time":%s,"release":%s}\n' \
     "$(json_str "$EC2D_APP_NAME")" "$(json_str "$R_VERSION")" "$(json_str "$EC2D_ARTIFACT_SHA256")" \
     "$(json_str "$EC2D_RUN_URL")" "$(json_str "$EC2D_ENVIRONMENT")" \
-    "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(json_str "$NEW_ID")" >"$partial/.deploy-release.json"
+    "$(json_str "$time")" "$(json_str "$NEW_ID")" >"$partial/.deploy-release.json"
+  # What the app may read to know itself (Capistrano's REVISION, with the version and time too).
+  printf 'version=%s\ncommit=%s\ntime=%s\nenvironment=%s\n' "$R_VERSION" "$EC2D_COMMIT" "$time" \
+    "$EC2D_ENVIRONMENT" >"$partial/REVISION"
+  phase link-shared
+  # Linked while root alone owns the tree: run-as cannot swap a directory for a symlink meanwhile.
+  link_shared "$partial"
+  umask 077
   if [[ -n $RUN_AS_OTHER ]]; then
     chown -R -P -- "$EC2D_RUN_AS:" "$partial" || finish failed "$EXIT_FAILED" "cannot chown the release to $EC2D_RUN_AS"
   fi
-  phase link-shared
-  link_shared "$partial"
   mv -T -- "$partial" "$(releases_dir)/$NEW_ID" || finish failed "$EXIT_FAILED" "cannot rename $partial"
   rm -rf -- "$EC2D_DEPLOY_DIR/.deploy/tmp"
   log "release $NEW_ID ready"
+}
+
+# Makes the directories above shared path $1 (root's, 0755) and refuses any that another
+# user could change, since root is about to rename a seed into the last one.
+shared_parents() {
+  local path=$1 dir=$EC2D_DEPLOY_DIR/shared part
+  local -a parts
+  [[ $path == */* ]] || return 0
+  IFS=/ read -r -a parts <<<"${path%/*}"
+  for part in "${parts[@]}"; do
+    dir+=/$part
+    [[ -e $dir || -L $dir ]] || mkdir -- "$dir" || finish failed "$EXIT_FAILED" "cannot create ${dir#"$EC2D_DEPLOY_DIR"/}"
+    check_trusted_dir "${dir#"$EC2D_DEPLOY_DIR"/} (above shared path $path)" "$dir"
+  done
+}
+
+# A seed becomes run-as's, private: files 0600 (0700 if executable), directories 0700.
+make_private() {
+  chmod -R go-rwx -- "$1" || return 1
+  [[ -z $RUN_AS_OTHER ]] || chown -R -P -- "$EC2D_RUN_AS:" "$1"
 }
 
 # Links each shared path into the release; seeds shared/ from the release when it lacks the
@@ -572,20 +702,22 @@ link_shared() {
     local dir_only=''
     [[ $path == */ ]] && dir_only=1 && path=${path%/}
     if [[ ! -e $shared/$path && ! -L $shared/$path ]]; then
-      mkdir -p -- "$(dirname -- "$shared/$path")" || finish failed "$EXIT_FAILED" "cannot create shared/$path"
+      shared_parents "$path"
       if [[ -e $release/$path && ! -L $release/$path ]]; then
-        # Copy aside, then rename: a killed copy never looks like a seeded path.
+        # Copy aside (in the root-only .deploy/), then rename: a killed copy never looks like a
+        # seeded path.
         local seed=$EC2D_DEPLOY_DIR/.deploy/tmp/seed
         rm -rf -- "$seed"
-        if ! { cp -a -- "$release/$path" "$seed" && mv -T -- "$seed" "$shared/$path"; }; then
+        if ! { mkdir -p -- "${seed%/*}" && cp -a -- "$release/$path" "$seed" && make_private "$seed" &&
+          mv -T -- "$seed" "$shared/$path"; }; then
           finish failed "$EXIT_FAILED" "cannot seed shared/$path from the release"
         fi
         log "seeded shared/$path from the release"
       elif [[ -n $dir_only ]]; then
-        mkdir -- "$shared/$path" || finish failed "$EXIT_FAILED" "cannot create shared/$path"
-        [[ -z $RUN_AS_OTHER ]] || chown -- "$EC2D_RUN_AS:" "$shared/$path"
+        { mkdir -m 0700 -- "$shared/$path" && make_private "$shared/$path"; } ||
+          finish failed "$EXIT_FAILED" "cannot create shared/$path"
       else
-        log "warning: shared/$path does not exist yet; linking it anyway"
+        warn "shared/$path does not exist yet; linking it anyway"
       fi
     fi
     rm -rf -- "${release:?}/$path"
@@ -598,10 +730,11 @@ link_shared() {
 # --- switch, rollback, prune ---------------------------------------------------------------
 
 # Points current at releases/$1 with a temp link and rename(2): never a moment without it.
+# The temp name is unpredictable, in the deploy dir that only the engine's user may write.
 link_current() {
-  local tmp=$EC2D_DEPLOY_DIR/.current.tmp.$$
-  rm -f -- "$tmp"
-  ln -s -- "releases/$1" "$tmp" && mv -T -- "$tmp" "$EC2D_DEPLOY_DIR/current"
+  local tmp
+  tmp=$(mktemp -u -- "$EC2D_DEPLOY_DIR/.current.tmp.XXXXXXXXXX") &&
+    ln -s -- "releases/$1" "$tmp" && mv -T -- "$tmp" "$EC2D_DEPLOY_DIR/current"
 }
 
 # stop -> switch -> restart -> health for release $1; any failure goes to roll_back.
@@ -676,10 +809,11 @@ prune() {
 # file, never a half-written one. Lines of releases on disk are kept whatever their age,
 # because their statuses decide rollbacks and pruning.
 trim_history() {
-  local file=$EC2D_DEPLOY_DIR/.deploy/history.jsonl releases line id i first_recent
+  local file releases line id i first_recent
   local re='"release":"([^"]*)"'
   local -a lines=()
-  [[ -f $file ]] || return 0
+  file=$(history_file)
+  [[ -f $file && ! -L $file ]] || return 0
   mapfile -t lines <"$file"
   ((${#lines[@]} > HISTORY_MAX_LINES)) || return 0
   first_recent=$((${#lines[@]} - HISTORY_KEEP_LINES))
@@ -690,8 +824,7 @@ trim_history() {
     if ((i >= first_recent)) || { [[ $id =~ $RELEASE_ID_RE ]] && [[ -d $releases/$id ]]; }; then
       printf '%s\n' "$line"
     fi
-  done >"$file.tmp" && mv -f -- "$file.tmp" "$file" &&
-    log "history trimmed from ${#lines[@]} lines to $(wc -l <"$file")"
+  done | replace_history && log "history trimmed from ${#lines[@]} lines to $(wc -l <"$file")"
 }
 
 # Is version $1 older than version $2? Compares only a leading [v]MAJOR.MINOR.PATCH, so

@@ -170,6 +170,16 @@ export function runCommands(
   })
 }
 
+/** True when the renderer takes these options (it throws a ConfigurationError otherwise). */
+export function acceptedByRenderer(options: RemoteOptions): boolean {
+  try {
+    renderCommands(options)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** GETs a loopback URL; resolves with status and body, or status 0 when nothing answers. */
 export function httpGet(url: string): Promise<{ status: number; body: string }> {
   return new Promise(resolve => {

@@ -27,6 +27,8 @@ export interface DeployResult {
   'rolled-back': boolean
   'duration-ms': number | null
   reason: string
+  /** What the host warned about (hooks run as root, a missing shared path…). */
+  warnings: string[]
   /** The end of the host's output, for failed instances only (the summary shows it). */
   output?: string
 }
@@ -221,6 +223,7 @@ export class FleetDeploy {
         'rolled-back': engine?.rolledBack ?? false,
         'duration-ms': engine?.durationMs ?? outcome.durationMs ?? null,
         reason,
+        warnings: engine?.warnings ?? [],
         ...(status === 'success' ? {} : { output: output.slice(-OUTPUT_IN_RESULTS) }),
       })
     }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
 import {
   ConfigurationError,
   VERSION_RULE,
@@ -8,6 +8,7 @@ import {
   shellQuote,
 } from '../../kit/src/index.js'
 import { ENGINE_SCRIPT } from './engine-script.generated.js'
+import { RESULT_PREFIX } from './result.js'
 
 /** What the engine does: deploy a new version, or switch back to one already on the host. */
 export type DeployMode = 'deploy' | 'rollback'
@@ -62,6 +63,8 @@ export interface RemoteOptions {
   allowDowngrade?: boolean
   /** The GitHub run URL, written into the lock (to name the holder) and the history. */
   runUrl?: string
+  /** The commit the artifact was built from (7 to 64 hex digits), written into the release's REVISION. */
+  commit?: string
 }
 
 /** Defaults that match the engine's own. */
@@ -76,6 +79,7 @@ export const REMOTE_DEFAULTS = {
 const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/
 const SHA256 = /^[0-9a-f]{64}$/
+const COMMIT = /^[0-9a-f]{7,64}$/
 const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9!_.*()/+=@,-]+$/
 // Presigned URLs: https, or plain http to the host's own loopback (the local sandbox's S3).
 const HTTPS_URL =
@@ -212,6 +216,9 @@ export function engineVariables(options: RemoteOptions): Record<string, string> 
   }
   const runUrl = options.runUrl ?? ''
   if (runUrl !== '') matching('run-url', runUrl, RUN_URL, 'use the https URL of the workflow run')
+  const commit = options.commit ?? ''
+  if (commit !== '')
+    matching('commit', commit, COMMIT, 'use a commit sha: 7 to 64 lower-case hex digits')
   const allowDowngrade = options.allowDowngrade ?? false
   if (typeof allowDowngrade !== 'boolean') {
     throw invalidInput('allow-downgrade', String(allowDowngrade), 'use true or false')
@@ -258,43 +265,112 @@ export function engineVariables(options: RemoteOptions): Record<string, string> 
     ),
     EC2D_ALLOW_DOWNGRADE: allowDowngrade ? 'true' : 'false',
     EC2D_RUN_URL: runUrl,
+    EC2D_COMMIT: commit,
   }
+}
+
+/** SSM's limit on a document, which the `commands` parameter must fit in (issue: 64 KB). */
+export const SSM_COMMANDS_LIMIT_BYTES = 64 * 1024
+/** What the rendered commands may take of it, leaving room for the request's other fields. */
+export const COMMANDS_BUDGET_BYTES = 60_000
+/** The end of the packed engine; base64 has no '_', so no line of it can equal this. */
+const PACKED_END = 'EC2D_ENGINE_END'
+const PACKED_LINE = 1000
+/** Tools the entry shell needs before the engine can even start. */
+const ENTRY_TOOLS = ['bash', 'base64', 'gunzip']
+
+/** The size of the `commands` parameter as SendCommand carries it (a JSON array of strings). */
+export function commandsSize(commands: readonly string[]): number {
+  return Buffer.byteLength(JSON.stringify(commands), 'utf8')
+}
+
+/** The result line the entry shell prints when the host lacks a tool to unpack the engine. */
+function missingToolResult(mode: string): string {
+  const result = {
+    status: 'failed',
+    mode,
+    'exit-code': 10,
+    'previous-version': '',
+    version: '',
+    release: '',
+    'previous-release': '',
+    'rolled-back': false,
+    reason: 'required tool %s is not installed on the host',
+    'duration-ms': 0,
+    phases: {},
+    warnings: [],
+  }
+  // A printf format: '%s' takes the tool's name, \047 prints the quotes around it.
+  return `${RESULT_PREFIX}${JSON.stringify(result)}`.replace('%s', '\\047%s\\047')
 }
 
 /**
  * Wraps already-validated engine variables and the embedded engine into the SSM
  * `AWS-RunShellScript` commands. SSM runs them with `sh` (dash on Ubuntu, bash on Amazon
- * Linux): one `exec bash /dev/fd/3` whose descriptor 3 is a quoted heredoc holding the
- * preamble and the engine. The entry shell serves a heredoc through a pipe or an
- * already-deleted temp file, so nothing is left on disk, even after a kill.
- * Prefer {@link renderCommands}, which validates first.
+ * Linux). The preamble and the engine travel gzip-compressed and base64-encoded in a quoted
+ * heredoc: the entry shell checks that bash, base64 and gunzip exist (else it prints a result
+ * line naming the missing one), then pipes `base64 -d | gunzip` into bash on descriptor 3,
+ * with stdin on /dev/null. Nothing is written to disk.
+ * Prefer {@link renderCommands}, which validates first and checks the size.
  */
 export function wrapCommands(variables: Readonly<Record<string, string>>): string[] {
   const preamble = Object.entries(variables).map(([name, value]) => {
     if (!/^EC2D_[A-Z0-9_]+$/.test(name)) throw new Error(`not an engine variable: ${name}`)
     return `${name}=${shellQuote(value, `engine variable ${name}`)}`
   })
-  // Close the heredoc's descriptor: bash reads the script through its own copy.
+  // Close the pipe's descriptor: bash reads the script through its own copy.
   const body = [...preamble, 'exec 3<&-', ENGINE_SCRIPT.replace(/^#!.*\n/, '')].join('\n')
-  // The delimiter is derived from the body, so no value can contain a line equal to it.
-  const delimiter = `EC2D_ENGINE_${createHash('sha256').update(body).digest('hex').slice(0, 20)}`
-  if (body.split('\n').includes(delimiter)) throw new Error('heredoc delimiter collision')
-  const text = [
+  const packed = gzipSync(body, { level: 9 }).toString('base64')
+  const lines: string[] = []
+  for (let i = 0; i < packed.length; i += PACKED_LINE) lines.push(packed.slice(i, i + PACKED_LINE))
+  const mode = variables['EC2D_MODE'] === 'rollback' ? 'rollback' : 'deploy'
+  return [
     '#!/bin/sh',
-    '# ec2-deploy-actions host release engine: bash reads it from the heredoc below.',
-    `exec bash /dev/fd/3 3<<'${delimiter}'`,
-    body.endsWith('\n') ? body.slice(0, -1) : body,
-    delimiter,
-  ].join('\n')
-  return text.split('\n')
+    '# ec2-deploy-actions host release engine: gzip + base64 below, unpacked into bash.',
+    `for tool in ${ENTRY_TOOLS.join(' ')}; do`,
+    `  command -v "$tool" >/dev/null 2>&1 || { printf '${missingToolResult(mode)}\\n' "$tool"; exit 10; }`,
+    'done',
+    `base64 -d <<'${PACKED_END}' | gunzip | bash /dev/fd/3 3<&0 </dev/null`,
+    ...lines,
+    PACKED_END,
+  ]
+}
+
+const VARIABLE_INPUT: Record<string, string> = {
+  EC2D_BEFORE_SWITCH: 'before-switch',
+  EC2D_STOP_COMMAND: 'stop-command',
+  EC2D_RESTART_COMMAND: 'restart-command',
+  EC2D_HEALTH_COMMAND: 'health-command',
+  EC2D_SHARED_PATHS: 'shared-paths',
+}
+
+/** Refuses commands that SSM would not take, naming the largest inputs and their sizes. */
+function checkSize(commands: readonly string[], variables: Readonly<Record<string, string>>) {
+  const size = commandsSize(commands)
+  if (size <= COMMANDS_BUDGET_BYTES) return
+  const largest = Object.entries(VARIABLE_INPUT)
+    .map(([name, input]) => ({ input, length: (variables[name] ?? '').length }))
+    .filter(entry => entry.length > 0)
+    .sort((a, b) => b.length - a.length)
+  const named = largest.map(e => `'${e.input}' ${e.length} characters`).join(', ')
+  const first = largest[0]
+  throw new ConfigurationError(
+    `input '${first?.input ?? 'before-switch'}' is too large: the SSM command would be ${size} bytes ` +
+      `compressed, over the ${COMMANDS_BUDGET_BYTES}-byte budget within SSM's ${SSM_COMMANDS_LIMIT_BYTES / 1024} KB ` +
+      `document limit (${named || 'no hooks'}): move long hooks into a script shipped in the release`,
+  )
 }
 
 /**
  * Renders typed options into the SSM `AWS-RunShellScript` `commands` array. Every value is
  * validated and single-quoted into a preamble, or rejected with a ConfigurationError that
  * names the input; hook commands are passed literally, to be run by bash in the release.
- * Nothing secret belongs in the options: `ssm:ListCommands` reads them back.
+ * Commands over {@link COMMANDS_BUDGET_BYTES} are refused before any send, naming the largest
+ * hook. Nothing secret belongs in the options: `ssm:ListCommands` reads them back.
  */
 export function renderCommands(options: RemoteOptions): string[] {
-  return wrapCommands(engineVariables(options))
+  const variables = engineVariables(options)
+  const commands = wrapCommands(variables)
+  checkSize(commands, variables)
+  return commands
 }

@@ -57,6 +57,8 @@ export interface EngineResult {
   durationMs: number
   /** Wall time of each phase, in the order they ran (lock, preflight, fetch, verify, …). */
   phases: Record<string, number>
+  /** What the host warns about (hooks run as root, a shared path missing…); at most 5. */
+  warnings: string[]
 }
 
 function field<T>(
@@ -118,6 +120,8 @@ function toResult(parsed: unknown): EngineResult | undefined {
   for (const [name, ms] of Object.entries(phasesRaw)) {
     if (isNumber(ms)) phases[name] = ms
   }
+  const warningsRaw = record['warnings']
+  const warnings = Array.isArray(warningsRaw) ? warningsRaw.filter(isString) : []
   return {
     status: status as EngineStatus,
     mode,
@@ -130,6 +134,7 @@ function toResult(parsed: unknown): EngineResult | undefined {
     reason: field(record, 'reason', isString) ?? '',
     durationMs,
     phases,
+    warnings,
   }
 }
 
