@@ -1,0 +1,82 @@
+import { describe, expect, it } from '@jest/globals'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { repoRoot } from '../support/run-action.js'
+
+// `npm test` starts with scripts/system-tools.mjs: a missing tool is installed (as root) or
+// named with its Debian package. Each case hides shellcheck in a private mount namespace.
+const script = join(repoRoot, 'scripts/system-tools.mjs')
+const shellcheck = spawnSync('sh', ['-c', 'command -v shellcheck'], {
+  encoding: 'utf8',
+}).stdout.trim()
+
+/** Runs the script with shellcheck hidden (/dev/null mounted over it), as `user`. */
+function withoutShellcheck(mode: string, options: { user?: string; path?: string } = {}) {
+  const run = [...(options.user ? ['runuser', '-u', options.user, '--'] : []), 'env']
+  const hide = `mount --bind /dev/null "$0" && exec "$@"`
+  return spawnSync(
+    'unshare',
+    [
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      hide,
+      shellcheck,
+      ...run,
+      `PATH=${options.path ?? process.env.PATH}`,
+      process.execPath,
+      script,
+      mode,
+    ],
+    { encoding: 'utf8' },
+  )
+}
+
+describe('the system tools check before npm test', () => {
+  it('lists every tool in one table, with its Debian package', () => {
+    expect(JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).scripts.pretest).toBe(
+      'node scripts/system-tools.mjs --install',
+    )
+    const table = JSON.parse(readFileSync(join(repoRoot, 'scripts/system-tools.json'), 'utf8'))
+    expect(table.tools).toMatchObject({ shellcheck: 'shellcheck', unzip: 'unzip', aws: 'awscli' })
+  })
+
+  it('passes on this machine, where every tool is installed', () => {
+    const run = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' })
+    expect(run.stderr).toBe('')
+    expect(run.status).toBe(0)
+  })
+
+  it('names a missing tool and its package in one line when it cannot install', () => {
+    expect(shellcheck).not.toBe('')
+    const run = withoutShellcheck('--install', { user: 'nobody' })
+    expect(run.stderr.trim().split('\n')).toContain(
+      'missing system tool: shellcheck (install the Debian package: apt-get install shellcheck)',
+    )
+    expect(run.status).toBe(1)
+  })
+
+  it('installs a missing tool with apt-get as root', () => {
+    // A stand-in apt-get records its arguments; the real one would reach the network.
+    const bin = mkdtempSync(join(tmpdir(), 'apt-get-'))
+    try {
+      writeFileSync(join(bin, 'apt-get'), `#!/bin/sh\necho "$*" >> "${bin}/calls"\n`, {
+        mode: 0o755,
+      })
+      const run = withoutShellcheck('--install', { path: `${bin}:${process.env.PATH}` })
+      expect(readFileSync(join(bin, 'calls'), 'utf8')).toBe(
+        'update -qq\ninstall -y -qq --no-install-recommends shellcheck\n',
+      )
+      expect(run.stderr).toContain('system tools: installing shellcheck with apt-get')
+      // The stand-in installed nothing, so the check still names the tool and fails.
+      expect(run.stderr).toContain('missing system tool: shellcheck')
+      expect(run.status).toBe(1)
+    } finally {
+      rmSync(bin, { recursive: true, force: true })
+    }
+  })
+})
