@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { killMarkedProcesses } from './processes.js'
 
 /** EC2 instance states. */
 export type InstanceStateName =
@@ -112,6 +113,8 @@ export class SandboxInstance {
   ssmManaged: boolean
   faults: InstanceFaults
   readonly privateDirs: readonly string[]
+  /** The INSTANCE_MARKER value every process this instance starts carries. */
+  readonly marker: string
   readonly launchTime: Date
   /** When the agent was last heard from while offline (for LastPingDateTime). */
   private lastSeen: Date
@@ -125,6 +128,8 @@ export class SandboxInstance {
     index: number
     region: string
     spec: InstanceSpec
+    /** Unique to the fleet, so one sandbox never kills another's processes. */
+    fleetToken?: string
   }) {
     const { id, dir, index, region, spec } = options
     this.id = id
@@ -142,6 +147,7 @@ export class SandboxInstance {
     this.ssmManaged = spec.ssmManaged ?? true
     this.faults = { ...spec.faults }
     this.privateDirs = [...(spec.privateDirs ?? [])]
+    this.marker = `${options.fleetToken ?? randomBytes(8).toString('hex')}/${id}`
     this.launchTime = new Date()
     this.lastSeen = new Date()
   }
@@ -201,8 +207,17 @@ export class SandboxInstance {
     this.faults.agentOffline = false
   }
 
-  /** SIGKILLs every process group this instance started (services included). */
+  /**
+   * SIGKILLs every process this instance started: its commands' process groups, and the
+   * services that left them (found by their INSTANCE_MARKER).
+   */
   killAllProcesses(): void {
+    this.killProcessGroups()
+    killMarkedProcesses(this.marker)
+  }
+
+  /** SIGKILLs the process groups of the commands this instance ran. */
+  killProcessGroups(): void {
     for (const group of this.processGroups) killProcessGroup(group)
     this.processGroups.clear()
   }
@@ -221,6 +236,8 @@ export function killProcessGroup(groupId: number, signal: NodeJS.Signals = 'SIGK
 export class Fleet {
   readonly rootDir: string
   readonly region: string
+  /** The INSTANCE_MARKER prefix of this fleet's processes. */
+  readonly token = randomBytes(8).toString('hex')
   private readonly byId = new Map<string, SandboxInstance>()
 
   constructor(options: { rootDir: string; region: string }) {
@@ -245,6 +262,7 @@ export class Fleet {
       index: this.byId.size,
       region: this.region,
       spec,
+      fleetToken: this.token,
     })
     this.byId.set(id, instance)
     return instance
@@ -274,7 +292,8 @@ export class Fleet {
 
   /** Kills every process any instance started. */
   killAllProcesses(): void {
-    for (const instance of this.byId.values()) instance.killAllProcesses()
+    for (const instance of this.byId.values()) instance.killProcessGroups()
+    killMarkedProcesses(`${this.token}/`)
   }
 }
 

@@ -1,0 +1,53 @@
+/**
+ * Finding every process an instance started, also those that left its process group
+ * (`setsid`, double forks, `nohup … &` under a service manager script): each command runs
+ * with INSTANCE_MARKER in its environment, which every descendant inherits.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+
+/** The environment variable that tags every process a sandbox instance starts. */
+export const INSTANCE_MARKER = 'EC2_SANDBOX_INSTANCE'
+
+/** Pids of live processes whose environment has INSTANCE_MARKER starting with `valuePrefix`. */
+export function markedProcesses(valuePrefix: string): number[] {
+  const wanted = `${INSTANCE_MARKER}=${valuePrefix}`
+  const found: number[] = []
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return found
+  }
+  for (const entry of entries) {
+    if (!/^[0-9]+$/.test(entry) || Number(entry) === process.pid) continue
+    let environ: string
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`, 'latin1')
+    } catch {
+      continue // gone, or not ours to read
+    }
+    if (environ.split('\0').some(variable => variable.startsWith(wanted))) found.push(Number(entry))
+  }
+  return found
+}
+
+/**
+ * SIGKILLs every marked process, scanning again until none is left, so a child forked while
+ * its parent was being killed goes too. Returns how many were killed.
+ */
+export function killMarkedProcesses(valuePrefix: string, maxRounds = 50): number {
+  const killed = new Set<number>()
+  for (let round = 0; round < maxRounds; round += 1) {
+    const pids = markedProcesses(valuePrefix)
+    if (pids.length === 0) break
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL')
+        killed.add(pid)
+      } catch {
+        // already gone
+      }
+    }
+  }
+  return killed.size
+}
