@@ -6,6 +6,7 @@
  * with some text in it: a release is never published without its notes.
  */
 import { readFileSync } from 'node:fs'
+import { URL } from 'node:url'
 
 /** The body of the `## [version]` section of `changelog`, or undefined. */
 function releaseNotes(changelog, version) {

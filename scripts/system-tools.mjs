@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process'
 import { accessSync, constants, readFileSync, statSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { URL, pathToFileURL } from 'node:url'
 
 const TABLE = JSON.parse(readFileSync(new URL('./system-tools.json', import.meta.url), 'utf8'))
 
