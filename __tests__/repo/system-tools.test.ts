@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { inPrivateMountNamespace } from '../../packages/sandbox/src/runner.js'
 import { repoRoot } from '../support/run-action.js'
 
 // `npm test` starts with scripts/system-tools.mjs: a missing tool is installed (as root) or
@@ -16,24 +17,15 @@ const shellcheck = spawnSync('sh', ['-c', 'command -v shellcheck'], {
 function withoutShellcheck(mode: string, options: { user?: string; path?: string } = {}) {
   const run = [...(options.user ? ['runuser', '-u', options.user, '--'] : []), 'env']
   const hide = `mount --bind /dev/null "$0" && exec "$@"`
-  return spawnSync(
-    'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      hide,
-      shellcheck,
-      ...run,
-      `PATH=${options.path ?? process.env.PATH}`,
-      process.execPath,
-      script,
-      mode,
-    ],
-    { encoding: 'utf8' },
-  )
+  const [program, args] = inPrivateMountNamespace(hide, [
+    shellcheck,
+    ...run,
+    `PATH=${options.path ?? process.env.PATH}`,
+    process.execPath,
+    script,
+    mode,
+  ])
+  return spawnSync(program, args, { encoding: 'utf8' })
 }
 
 describe('the system tools check before npm test', () => {

@@ -137,22 +137,24 @@ export function scriptCommand(instance: SandboxInstance, scriptPath: string): [s
   mkdirSync(scratch, { recursive: true })
   // Paths travel as positional parameters, never inside the script text.
   const pairs = instance.privateDirs.flatMap(target => [join(instance.dir, 'root', target), target])
-  return [
-    'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      PRIVATE_MOUNTS,
-      scriptPath,
-      scratch,
-      String(roots.length),
-      ...roots,
-      ...pairs,
-    ],
-  ]
+  return inPrivateMountNamespace(PRIVATE_MOUNTS, [
+    scriptPath,
+    scratch,
+    String(roots.length),
+    ...roots,
+    ...pairs,
+  ])
+}
+
+/**
+ * The program and arguments that run `sh -c script` in a private mount namespace of its own
+ * (root only), with `args` as its positional parameters ($0, $1, …).
+ */
+export function inPrivateMountNamespace(
+  script: string,
+  args: readonly string[],
+): [string, string[]] {
+  return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, ...args]]
 }
 
 /** Starts `sh _script.sh` for one invocation. Throws only if the process cannot be spawned. */
