@@ -37,6 +37,18 @@ describe('the system tools check before npm test', () => {
     expect(table.tools).toMatchObject({ shellcheck: 'shellcheck', unzip: 'unzip', aws: 'awscli' })
   })
 
+  it('is what .ci/run relies on: it runs exactly npm test, with no tool list of its own', () => {
+    const ci = readFileSync(join(repoRoot, '.ci/run'), 'utf8')
+    const commands = ci.split('\n').filter(line => /^npm /.test(line))
+    expect(commands).toEqual([
+      'npm ci --no-audit --no-fund',
+      'npm test',
+      'npm run lint',
+      'npm run check-dist',
+    ])
+    expect(ci).not.toMatch(/apt-get|shellcheck/)
+  })
+
   it('passes on this machine, where every tool is installed', () => {
     const run = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' })
     expect(run.stderr).toBe('')
