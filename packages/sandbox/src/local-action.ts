@@ -5,12 +5,41 @@
  * (the npm package `node@24`), the runtime of `runs.using: node24`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 
 export const repoRoot = resolve(import.meta.dirname, '../../..')
+
+/**
+ * The temp dirs of the runs so far (each run's GITHUB_OUTPUT and friends, and its default
+ * workspace and RUNNER_TEMP). Kept until removeActionWorkDirs(), since callers read files an
+ * action wrote there; removed at the latest when this process exits.
+ */
+const workDirs = sharedWorkDirs()
+
+/** One set per process, however many times a test runner loads this module. */
+function sharedWorkDirs(): Set<string> {
+  const key = Symbol.for('ec2-deploy-actions.action-work-dirs')
+  const holder = process as unknown as Record<symbol, Set<string> | undefined>
+  const existing = holder[key]
+  if (existing) return existing
+  const dirs = new Set<string>()
+  holder[key] = dirs
+  process.once('exit', () => removeDirs(dirs))
+  return dirs
+}
+
+function removeDirs(dirs: Set<string>): void {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  dirs.clear()
+}
+
+/** Removes the temp dirs of every run so far. */
+export function removeActionWorkDirs(): void {
+  removeDirs(workDirs)
+}
 
 /** The Node 24 binary from the `node` npm package. */
 export const node24 = join(repoRoot, 'node_modules/node/bin/node')
@@ -100,6 +129,7 @@ export function startAction(name: string, options: RunActionOptions = {}): Start
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run bundle`)
   if (!existsSync(node24)) throw new Error(`${node24} is missing: run npm ci`)
   const work = mkdtempSync(join(tmpdir(), `action-${name}-`))
+  workDirs.add(work)
   const files = {
     output: join(work, 'output'),
     summary: join(work, 'summary'),
