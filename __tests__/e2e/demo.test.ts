@@ -92,7 +92,8 @@ describe('npm run demo', () => {
     ]) {
       expect(output).toContain(stage)
     }
-    expect(output).toContain('gh workflow run deploy.yml -f version=')
+    // Each summary says how to roll back.
+    expect(output).toMatch(/gh workflow run deploy\.yml .*-f version=/)
     // Nothing left behind: no process, no file in its TMPDIR, nothing new in /opt.
     expect(leftovers).toEqual([])
     expect(readdirSync(temp)).toEqual([])
