@@ -57,13 +57,16 @@ describe('the release workflow', () => {
     repo.git('remote', 'add', 'origin', origin)
     const [first, second, backport] = ['one', 'two', 'backport'].map(m => repo.commit(m))
 
-    /** Tags `tag` at `sha`, runs the step as the runner would, returns origin's v1 and v2. */
-    function release(tag: string, sha: string) {
-      repo.git('tag', tag, sha)
+    /**
+     * Tags `sha` (annotated or not), runs the step as the runner would, with GITHUB_SHA what a
+     * tag push gives (the tag object of an annotated tag), and returns origin's v1 and v2.
+     */
+    function release(tag: string, sha: string, annotated = false) {
+      repo.git('tag', ...(annotated ? ['-a', '-m', tag] : []), tag, sha)
       const run = spawnSync('bash', ['-e', '-c', move], {
         cwd: repo.dir,
         encoding: 'utf8',
-        env: { ...process.env, TAG: tag, GITHUB_SHA: sha },
+        env: { ...process.env, TAG: tag, GITHUB_SHA: repo.git('rev-parse', `refs/tags/${tag}`) },
       })
       const major = (name: string) =>
         spawnSync('git', ['rev-parse', '-q', '--verify', `refs/tags/${name}`], {
@@ -76,7 +79,7 @@ describe('the release workflow', () => {
     it('to the newest release of its major version', () => {
       expect(move).not.toBe('')
       expect(release('v1.0.0', first as string)).toMatchObject({ code: 0, v1: first })
-      expect(release('v1.1.0', second as string)).toMatchObject({ code: 0, v1: second })
+      expect(release('v1.1.0', second as string, true)).toMatchObject({ code: 0, v1: second })
     })
 
     it('not back to a fix tagged on an older line', () => {
