@@ -191,12 +191,14 @@ export class SandboxInstance {
   }
 
   /**
-   * The host dies now: every process group it started is SIGKILLed, the agent stops
-   * answering and EC2 reports it `stopped`. Running invocations never report back.
+   * The host dies now: the process groups of its commands are SIGKILLed, the agent stops
+   * answering and EC2 reports it `stopped`. Running invocations never report back. Services
+   * that left those groups keep running (tests revive the host and find them), until
+   * killAllProcesses() or the sandbox's close.
    */
   die(): void {
     if (this.agentOnline) this.lastSeen = new Date()
-    this.killAllProcesses()
+    this.killProcessGroups()
     this.state = 'stopped'
     for (const listener of [...this.deathListeners]) listener()
   }
