@@ -1,9 +1,11 @@
 import { describe, expect, it } from '@jest/globals'
 import { SendCommandCommand } from '@aws-sdk/client-ssm'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { sandboxClients, startSandbox } from '../../packages/sandbox/src/index.js'
+import { node24, repoRoot } from '../support/run-action.js'
 
 // Closing a sandbox leaves nothing behind: no process any instance started (services that
 // left the command's process group included), no directory on the machine.
@@ -58,5 +60,49 @@ describe('sandbox close', () => {
     expect(pids.filter(alive)).toEqual([])
     expect(existsSync(top)).toBe(false)
     expect(existsSync(root)).toBe(false)
+  })
+
+  it('happens to its processes when the process that started it exits without closing it', () => {
+    // A test that crashes or calls process.exit never reaches its afterAll.
+    const script = `
+      const { startSandbox } = await import('./packages/sandbox/src/server.ts')
+      const { runScript } = await import('./packages/sandbox/src/runner.ts')
+      const sandbox = await startSandbox({ instances: 1 })
+      const instance = sandbox.instances[0]
+      await runScript({
+        instance,
+        commandId: 'exit-test',
+        commands: [
+          "setsid sh -c 'echo $$ > service.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &",
+          'while [ ! -s service.pid ]; do sleep 0.05; done',
+        ],
+        workingDirectory: instance.dir,
+        env: { PATH: process.env.PATH },
+        readLimits: { stdout: 100, stderr: 100 },
+      }).done
+      const { readFileSync } = await import('node:fs')
+      console.log(JSON.stringify({ root: sandbox.fleet.rootDir, pid: Number(readFileSync(instance.dir + '/service.pid', 'utf8')) }))
+      process.exit(0)
+    `
+    const run = spawnSync(
+      node24,
+      [
+        '--experimental-transform-types',
+        '--no-warnings',
+        '--import',
+        './packages/sandbox/src/ts-loader.mjs',
+        '--input-type=module',
+        '-e',
+        script,
+      ],
+      { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+    )
+    const { root, pid } = JSON.parse(run.stdout) as { root: string; pid: number }
+    rmSync(root, { recursive: true, force: true })
+    expect(run.status).toBe(0)
+    expect(pid).toBeGreaterThan(0)
+    const survived = alive(pid)
+    if (survived) process.kill(pid, 'SIGKILL')
+    expect(survived).toBe(false)
   })
 })

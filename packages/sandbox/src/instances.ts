@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { killMarkedProcesses } from './processes.js'
+import { killMarkedProcesses, processWideSet } from './processes.js'
 
 /** EC2 instance states. */
 export type InstanceStateName =
@@ -234,6 +234,11 @@ export function killProcessGroup(groupId: number, signal: NodeJS.Signals = 'SIGK
   }
 }
 
+/** Fleets whose processes are not all killed yet; killed if this process exits first. */
+const openFleets = processWideSet<Fleet>('open-fleets', fleets => {
+  for (const fleet of fleets) fleet.killAllProcesses()
+})
+
 /** The set of instances of one sandbox. */
 export class Fleet {
   readonly rootDir: string
@@ -245,6 +250,7 @@ export class Fleet {
   constructor(options: { rootDir: string; region: string }) {
     this.rootDir = options.rootDir
     this.region = options.region
+    openFleets.add(this)
   }
 
   /** Creates an instance and its directory. */
@@ -292,10 +298,11 @@ export class Fleet {
     return this.list().find(instance => instance.name === name)
   }
 
-  /** Kills every process any instance started. */
+  /** Kills every process any instance started (the sandbox's close; also at process exit). */
   killAllProcesses(): void {
     for (const instance of this.byId.values()) instance.killProcessGroups()
     killMarkedProcesses(`${this.token}/`)
+    openFleets.delete(this)
   }
 }
 

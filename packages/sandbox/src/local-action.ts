@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { processWideSet } from './processes.js'
 
 export const repoRoot = resolve(import.meta.dirname, '../../..')
 
@@ -17,19 +18,7 @@ export const repoRoot = resolve(import.meta.dirname, '../../..')
  * workspace and RUNNER_TEMP). Kept until removeActionWorkDirs(), since callers read files an
  * action wrote there; removed at the latest when this process exits.
  */
-const workDirs = sharedWorkDirs()
-
-/** One set per process, however many times a test runner loads this module. */
-function sharedWorkDirs(): Set<string> {
-  const key = Symbol.for('ec2-deploy-actions.action-work-dirs')
-  const holder = process as unknown as Record<symbol, Set<string> | undefined>
-  const existing = holder[key]
-  if (existing) return existing
-  const dirs = new Set<string>()
-  holder[key] = dirs
-  process.once('exit', () => removeDirs(dirs))
-  return dirs
-}
+const workDirs = processWideSet<string>('action-work-dirs', removeDirs)
 
 function removeDirs(dirs: Set<string>): void {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })

@@ -51,3 +51,18 @@ export function killMarkedProcesses(valuePrefix: string, maxRounds = 50): number
   }
   return killed.size
 }
+
+/**
+ * A set shared by every copy of the calling module in this process (a test runner may load a
+ * module once per test file), with `onExit` called on it when the process exits.
+ */
+export function processWideSet<T>(name: string, onExit: (items: Set<T>) => void): Set<T> {
+  const key = Symbol.for(`ec2-deploy-actions.${name}`)
+  const holder = process as unknown as Record<symbol, Set<T> | undefined>
+  const existing = holder[key]
+  if (existing) return existing
+  const items = new Set<T>()
+  holder[key] = items
+  process.once('exit', () => onExit(items))
+  return items
+}
