@@ -4,17 +4,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inPrivateMountNamespace } from '../../packages/sandbox/src/runner.js'
-import { node24, repoRoot } from '../support/run-action.js'
+import { RUN_TYPESCRIPT, node24, repoRoot } from '../support/run-action.js'
 
 // npm run demo, as a user runs it: it passes, shows what it promises, leaves nothing behind,
 // and on a machine where it cannot run, says why in one line.
-const DEMO = [
-  '--experimental-transform-types',
-  '--no-warnings',
-  '--import',
-  './packages/sandbox/src/ts-loader.mjs',
-  'scripts/demo.ts',
-]
+const DEMO = [...RUN_TYPESCRIPT, 'scripts/demo.ts']
 
 let scratch: string
 beforeAll(() => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { TempRepo } from '../support/git.js'
-import { node24, repoRoot } from '../support/run-action.js'
+import { evalTypescriptModule, node24, repoRoot } from '../support/run-action.js'
 
 // What a team adopting the suite relies on: Marketplace-sized descriptions, a release process
 // that checks dist/ and moves the major tag, and a way to run one action locally.
@@ -148,15 +148,7 @@ describe('.env.example', () => {
     writeFileSync(outputs, '')
     const run = spawnSync(
       node24,
-      [
-        '--experimental-transform-types',
-        '--no-warnings',
-        '--import',
-        './packages/sandbox/src/ts-loader.mjs',
-        '--input-type=module',
-        '-e',
-        "await (await import('./scripts/local-action-entry.ts')).run()",
-      ],
+      evalTypescriptModule("await (await import('./scripts/local-action-entry.ts')).run()"),
       {
         cwd: repoRoot,
         encoding: 'utf8',

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { sandboxClients, startSandbox } from '../../packages/sandbox/src/index.js'
-import { node24, repoRoot } from '../support/run-action.js'
+import { evalTypescriptModule, node24, repoRoot } from '../support/run-action.js'
 
 // Closing a sandbox leaves nothing behind: no process any instance started (services that
 // left the command's process group included), no directory on the machine.
@@ -84,19 +84,11 @@ describe('sandbox close', () => {
       console.log(JSON.stringify({ root: sandbox.fleet.rootDir, pid: Number(readFileSync(instance.dir + '/service.pid', 'utf8')) }))
       process.exit(0)
     `
-    const run = spawnSync(
-      node24,
-      [
-        '--experimental-transform-types',
-        '--no-warnings',
-        '--import',
-        './packages/sandbox/src/ts-loader.mjs',
-        '--input-type=module',
-        '-e',
-        script,
-      ],
-      { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
-    )
+    const run = spawnSync(node24, evalTypescriptModule(script), {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    })
     const { root, pid } = JSON.parse(run.stdout) as { root: string; pid: number }
     rmSync(root, { recursive: true, force: true })
     expect(run.status).toBe(0)

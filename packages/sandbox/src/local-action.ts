@@ -33,6 +33,19 @@ export function removeActionWorkDirs(): void {
 /** The Node 24 binary from the `node` npm package. */
 export const node24 = join(repoRoot, 'node_modules/node/bin/node')
 
+/** Node 24's options that run this repository's TypeScript sources as they are. */
+export const RUN_TYPESCRIPT = [
+  '--experimental-transform-types',
+  '--no-warnings',
+  '--import',
+  join(repoRoot, 'packages/sandbox/src/ts-loader.mjs'),
+]
+
+/** node24's arguments that run `script` as an ES module, with RUN_TYPESCRIPT. */
+export function evalTypescriptModule(script: string): string[] {
+  return [...RUN_TYPESCRIPT, '--input-type=module', '-e', script]
+}
+
 export interface RunActionOptions {
   /** Inputs by their action.yml names; unset ones get action.yml's default. */
   inputs?: Record<string, string>
