@@ -64,23 +64,34 @@ describe('the system tools check before npm test', () => {
     expect(run.status).toBe(1)
   })
 
-  it('installs a missing tool with apt-get as root', () => {
-    // A stand-in apt-get records its arguments; the real one would reach the network.
+  /** Runs --install with shellcheck hidden and a stand-in apt-get running `install`. */
+  function installWithStandIn(install: string) {
+    // The real apt-get would reach the network: the stand-in records its arguments.
     const bin = mkdtempSync(join(tmpdir(), 'apt-get-'))
     try {
-      writeFileSync(join(bin, 'apt-get'), `#!/bin/sh\necho "$*" >> "${bin}/calls"\n`, {
-        mode: 0o755,
-      })
+      const script = `#!/bin/sh\necho "$*" >> "${bin}/calls"\ncase "$1" in install) ${install} ;; esac\n`
+      writeFileSync(join(bin, 'apt-get'), script, { mode: 0o755 })
       const run = withoutShellcheck('--install', { path: `${bin}:${process.env.PATH}` })
-      expect(readFileSync(join(bin, 'calls'), 'utf8')).toBe(
-        'update -qq\ninstall -y -qq --no-install-recommends shellcheck\n',
-      )
-      expect(run.stderr).toContain('system tools: installing shellcheck with apt-get')
-      // The stand-in installed nothing, so the check still names the tool and fails.
-      expect(run.stderr).toContain('missing system tool: shellcheck')
-      expect(run.status).toBe(1)
+      return { ...run, calls: readFileSync(join(bin, 'calls'), 'utf8') }
     } finally {
       rmSync(bin, { recursive: true, force: true })
     }
+  }
+
+  it('installs a missing tool with apt-get as root, then passes', () => {
+    // This "install" puts a shellcheck on PATH, next to the stand-in.
+    const run = installWithStandIn(
+      `printf '#!/bin/sh\\n' > "$(dirname "$0")/shellcheck"; chmod +x "$(dirname "$0")/shellcheck"`,
+    )
+    expect(run.calls).toBe('update -qq\ninstall -y -qq --no-install-recommends shellcheck\n')
+    expect(run.stderr).toBe('system tools: installing shellcheck with apt-get\n')
+    expect(run.status).toBe(0)
+  })
+
+  it('still names the tool when apt-get did not install it', () => {
+    const run = installWithStandIn('true')
+    expect(run.stderr).toContain('system tools: installing shellcheck with apt-get')
+    expect(run.stderr).toContain('missing system tool: shellcheck')
+    expect(run.status).toBe(1)
   })
 })
