@@ -10,6 +10,8 @@ export default {
     ],
   },
   testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+  globalSetup: '<rootDir>/__tests__/support/system-tools-check.mjs',
+  setupFilesAfterEnv: ['<rootDir>/__tests__/support/cleanup.ts'],
   testTimeout: 60_000,
   reporters: ['default', '<rootDir>/scripts/jest-closing-line.cjs'],
 }

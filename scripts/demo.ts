@@ -3,22 +3,66 @@
  * run in deploy.yml's order, and four runs of the reusable workflow:
  *   1. v1 deployed   2. v2 deployed   3. a broken v3, rolled back automatically to v2
  *   4. a rollback to v1 through the `version` input (workflow_dispatch)
- * It exits 0 only when every expected outcome was observed.
+ * It exits 0 only when every expected outcome was observed, and leaves nothing behind: no
+ * process, no directory (`-- --keep` keeps the job summaries' markdown files).
  */
-import { execFileSync } from 'node:child_process'
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { repoRoot } from '../packages/sandbox/src/local-action.js'
+import { removeActionWorkDirs, repoRoot } from '../packages/sandbox/src/local-action.js'
 import { runPipeline, type PipelineResult } from '../packages/sandbox/src/pipeline.js'
 import { freePort } from '../packages/sandbox/src/ports.js'
-import { startSandbox } from '../packages/sandbox/src/server.js'
+import { startSandbox, type Sandbox } from '../packages/sandbox/src/server.js'
 
 const ROLE = 'arn:aws:iam::123456789012:role/hello-deploy'
 const REPOSITORY = 'acme/hello'
 const started = Date.now()
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`
 const say = (line: string) => console.log(`[${elapsed().padStart(6)}] ${line}`)
+
+/** The tools the demo's machine and hosts run, and why. */
+const DEMO_TOOLS: Record<string, string> = {
+  git: 'the demo commits each version of the app',
+  unshare: 'each host gets its own /opt/hello in a mount namespace',
+  aws: 'the hosts download releases from S3 with the AWS CLI',
+  unzip: 'the hosts unpack releases with it',
+  curl: "the hosts' health check calls the app with it",
+  flock: 'the hosts lock their deploy dir with it',
+}
+
+function installed(tool: string): boolean {
+  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { stdio: 'ignore' }).status === 0
+}
+
+/** Why this machine cannot run the demo, in one line; undefined when it can. */
+function whyDemoCannotRun(): string | undefined {
+  if (process.getuid?.() !== 0) {
+    return 'it needs root: each host gets a private /opt/hello through a mount namespace (try: sudo npm run demo)'
+  }
+  const packages = (
+    JSON.parse(readFileSync(join(repoRoot, 'scripts/system-tools.json'), 'utf8')) as {
+      tools: Record<string, string>
+    }
+  ).tools
+  const missing = Object.keys(DEMO_TOOLS).filter(tool => !installed(tool))
+  if (missing.length > 0) {
+    return missing
+      .map(
+        tool =>
+          `${tool} is not installed (${DEMO_TOOLS[tool]}): apt-get install ${packages[tool] ?? tool}`,
+      )
+      .join('; ')
+  }
+  const probe = spawnSync('unshare', ['--mount', '--propagation', 'private', 'true'], {
+    encoding: 'utf8',
+  })
+  if (probe.status !== 0) {
+    const detail = (probe.stderr || probe.error?.message || '').trim().split('\n')[0]
+    return `this machine does not allow mount namespaces (unshare --mount: ${detail}); in a container, run it with --privileged`
+  }
+  return undefined
+}
 
 /** The version each host's hello-app reports, or why not. */
 async function serving(ports: number[]): Promise<string[]> {
@@ -50,7 +94,45 @@ function asText(markdown: string): string {
     .trim()
 }
 
+/** Stops everything the demo started and removes what it made; safe to call twice. */
+function cleanupOnce(work: string, keep: boolean, sandbox: () => Sandbox | undefined) {
+  let done: Promise<void> | undefined
+  return () =>
+    (done ??= (async () => {
+      await sandbox()?.close()
+      removeActionWorkDirs()
+      rmSync(keep ? join(work, 'hello') : work, { recursive: true, force: true })
+    })())
+}
+
 async function main(): Promise<number> {
+  const cannot = whyDemoCannotRun()
+  if (cannot) {
+    console.error(`demo: cannot run: ${cannot}`)
+    return 1
+  }
+  const keep = process.argv.slice(2).includes('--keep')
+  const work = mkdtempSync(join(tmpdir(), 'ec2-deploy-demo-'))
+  let sandbox: Sandbox | undefined
+  const cleanup = cleanupOnce(work, keep, () => sandbox)
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => void cleanup().finally(() => process.exit(code)))
+  }
+  try {
+    return await demo(work, keep, started => (sandbox = started))
+  } finally {
+    await cleanup()
+  }
+}
+
+async function demo(
+  work: string,
+  keep: boolean,
+  onSandbox: (sandbox: Sandbox) => void,
+): Promise<number> {
   say(
     'Starting the sandbox: 3 EC2 instances (hello-develop), SSM, S3, STS and GitHub OIDC, all on 127.0.0.1',
   )
@@ -70,7 +152,7 @@ async function main(): Promise<number> {
       ],
     },
   })
-  const work = mkdtempSync(join(tmpdir(), 'ec2-deploy-demo-'))
+  onSandbox(sandbox)
   const checkout = join(work, 'hello')
   cpSync(join(repoRoot, 'examples/hello-app'), checkout, { recursive: true })
   const git = (...args: string[]) =>
@@ -130,10 +212,12 @@ async function main(): Promise<number> {
         ),
     })
     const hosts = await serving(ports)
-    const file = join(work, `summary-${observed.length + 1}.md`)
-    writeFileSync(file, result.summary)
     console.log(`\n${asText(result.summary).replace(/^/gm, '    ')}\n`)
-    say(`job summary: ${file}`)
+    if (keep) {
+      const file = join(work, `summary-${observed.length + 1}.md`)
+      writeFileSync(file, result.summary)
+      say(`job summary: ${file}`)
+    }
     const ok = result.status === expected.status && expected.hosts(hosts)
     observed.push({
       step: label,
@@ -189,7 +273,6 @@ async function main(): Promise<number> {
     )
   } finally {
     await sandbox.close()
-    rmSync(checkout, { recursive: true, force: true })
   }
 
   console.log('\nWhat happened:')
@@ -197,7 +280,7 @@ async function main(): Promise<number> {
   const passed = observed.length === 4 && observed.every(o => o.ok)
   say(
     passed
-      ? `demo passed: every expected outcome was observed (summaries in ${work})`
+      ? `demo passed: every expected outcome was observed${keep ? ` (job summaries in ${work})` : ''}`
       : 'demo FAILED: see the table above',
   )
   return passed ? 0 : 1

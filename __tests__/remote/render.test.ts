@@ -18,6 +18,7 @@ import {
   renderCommands,
   type RemoteOptions,
 } from '../../packages/remote/src/index.js'
+import { requireTool } from '../support/system-tools.js'
 
 const root = resolve(import.meta.dirname, '../..')
 const enginePath = join(root, 'packages/remote/engine.sh')
@@ -100,7 +101,7 @@ describe('renderCommands', () => {
     try {
       const file = join(dir, 'commands.sh')
       writeFileSync(file, `${renderCommands(valid).join('\n')}\n`)
-      const result = spawnSync('shellcheck', ['-s', 'sh', file], { encoding: 'utf8' })
+      const result = spawnSync(requireTool('shellcheck'), ['-s', 'sh', file], { encoding: 'utf8' })
       expect(result.stdout + result.stderr).toBe('')
       expect(result.status).toBe(0)
     } finally {
@@ -217,7 +218,7 @@ describe('parseResultLine', () => {
 
 describe('the engine script', () => {
   it('is shellcheck-clean', () => {
-    const result = spawnSync('shellcheck', [enginePath], { encoding: 'utf8' })
+    const result = spawnSync(requireTool('shellcheck'), [enginePath], { encoding: 'utf8' })
     expect(result.stdout + result.stderr).toBe('')
     expect(result.status).toBe(0)
   })

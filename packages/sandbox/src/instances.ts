@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { killMarkedProcesses, processWideSet } from './processes.js'
 
 /** EC2 instance states. */
 export type InstanceStateName =
@@ -112,6 +113,8 @@ export class SandboxInstance {
   ssmManaged: boolean
   faults: InstanceFaults
   readonly privateDirs: readonly string[]
+  /** The INSTANCE_MARKER value every process this instance starts carries. */
+  readonly marker: string
   readonly launchTime: Date
   /** When the agent was last heard from while offline (for LastPingDateTime). */
   private lastSeen: Date
@@ -125,6 +128,8 @@ export class SandboxInstance {
     index: number
     region: string
     spec: InstanceSpec
+    /** Unique to the fleet, so one sandbox never kills another's processes. */
+    fleetToken?: string
   }) {
     const { id, dir, index, region, spec } = options
     this.id = id
@@ -142,6 +147,7 @@ export class SandboxInstance {
     this.ssmManaged = spec.ssmManaged ?? true
     this.faults = { ...spec.faults }
     this.privateDirs = [...(spec.privateDirs ?? [])]
+    this.marker = `${options.fleetToken ?? randomBytes(8).toString('hex')}/${id}`
     this.launchTime = new Date()
     this.lastSeen = new Date()
   }
@@ -185,12 +191,14 @@ export class SandboxInstance {
   }
 
   /**
-   * The host dies now: every process group it started is SIGKILLed, the agent stops
-   * answering and EC2 reports it `stopped`. Running invocations never report back.
+   * The host dies now: the process groups of its commands are SIGKILLed, the agent stops
+   * answering and EC2 reports it `stopped`. Running invocations never report back. Services
+   * that left those groups keep running (tests revive the host and find them), until
+   * killAllProcesses() or the sandbox's close.
    */
   die(): void {
     if (this.agentOnline) this.lastSeen = new Date()
-    this.killAllProcesses()
+    this.killProcessGroups()
     this.state = 'stopped'
     for (const listener of [...this.deathListeners]) listener()
   }
@@ -201,8 +209,17 @@ export class SandboxInstance {
     this.faults.agentOffline = false
   }
 
-  /** SIGKILLs every process group this instance started (services included). */
+  /**
+   * SIGKILLs every process this instance started: its commands' process groups, and the
+   * services that left them (found by their INSTANCE_MARKER).
+   */
   killAllProcesses(): void {
+    this.killProcessGroups()
+    killMarkedProcesses(this.marker)
+  }
+
+  /** SIGKILLs the process groups of the commands this instance ran. */
+  killProcessGroups(): void {
     for (const group of this.processGroups) killProcessGroup(group)
     this.processGroups.clear()
   }
@@ -217,15 +234,23 @@ export function killProcessGroup(groupId: number, signal: NodeJS.Signals = 'SIGK
   }
 }
 
+/** Fleets whose processes are not all killed yet; killed if this process exits first. */
+const openFleets = processWideSet<Fleet>('open-fleets', fleets => {
+  for (const fleet of fleets) fleet.killAllProcesses()
+})
+
 /** The set of instances of one sandbox. */
 export class Fleet {
   readonly rootDir: string
   readonly region: string
+  /** The INSTANCE_MARKER prefix of this fleet's processes. */
+  readonly token = randomBytes(8).toString('hex')
   private readonly byId = new Map<string, SandboxInstance>()
 
   constructor(options: { rootDir: string; region: string }) {
     this.rootDir = options.rootDir
     this.region = options.region
+    openFleets.add(this)
   }
 
   /** Creates an instance and its directory. */
@@ -245,6 +270,7 @@ export class Fleet {
       index: this.byId.size,
       region: this.region,
       spec,
+      fleetToken: this.token,
     })
     this.byId.set(id, instance)
     return instance
@@ -272,9 +298,11 @@ export class Fleet {
     return this.list().find(instance => instance.name === name)
   }
 
-  /** Kills every process any instance started. */
+  /** Kills every process any instance started (the sandbox's close; also at process exit). */
   killAllProcesses(): void {
-    for (const instance of this.byId.values()) instance.killAllProcesses()
+    for (const instance of this.byId.values()) instance.killProcessGroups()
+    killMarkedProcesses(`${this.token}/`)
+    openFleets.delete(this)
   }
 }
 

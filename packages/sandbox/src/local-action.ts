@@ -5,15 +5,46 @@
  * (the npm package `node@24`), the runtime of `runs.using: node24`.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { processWideSet } from './processes.js'
 
 export const repoRoot = resolve(import.meta.dirname, '../../..')
 
+/**
+ * The temp dirs of the runs so far (each run's GITHUB_OUTPUT and friends, and its default
+ * workspace and RUNNER_TEMP). Kept until removeActionWorkDirs(), since callers read files an
+ * action wrote there; removed at the latest when this process exits.
+ */
+const workDirs = processWideSet<string>('action-work-dirs', removeDirs)
+
+function removeDirs(dirs: Set<string>): void {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  dirs.clear()
+}
+
+/** Removes the temp dirs of every run so far. */
+export function removeActionWorkDirs(): void {
+  removeDirs(workDirs)
+}
+
 /** The Node 24 binary from the `node` npm package. */
 export const node24 = join(repoRoot, 'node_modules/node/bin/node')
+
+/** Node 24's options that run this repository's TypeScript sources as they are. */
+export const RUN_TYPESCRIPT = [
+  '--experimental-transform-types',
+  '--no-warnings',
+  '--import',
+  join(repoRoot, 'packages/sandbox/src/ts-loader.mjs'),
+]
+
+/** node24's arguments that run `script` as an ES module, with RUN_TYPESCRIPT. */
+export function evalTypescriptModule(script: string): string[] {
+  return [...RUN_TYPESCRIPT, '--input-type=module', '-e', script]
+}
 
 export interface RunActionOptions {
   /** Inputs by their action.yml names; unset ones get action.yml's default. */
@@ -100,6 +131,7 @@ export function startAction(name: string, options: RunActionOptions = {}): Start
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run bundle`)
   if (!existsSync(node24)) throw new Error(`${node24} is missing: run npm ci`)
   const work = mkdtempSync(join(tmpdir(), `action-${name}-`))
+  workDirs.add(work)
   const files = {
     output: join(work, 'output'),
     summary: join(work, 'summary'),

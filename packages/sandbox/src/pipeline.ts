@@ -4,7 +4,7 @@
  * runs it. The demo and the examples' tests deploy through it; a test keeps it in step with
  * deploy.yml.
  */
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ArtifactServiceStandIn } from './artifact-service.js'
@@ -285,6 +285,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     return { context, status, runs, summary }
   } finally {
     await artifacts.stop()
+    rmSync(deployDir, { recursive: true, force: true })
   }
 }
 

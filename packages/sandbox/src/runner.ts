@@ -5,9 +5,18 @@
  * (background services it started may keep running and keep the files open, as on a host).
  */
 import { spawn } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs'
-import { isAbsolute, join } from 'node:path'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { dirname, isAbsolute, join } from 'node:path'
 import { killProcessGroup, type SandboxInstance } from './instances.js'
+import { INSTANCE_MARKER } from './processes.js'
 
 /** How a run ended. */
 export interface RunOutcome {
@@ -56,28 +65,96 @@ export function orchestrationDir(instance: SandboxInstance, commandId: string): 
 }
 
 /**
+ * Mounts each private dir, then runs the script. Arguments: the scratch dir, the number of
+ * overlay roots and the roots, then (source, target) pairs. A target missing on the machine
+ * is created only inside the namespace: its nearest existing ancestor gets an overlay whose
+ * writable layer is a tmpfs, so nothing is left on the machine's own disk.
+ */
+const PRIVATE_MOUNTS = `script=$0 scratch=$1 roots=$2
+shift 2
+if [ "$roots" -gt 0 ]; then mount -t tmpfs sandbox-scratch "$scratch" || exit 1; fi
+i=0
+while [ "$i" -lt "$roots" ]; do
+  mkdir "$scratch/upper$i" "$scratch/work$i" &&
+    mount -t overlay sandbox-overlay -o "lowerdir=$1,upperdir=$scratch/upper$i,workdir=$scratch/work$i" "$1" || exit 1
+  i=$((i + 1))
+  shift
+done
+while [ "$#" -gt 0 ]; do
+  mkdir -p "$2" && mount --bind "$1" "$2" || exit 1
+  shift 2
+done
+exec sh "$script"`
+
+/** Characters an overlay mount option cannot carry in a path. */
+const OVERLAY_UNSAFE = /[,:\\]/
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/** The nearest ancestor of `path` that exists on the machine (below /). */
+function existingAncestor(path: string): string {
+  let ancestor = dirname(path)
+  while (ancestor !== '/' && !existsSync(ancestor)) ancestor = dirname(ancestor)
+  if (ancestor === '/' || !isDirectory(ancestor) || OVERLAY_UNSAFE.test(ancestor)) {
+    throw new Error(
+      `private dir ${JSON.stringify(path)} cannot be made: its nearest existing parent ${JSON.stringify(ancestor)} must be a directory below / without ',', ':' or '\\'`,
+    )
+  }
+  return ancestor
+}
+
+/** The topmost of `paths`: none is inside another. */
+function outermost(paths: string[]): string[] {
+  const unique = [...new Set(paths)]
+  return unique.filter(
+    path => !unique.some(other => other !== path && path.startsWith(`${other}/`)),
+  )
+}
+
+/**
  * The program and arguments that run `_script.sh`: plain `sh`, or, when the instance has
  * private directories, `unshare --mount` with each one bind-mounted from the instance's own
  * tree before `exec sh`. unshare execs in place, so the pid and process group stay the same.
  */
 export function scriptCommand(instance: SandboxInstance, scriptPath: string): [string, string[]] {
   if (instance.privateDirs.length === 0) return ['sh', [scriptPath]]
-  const mounts: string[] = []
-  instance.privateDirs.forEach((target, index) => {
+  for (const target of instance.privateDirs) {
     if (!isAbsolute(target) || target === '/')
       throw new Error(`private dir ${JSON.stringify(target)} must be an absolute path below /`)
-    const source = join(instance.dir, 'root', target)
-    mkdirSync(source, { recursive: true })
-    mkdirSync(target, { recursive: true })
-    // Paths travel as positional parameters, never inside the script text.
-    mounts.push(`mount --bind "$${2 * index + 1}" "$${2 * index + 2}"`)
-  })
-  const wrapper = `${mounts.join(' && ')} && exec sh "$0"`
-  const args = instance.privateDirs.flatMap(target => [join(instance.dir, 'root', target), target])
-  return [
-    'unshare',
-    ['--mount', '--propagation', 'private', 'sh', '-c', wrapper, scriptPath, ...args],
-  ]
+    mkdirSync(join(instance.dir, 'root', target), { recursive: true })
+  }
+  const missing = instance.privateDirs.filter(target => !isDirectory(target))
+  const roots = outermost(missing.map(existingAncestor))
+  const scratch = join(instance.dir, '.private-mounts')
+  if (roots.length > 0 && OVERLAY_UNSAFE.test(scratch))
+    throw new Error(`sandbox dir ${JSON.stringify(scratch)} must not contain ',', ':' or '\\'`)
+  mkdirSync(scratch, { recursive: true })
+  // Paths travel as positional parameters, never inside the script text.
+  const pairs = instance.privateDirs.flatMap(target => [join(instance.dir, 'root', target), target])
+  return inPrivateMountNamespace(PRIVATE_MOUNTS, [
+    scriptPath,
+    scratch,
+    String(roots.length),
+    ...roots,
+    ...pairs,
+  ])
+}
+
+/**
+ * The program and arguments that run `sh -c script` in a private mount namespace of its own
+ * (root only), with `args` as its positional parameters ($0, $1, …).
+ */
+export function inPrivateMountNamespace(
+  script: string,
+  args: readonly string[],
+): [string, string[]] {
+  return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, ...args]]
 }
 
 /** Starts `sh _script.sh` for one invocation. Throws only if the process cannot be spawned. */
@@ -95,7 +172,7 @@ export function runScript(options: RunScriptOptions): RunningScript {
     const [program, args] = scriptCommand(options.instance, scriptPath)
     child = spawn(program, args, {
       cwd: options.workingDirectory,
-      env: options.env,
+      env: { ...options.env, [INSTANCE_MARKER]: options.instance.marker },
       // A new session, so the script and everything it starts share one process group.
       detached: true,
       stdio: ['ignore', stdoutFd, stderrFd],

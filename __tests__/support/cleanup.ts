@@ -1,0 +1,5 @@
+// After each test file: remove the temp dirs of the actions it ran (see removeActionWorkDirs).
+import { afterAll } from '@jest/globals'
+import { removeActionWorkDirs } from '../../packages/sandbox/src/local-action.js'
+
+afterAll(() => removeActionWorkDirs())
