@@ -4,9 +4,11 @@
  * stand-ins, all reachable through the standard AWS_ENDPOINT_URL_* variables.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
+import type { IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { AccessControl, ssmRequests } from './access.js'
 import { Ec2FrontEnd } from './ec2.js'
 import { Faults } from './faults.js'
 import {
@@ -16,7 +18,8 @@ import {
   type SandboxInstance,
 } from './instances.js'
 import { startOidcServer, type OidcServer, type OidcServerOptions } from './oidc.js'
-import { type Endpoint, serve } from './protocol.js'
+import type { AuthorizationRequest, PolicyDocument } from './iam-policy.js'
+import { type Endpoint, serve, ServiceError } from './protocol.js'
 import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from './s3.js'
 import { type SsmSettings, SsmFrontEnd, SsmService } from './ssm.js'
 import { startSts, type StsRole, type StsServer } from './sts.js'
@@ -52,8 +55,8 @@ export interface SandboxOptions {
   instanceEnv?: Record<string, string>
   /** Seed of the PRNG behind rate throttling. */
   seed?: number
-  /** Start s3rver with these buckets and export AWS_ENDPOINT_URL_S3. */
-  s3?: { buckets: string[] }
+  /** Start s3rver with these buckets (and bucket policies) and export AWS_ENDPOINT_URL_S3. */
+  s3?: { buckets: string[]; bucketPolicies?: Record<string, PolicyDocument> }
   /** Start the GitHub OIDC token stand-in (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN). */
   oidc?: Omit<OidcServerOptions, 'requestToken'> & { requestToken?: string }
   /** Start the STS stand-in trusting the OIDC stand-in (needs `oidc`). */
@@ -90,6 +93,8 @@ export interface Sandbox {
   s3: S3Sandbox | undefined
   oidc: OidcServer | undefined
   sts: StsServer | undefined
+  /** Credentials issued for roles with a `policy`, and the bucket policies in force. */
+  access: AccessControl
   /** Stops every server, kills every process the instances started, removes temp dirs. */
   close(): Promise<void>
 }
@@ -147,6 +152,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     )
 
   const started: { close(): Promise<void> }[] = []
+  const access = new AccessControl()
+  /** The AccessDenied message for the first request the signer may not make, if any. */
+  const denialFor = (request: IncomingMessage, requests: AuthorizationRequest[]) => {
+    const principal = access.principalOf(request)
+    return principal && access.firstDenial(principal, requests)?.message
+  }
   const stopAll = async () => {
     for (const service of started.reverse()) await service.close().catch(() => undefined)
   }
@@ -155,7 +166,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     let oidc: OidcServer | undefined
     let sts: StsServer | undefined
     if (options.s3) {
-      s3 = await startS3({ buckets: options.s3.buckets, directory: join(rootDir, '.s3') })
+      s3 = await startS3({
+        buckets: options.s3.buckets,
+        directory: join(rootDir, '.s3'),
+        access,
+        ...(options.s3.bucketPolicies ? { bucketPolicies: options.s3.bucketPolicies } : {}),
+      })
       started.push(s3)
     }
     if (options.oidc) {
@@ -173,8 +189,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         ...(options.sts.providerAudiences
           ? { providerAudiences: options.sts.providerAudiences }
           : {}),
-        onIssue: credentials =>
-          s3ForKeys?.allowAccessKey(credentials.accessKeyId, credentials.secretAccessKey),
+        onIssue: (credentials, role, sessionArn) => {
+          s3ForKeys?.allowAccessKey(credentials.accessKeyId, credentials.secretAccessKey)
+          if (role.policy)
+            access.register(credentials.accessKeyId, {
+              roleArn: role.arn,
+              sessionArn,
+              policy: role.policy,
+            })
+        },
       })
       started.push(sts)
     }
@@ -200,9 +223,27 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       outputUploader: s3 ? outputUploader(s3, region, started) : undefined,
     }
     const ssm = new SsmService(fleet, settings)
-    const ec2Endpoint: Endpoint = await serve(new Ec2FrontEnd(fleet, accountId), faults)
+    const ec2Endpoint: Endpoint = await serve(
+      new Ec2FrontEnd(fleet, accountId, (operation, request) => {
+        const denial = denialFor(request, [{ action: `ec2:${operation}`, resource: '*' }])
+        if (denial)
+          throw new ServiceError(
+            'UnauthorizedOperation',
+            `You are not authorized to perform this operation. ${denial}`,
+            403,
+          )
+      }),
+      faults,
+    )
     started.push(ec2Endpoint)
-    const ssmEndpoint: Endpoint = await serve(new SsmFrontEnd(ssm), faults)
+    const ssmEndpoint: Endpoint = await serve(
+      new SsmFrontEnd(ssm, (operation, request, input) => {
+        const requests = ssmRequests(operation, input, fleet, { region, accountId })
+        const denial = denialFor(request, requests)
+        if (denial) throw new ServiceError('AccessDeniedException', denial, 400)
+      }),
+      faults,
+    )
     started.push({
       close: async () => {
         ssm.close()
@@ -233,6 +274,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       s3,
       oidc,
       sts,
+      access,
       close: async () => {
         if (closed) return
         closed = true
