@@ -57,12 +57,13 @@ export function s3RequestOf(request: IncomingMessage): S3Request {
   const [bucketPart = '', ...keyParts] = url.pathname.slice(1).split('/')
   const bucket = decodeURIComponent(bucketPart)
   const key = keyParts.map(decodeURIComponent).join('/')
+  const onBucket = key === '' // `/bucket` and `/bucket/` (ListObjectsV2) name the bucket
   const method = request.method ?? 'GET'
   const query = url.searchParams
   if (bucket === '') {
     return { action: 's3:ListAllMyBuckets', resource: '*', bucket, key, createsObject: false }
   }
-  if (keyParts.length === 0) {
+  if (onBucket) {
     const prefix = query.get('prefix')
     return {
       action: bucketAction(method, query),
