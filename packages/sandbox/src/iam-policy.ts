@@ -48,7 +48,10 @@ export interface PolicySet {
   identity: PolicyDocument[]
   /** Resource-based policies (a bucket policy). */
   resource?: PolicyDocument[]
-  /** SCPs and permission boundaries: each must allow, none may deny. */
+  /**
+   * The SCPs attached to the account (FullAWSAccess among them), or a permission boundary:
+   * none may deny, and one must allow. Absent: no guardrail.
+   */
   guardrails?: PolicyDocument[]
 }
 
@@ -197,12 +200,13 @@ function effectsOf(
 export function evaluate(policies: PolicySet, request: AuthorizationRequest): Decision {
   const identity = effectsOf(policies.identity, request)
   const resource = effectsOf(policies.resource ?? [], request, true)
-  const guardrails = (policies.guardrails ?? []).map(policy => effectsOf([policy], request))
-  if (guardrails.some(effects => effects.has('Deny')))
+  const guarded = policies.guardrails !== undefined
+  const guardrails = effectsOf(policies.guardrails ?? [], request)
+  if (guardrails.has('Deny'))
     return { effect: 'explicit-deny', by: 'service control policy' }
   if (resource.has('Deny')) return { effect: 'explicit-deny', by: 'resource-based policy' }
   if (identity.has('Deny')) return { effect: 'explicit-deny', by: 'identity-based policy' }
-  if (guardrails.some(effects => !effects.has('Allow')))
+  if (guarded && !guardrails.has('Allow'))
     return { effect: 'implicit-deny', by: 'service control policy' }
   if (identity.has('Allow') || resource.has('Allow')) return { effect: 'allow' }
   return { effect: 'implicit-deny', by: 'identity-based policy' }
