@@ -14,7 +14,6 @@ import {
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm'
-import type { AwsCredentialIdentity } from '@smithy/types'
 import { AwsClientFactory, webIdentityCredentials } from '../../packages/aws/src/index.js'
 import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
 import {
@@ -323,7 +322,7 @@ describe('the prod deploy role (strict trust policy, prod templates)', () => {
 describe('the AWS CLI reads the refusals', () => {
   it('prints AccessDenied for a dev role writing under prod', async () => {
     const { credentials } = clientsAs(DEV_ROLE, subjectFor('dev'))
-    const keys: AwsCredentialIdentity = await credentials()
+    const keys = await credentials()
     const env = {
       ...process.env,
       AWS_ACCESS_KEY_ID: keys.accessKeyId,

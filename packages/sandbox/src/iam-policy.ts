@@ -202,8 +202,7 @@ export function evaluate(policies: PolicySet, request: AuthorizationRequest): De
   const resource = effectsOf(policies.resource ?? [], request, true)
   const guarded = policies.guardrails !== undefined
   const guardrails = effectsOf(policies.guardrails ?? [], request)
-  if (guardrails.has('Deny'))
-    return { effect: 'explicit-deny', by: 'service control policy' }
+  if (guardrails.has('Deny')) return { effect: 'explicit-deny', by: 'service control policy' }
   if (resource.has('Deny')) return { effect: 'explicit-deny', by: 'resource-based policy' }
   if (identity.has('Deny')) return { effect: 'explicit-deny', by: 'identity-based policy' }
   if (guarded && !guardrails.has('Allow'))
