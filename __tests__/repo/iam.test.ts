@@ -216,9 +216,26 @@ describe('the strict trust policy', () => {
   })
 })
 
-describe('the tag guardrail', () => {
-  it('denies CreateTags/DeleteTags on either deploy tag key to all but the tag admin role', () => {
-    expect(guardrail.Statement).toEqual([
+/** The policies whose every statement is fixed: what each must say, word for word. */
+const EXACT_STATEMENTS: [string, string, Policy, Statement[]][] = [
+  [
+    'instance-role-policy.json',
+    "the instance role only reads its environment's prefix",
+    instance,
+    [
+      {
+        Sid: 'ReadReleaseArtifactsOfThisEnvironment',
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: 'arn:aws:s3:::ARTIFACT_BUCKET/APP_NAME/ENVIRONMENT/*',
+      },
+    ],
+  ],
+  [
+    'deploy-tags-guardrail.json',
+    'CreateTags/DeleteTags on either deploy tag key (any case, ForAnyValue) only for the tag admin',
+    guardrail,
+    [
       {
         Sid: 'OnlyTagAdminsChangeDeployTags',
         Effect: 'Deny',
@@ -231,13 +248,13 @@ describe('the tag guardrail', () => {
           ArnNotLike: { 'aws:PrincipalArn': 'arn:aws:iam::*:role/TAG_ADMIN_ROLE' },
         },
       },
-    ])
-  })
-})
-
-describe('the artifact bucket policy', () => {
-  it('denies object-creating writes under the app prefix that carry no If-None-Match', () => {
-    expect(bucketPolicy.Statement).toEqual([
+    ],
+  ],
+  [
+    'artifact-bucket-policy.json',
+    'object-creating writes under the app prefix need If-None-Match',
+    bucketPolicy,
+    [
       {
         Sid: 'ReleaseObjectsAreWrittenOnce',
         Effect: 'Deny',
@@ -249,7 +266,13 @@ describe('the artifact bucket policy', () => {
           Bool: { 's3:ObjectCreationOperation': 'true' },
         },
       },
-    ])
+    ],
+  ],
+]
+
+describe('the fixed policies', () => {
+  it.each(EXACT_STATEMENTS)('%s: %s', (_file, _rule, policy, statements) => {
+    expect(policy.Statement).toEqual(statements)
   })
 })
 
@@ -268,17 +291,6 @@ describe('every policy', () => {
       expect(text).not.toMatch(/FullAccess/i)
     },
   )
-  it("the instance role only reads its environment's prefix", () => {
-    expect(instance.Statement).toEqual([
-      {
-        Sid: 'ReadReleaseArtifactsOfThisEnvironment',
-        Effect: 'Allow',
-        Action: 's3:GetObject',
-        Resource: 'arn:aws:s3:::ARTIFACT_BUCKET/APP_NAME/ENVIRONMENT/*',
-      },
-    ])
-  })
-
   it.each(Object.keys(ALL_POLICIES))('%s fills in with no placeholder left', file => {
     expect(() => instantiate(file, 'prod')).not.toThrow()
   })
