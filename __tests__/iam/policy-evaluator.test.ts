@@ -9,7 +9,7 @@ import {
   type PolicyDocument,
   type RequestContext,
 } from '../../packages/sandbox/src/iam-policy.js'
-import { ACCOUNT_ID, instantiate, TAG_ADMIN_ROLE } from './templates.js'
+import { ACCOUNT_ID, APP, BUCKET, instantiate, TAG_ADMIN_ROLE } from './templates.js'
 
 const allow = (statement: Record<string, unknown>): PolicyDocument => ({
   Version: '2012-10-17',
@@ -232,5 +232,18 @@ describe('docs/iam/deploy-tags-guardrail.json (as an SCP)', () => {
       },
     )
     expect(decision.effect).toBe('allow')
+  })
+})
+
+describe('docs/iam/instance-role-policy.json', () => {
+  it("lets a prod host read prod's releases and nothing of dev's, nor write", () => {
+    const prodHost = instantiate('instance-role-policy.json', 'prod')
+    const read = (key: string, action = 's3:GetObject') =>
+      evaluate({ identity: [prodHost] }, { action, resource: `arn:aws:s3:::${BUCKET}/${key}` })
+        .effect
+    expect(read(`${APP}/prod/v1.0.0.zip`)).toBe('allow')
+    expect(read(`${APP}/dev/v1.0.0.zip`)).toBe('implicit-deny')
+    expect(read(`${APP}/production/v1.0.0.zip`)).toBe('implicit-deny')
+    expect(read(`${APP}/prod/v1.0.0.zip`, 's3:PutObject')).toBe('implicit-deny')
   })
 })
