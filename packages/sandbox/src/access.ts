@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Fleet } from './instances.js'
+import { ServiceError } from './protocol.js'
 import {
   type AuthorizationRequest,
   type Decision,
@@ -23,7 +24,7 @@ export interface SessionPrincipal {
   policy: PolicyDocument
 }
 
-/** A refused request: the AWS-worded message, and the HTTP status the service answers with. */
+/** A refused request, and AWS's words for the refusal. */
 export interface Denial {
   request: AuthorizationRequest
   message: string
@@ -75,6 +76,39 @@ export class AccessControl {
         return { request: asked, message: denialMessage(principal.sessionArn, asked, decision) }
     }
     return undefined
+  }
+}
+
+/** The refusal message for the first of `requests` the signer of `request` may not make. */
+function denialFor(
+  access: AccessControl,
+  request: IncomingMessage,
+  requests: AuthorizationRequest[],
+): string | undefined {
+  const principal = access.principalOf(request)
+  return principal && access.firstDenial(principal, requests)?.message
+}
+
+/** The EC2 front end's hook: UnauthorizedOperation (403) for a call the signer may not make. */
+export function ec2Authorizer(access: AccessControl) {
+  return (operation: string, request: IncomingMessage): void => {
+    const denial = denialFor(access, request, [{ action: `ec2:${operation}`, resource: '*' }])
+    if (denial) {
+      const message = `You are not authorized to perform this operation. ${denial}`
+      throw new ServiceError('UnauthorizedOperation', message, 403)
+    }
+  }
+}
+
+/** The SSM front end's hook: AccessDeniedException (400) for a call the signer may not make. */
+export function ssmAuthorizer(
+  access: AccessControl,
+  fleet: Fleet,
+  where: { region: string; accountId: string },
+) {
+  return (operation: string, request: IncomingMessage, input: Record<string, unknown>): void => {
+    const denial = denialFor(access, request, ssmRequests(operation, input, fleet, where))
+    if (denial) throw new ServiceError('AccessDeniedException', denial, 400)
   }
 }
 

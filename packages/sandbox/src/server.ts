@@ -4,11 +4,10 @@
  * stand-ins, all reachable through the standard AWS_ENDPOINT_URL_* variables.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import type { IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { AccessControl, ssmRequests } from './access.js'
+import { AccessControl, ec2Authorizer, ssmAuthorizer } from './access.js'
 import { Ec2FrontEnd } from './ec2.js'
 import { Faults } from './faults.js'
 import {
@@ -18,8 +17,8 @@ import {
   type SandboxInstance,
 } from './instances.js'
 import { startOidcServer, type OidcServer, type OidcServerOptions } from './oidc.js'
-import type { AuthorizationRequest, PolicyDocument } from './iam-policy.js'
-import { type Endpoint, serve, ServiceError } from './protocol.js'
+import type { PolicyDocument } from './iam-policy.js'
+import { type Endpoint, serve } from './protocol.js'
 import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from './s3.js'
 import { type SsmSettings, SsmFrontEnd, SsmService } from './ssm.js'
 import { startSts, type StsRole, type StsServer } from './sts.js'
@@ -153,11 +152,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const started: { close(): Promise<void> }[] = []
   const access = new AccessControl()
-  /** The AccessDenied message for the first request the signer may not make, if any. */
-  const denialFor = (request: IncomingMessage, requests: AuthorizationRequest[]) => {
-    const principal = access.principalOf(request)
-    return principal && access.firstDenial(principal, requests)?.message
-  }
   const stopAll = async () => {
     for (const service of started.reverse()) await service.close().catch(() => undefined)
   }
@@ -224,24 +218,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     const ssm = new SsmService(fleet, settings)
     const ec2Endpoint: Endpoint = await serve(
-      new Ec2FrontEnd(fleet, accountId, (operation, request) => {
-        const denial = denialFor(request, [{ action: `ec2:${operation}`, resource: '*' }])
-        if (denial)
-          throw new ServiceError(
-            'UnauthorizedOperation',
-            `You are not authorized to perform this operation. ${denial}`,
-            403,
-          )
-      }),
+      new Ec2FrontEnd(fleet, accountId, ec2Authorizer(access)),
       faults,
     )
     started.push(ec2Endpoint)
     const ssmEndpoint: Endpoint = await serve(
-      new SsmFrontEnd(ssm, (operation, request, input) => {
-        const requests = ssmRequests(operation, input, fleet, { region, accountId })
-        const denial = denialFor(request, requests)
-        if (denial) throw new ServiceError('AccessDeniedException', denial, 400)
-      }),
+      new SsmFrontEnd(ssm, ssmAuthorizer(access, fleet, { region, accountId })),
       faults,
     )
     started.push({
