@@ -3,33 +3,29 @@
 // host before anything is sent there.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
-import { ACCOUNT_ID, APP, BUCKET, instantiate, REGION, subjectFor } from '../iam/templates.js'
+import {
+  ACCOUNT_ID,
+  APP,
+  BUCKET,
+  deployRole,
+  deployRoleArn,
+  IAM_SANDBOX,
+  REGION,
+  taggedInstances,
+} from '../iam/templates.js'
 import { runAction } from '../support/run-action.js'
 
-const DEV_ROLE = `arn:aws:iam::${ACCOUNT_ID}:role/${APP}-deploy-dev`
-const DEV_HOST = 'i-0000000000000e001'
-const PROD_HOST = 'i-0000000000000e002'
+const DEV_ROLE = deployRoleArn('dev')
 let sandbox: Sandbox
+const hostOf = (environment: string) => sandbox.fleet.byName(`web-${environment}`)!.id
 
 beforeAll(async () => {
   sandbox = await startSandbox({
-    region: REGION,
-    accountId: ACCOUNT_ID,
-    commandMode: 'fast',
-    instances: [
-      { id: DEV_HOST, name: 'web-dev', tags: { DeployApp: APP, DeployEnvironment: 'dev' } },
-      { id: PROD_HOST, name: 'web-prod', tags: { DeployApp: APP, DeployEnvironment: 'prod' } },
-    ],
+    ...IAM_SANDBOX,
+    instances: taggedInstances('dev', 'prod'),
     s3: { buckets: [BUCKET] },
-    oidc: { subject: subjectFor('dev') },
     sts: {
-      roles: [
-        {
-          arn: DEV_ROLE,
-          trustPolicy: instantiate('deploy-role-trust-policy.json', 'dev'),
-          policy: instantiate('deploy-role-policy.json', 'dev'),
-        },
-      ],
+      roles: [deployRole('dev')],
     },
   })
 })
@@ -70,17 +66,17 @@ const commandsTo = (host: string) =>
 
 describe('ssm-deploy as the dev deploy role', () => {
   it('is refused a prod host by AWS, and sends nothing', async () => {
-    const run = await deployAsDev(PROD_HOST)
+    const run = await deployAsDev(hostOf('prod'))
     expect(run.exitCode).toBe(1)
     expect(run.errors.join('\n')).toContain(
-      `is not authorized to perform: ssm:SendCommand on resource: arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${PROD_HOST}`,
+      `is not authorized to perform: ssm:SendCommand on resource: arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/${hostOf('prod')}`,
     )
     expect(sandbox.sts!.calls.at(-1)).toMatchObject({ roleArn: DEV_ROLE, status: 200 })
-    expect(commandsTo(PROD_HOST)).toEqual([])
+    expect(commandsTo(hostOf('prod'))).toEqual([])
   })
 
   it('sends its command to a dev host', async () => {
-    await deployAsDev(DEV_HOST)
-    expect(commandsTo(DEV_HOST)).toHaveLength(1)
+    await deployAsDev(hostOf('dev'))
+    expect(commandsTo(hostOf('dev'))).toHaveLength(1)
   })
 })

@@ -21,14 +21,18 @@ import {
   APP,
   BUCKET,
   DEPLOY_WORKFLOW_REF,
+  deployRole,
+  deployRoleArn,
+  IAM_SANDBOX,
   instantiate,
   REGION,
   subjectFor,
+  taggedInstances,
 } from './templates.js'
 
 const run = promisify(execFile)
-const DEV_ROLE = `arn:aws:iam::${ACCOUNT_ID}:role/${APP}-deploy-dev`
-const PROD_ROLE = `arn:aws:iam::${ACCOUNT_ID}:role/${APP}-deploy-prod`
+const DEV_ROLE = deployRoleArn('dev')
+const PROD_ROLE = deployRoleArn('prod')
 
 let sandbox: Sandbox
 const savedEnv = { ...process.env }
@@ -36,32 +40,17 @@ const factories: AwsClientFactory[] = []
 
 beforeAll(async () => {
   sandbox = await startSandbox({
-    region: REGION,
-    accountId: ACCOUNT_ID,
-    commandMode: 'fast',
+    ...IAM_SANDBOX,
     instances: [
-      { name: 'web-dev', tags: { DeployApp: APP, DeployEnvironment: 'dev' } },
-      { name: 'web-prod', tags: { DeployApp: APP, DeployEnvironment: 'prod' } },
+      ...taggedInstances('dev', 'prod'),
       { name: 'web-untagged-env', tags: { DeployApp: APP } },
     ],
     s3: {
       buckets: [BUCKET],
       bucketPolicies: { [BUCKET]: instantiate('artifact-bucket-policy.json', 'dev') },
     },
-    oidc: { subject: subjectFor('dev') },
     sts: {
-      roles: [
-        {
-          arn: DEV_ROLE,
-          trustPolicy: instantiate('deploy-role-trust-policy.json', 'dev'),
-          policy: instantiate('deploy-role-policy.json', 'dev'),
-        },
-        {
-          arn: PROD_ROLE,
-          trustPolicy: instantiate('deploy-role-trust-policy-strict.json', 'prod'),
-          policy: instantiate('deploy-role-policy.json', 'prod'),
-        },
-      ],
+      roles: [deployRole('dev'), deployRole('prod', 'deploy-role-trust-policy-strict.json')],
     },
   })
   // The SDK finds the sandbox through AWS_ENDPOINT_URL_*; no static keys are left to fall back on.

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { PolicyDocument } from '../../packages/sandbox/src/iam-policy.js'
+import type { StsRole } from '../../packages/sandbox/src/sts.js'
 import { repoRoot } from '../support/run-action.js'
 
 export const ACCOUNT_ID = '123456789012'
@@ -49,3 +50,31 @@ export function subjectFor(environment: string, jobWorkflowRef?: string): string
 
 /** The job_workflow_ref of a job running the suite's reusable deploy.yml. */
 export const DEPLOY_WORKFLOW_REF = `${WORKFLOW_REPO}/.github/workflows/deploy.yml@${WORKFLOW_REF}`
+
+/** The deploy role ARN of `environment`. */
+export const deployRoleArn = (environment: string): string =>
+  `arn:aws:iam::${ACCOUNT_ID}:role/${APP}-deploy-${environment}`
+
+/** The deploy role of `environment` for the sandbox's STS, trust and policy from docs/iam. */
+export function deployRole(environment: string, trust = 'deploy-role-trust-policy.json'): StsRole {
+  return {
+    arn: deployRoleArn(environment),
+    trustPolicy: instantiate(trust, environment),
+    policy: instantiate('deploy-role-policy.json', environment),
+  }
+}
+
+/** Instances tagged for the app in each environment, one each, named `web-<environment>`. */
+export const taggedInstances = (...environments: string[]) =>
+  environments.map(environment => ({
+    name: `web-${environment}`,
+    tags: { DeployApp: APP, DeployEnvironment: environment },
+  }))
+
+/** What every IAM sandbox here shares: the account, fast commands, and a dev job's token. */
+export const IAM_SANDBOX = {
+  region: REGION,
+  accountId: ACCOUNT_ID,
+  commandMode: 'fast',
+  oidc: { subject: subjectFor('dev') },
+} as const
