@@ -173,10 +173,23 @@ describe('webIdentityCredentials against the sandbox STS', () => {
       `"token.actions.githubusercontent.com:aud" (StringEquals) must allow this token's aud "sts.amazonaws.com"`,
     )
     expect(error.message).toContain(
-      `"token.actions.githubusercontent.com:sub" (StringLike) must match this token's sub "${SUBJECT}"`,
+      `"token.actions.githubusercontent.com:sub" (StringEquals) must equal this token's sub "${SUBJECT}"`,
     )
+    expect(error.message).not.toContain('StringLike')
+    expect(error.message).toContain(`compare it with the trust policy of role "${STRANGER_ROLE}"`)
     // The token is decoded for the message, never shown.
     for (const part of jwt.split('.')) expect(error.message).not.toContain(part)
+  })
+
+  it('prints a long customised sub in full, escaped', async () => {
+    const sub =
+      'repo:octo-org/octo-repo:environment:production-eu-west-1:job_workflow_ref:' +
+      'octo-org/ec2-deploy-actions/.github/workflows/deploy.yml@refs/tags/v1.2.3\n::add-mask::x'
+    const error = await failure(
+      provider({ roleArn: STRANGER_ROLE, getToken: async () => oidc.sign({ sub }) })(),
+    )
+    expect(sts.calls.at(-1)).toMatchObject({ status: 403, code: 'AccessDenied', subject: sub })
+    expect(error.message).toContain(`must equal this token's sub ${JSON.stringify(sub)}\n`)
   })
 
   it('explains a token audience the OIDC provider does not list', async () => {

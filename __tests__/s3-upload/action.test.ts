@@ -376,7 +376,7 @@ describe('s3-upload with role-to-assume (GitHub OIDC)', () => {
     expect(message).toContain(
       `AWS refused to let this workflow assume role "${UNTRUSTING_ROLE}" (AccessDenied`,
     )
-    expect(message).toContain(`must match this token's sub "${SUBJECT}"`)
+    expect(message).toContain(`(StringEquals) must equal this token's sub "${SUBJECT}"`)
     expect(message).toContain(`must allow this token's aud "sts.amazonaws.com"`)
   })
 

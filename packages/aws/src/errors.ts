@@ -18,6 +18,9 @@ export function missingIdTokenPermissionError(detail?: string): ConfigurationErr
   )
 }
 
+/** A GitHub `sub` is at most a few hundred characters; longer is shown cut. */
+const MAX_SUBJECT_SHOWN = 1024
+
 /** The claims of a JWT that help explain a refusal; the signature is neither read nor checked. */
 export interface TokenClaims {
   sub?: string
@@ -105,7 +108,8 @@ export function translateStsError(
 ): Error {
   const code = awsErrorCode(error)
   const claims = decodeTokenClaims(context.token) ?? {}
-  const sub = claims.sub === undefined ? '(none)' : describeValue(claims.sub)
+  // In full: a trust policy compares the whole sub with StringEquals, so a cut one is no help.
+  const sub = claims.sub === undefined ? '(none)' : describeValue(claims.sub, MAX_SUBJECT_SHOWN)
   const aud =
     claims.aud === undefined
       ? '(none)'
@@ -120,11 +124,13 @@ export function translateStsError(
     return new ConfigurationError(
       `AWS refused to let this workflow assume role ${role} (AccessDenied: ${detail}). ` +
         `The role's trust policy must allow sts:AssumeRoleWithWebIdentity for the federated ` +
-        `principal of ${provider}, with conditions that match this token:\n` +
+        `principal of ${provider}, with StringEquals conditions equal to this token's claims:\n` +
         `  "${provider}:aud" (StringEquals) must allow this token's aud ${aud}\n` +
-        `  "${provider}:sub" (StringLike) must match this token's sub ${sub}\n` +
+        `  "${provider}:sub" (StringEquals) must equal this token's sub ${sub}\n` +
         'The sub names the repository and what ran it (environment:<name> for jobs with an ' +
-        'environment, ref:refs/heads/<branch> otherwise); check the role ARN and both conditions.',
+        'environment, ref:refs/heads/<branch> otherwise, then :job_workflow_ref:<workflow>@<ref> ' +
+        "when the repository's OIDC subject is customised); compare it with the trust policy " +
+        `of role ${role} character for character (docs/iam/README.md).`,
     )
   }
   if (code === 'InvalidIdentityToken' || code === 'InvalidIdentityTokenException') {

@@ -20,8 +20,8 @@ const MAX_SHOWN = 120
  * Renders an untrusted value for an error message: quoted, with control characters,
  * quotes and backslashes escaped, and cut to a readable length.
  */
-export function describeValue(value: string): string {
-  const cut = value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}…` : value
+export function describeValue(value: string, maxShown = MAX_SHOWN): string {
+  const cut = value.length > maxShown ? `${value.slice(0, maxShown)}…` : value
   // JSON escaping makes newlines, NUL and other control characters visible.
   return JSON.stringify(cut).replace(/[\u2028\u2029\u0080-\u009f]/g, c => {
     return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`

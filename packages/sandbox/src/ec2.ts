@@ -240,10 +240,17 @@ export class Ec2FrontEnd implements ServiceFrontEnd {
   readonly service = 'ec2'
   readonly fleet: Fleet
   readonly accountId: string
+  /** Throws a ServiceError (UnauthorizedOperation) for a call the signer may not make. */
+  private readonly authorize: ((operation: string, request: IncomingMessage) => void) | undefined
 
-  constructor(fleet: Fleet, accountId: string) {
+  constructor(
+    fleet: Fleet,
+    accountId: string,
+    authorize?: (operation: string, request: IncomingMessage) => void,
+  ) {
     this.fleet = fleet
     this.accountId = accountId
+    this.authorize = authorize
   }
 
   operationOf(request: IncomingMessage, body: string): string {
@@ -262,11 +269,12 @@ export class Ec2FrontEnd implements ServiceFrontEnd {
   }
 
   async handle(
-    _operation: string,
+    operation: string,
     request: IncomingMessage,
     body: string,
     requestId: string,
   ): Promise<WireResponse> {
+    this.authorize?.(operation, request)
     const params = this.params(request, body)
     const version = params.get('Version')
     if (version !== API_VERSION) {

@@ -40,6 +40,11 @@ export interface OidcServer {
   issuer: string
   /** Verifies the tokens this server signs (give it to the STS stand-in). */
   publicKey: KeyObject
+  /**
+   * Signs a token as the service would, with `claims` merged over its claims: the token
+   * another workflow file, environment or repository would get (`sub`, `job_workflow_ref`…).
+   */
+  sign(claims: Record<string, unknown>, audience?: string): string
   requests: OidcRequest[]
   close(): Promise<void>
 }
@@ -109,6 +114,29 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcS
   const requests: OidcRequest[] = []
   let failuresLeft = options.failFirst ?? 0
 
+  const sign = (extra: Record<string, unknown>, audience: string | undefined): string => {
+    const now = Math.floor(Date.now() / 1000)
+    const repository = 'octo-org/octo-repo'
+    const claims = {
+      jti: randomUUID(),
+      sub: options.subject,
+      aud: audience ?? `https://github.com/${repository.split('/')[0]}`,
+      ref: 'refs/heads/master',
+      sha: '0123456789abcdef0123456789abcdef01234567',
+      repository,
+      repository_owner: repository.split('/')[0],
+      run_id: '1234567890',
+      run_attempt: '1',
+      event_name: 'push',
+      iss: issuer,
+      nbf: now - 5,
+      iat: now - 5,
+      exp: now + lifetime,
+      ...extra,
+    }
+    return signJwt(claims, privateKey, kid)
+  }
+
   const handle = (request: IncomingMessage, response: ServerResponse): void => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1')
     const audience = url.searchParams.get('audience') ?? undefined
@@ -125,26 +153,7 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcS
     } else if (!authorized) {
       answer(401, { message: 'bad bearer token' })
     } else {
-      const now = Math.floor(Date.now() / 1000)
-      const repository = 'octo-org/octo-repo'
-      const claims = {
-        jti: randomUUID(),
-        sub: options.subject,
-        aud: audience ?? `https://github.com/${repository.split('/')[0]}`,
-        ref: 'refs/heads/master',
-        sha: '0123456789abcdef0123456789abcdef01234567',
-        repository,
-        repository_owner: repository.split('/')[0],
-        run_id: '1234567890',
-        run_attempt: '1',
-        event_name: 'push',
-        iss: issuer,
-        nbf: now - 5,
-        iat: now - 5,
-        exp: now + lifetime,
-        ...options.claims,
-      }
-      answer(200, { value: signJwt(claims, privateKey, kid) })
+      answer(200, { value: sign(options.claims ?? {}, audience) })
     }
   }
 
@@ -156,6 +165,8 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcS
     requestToken: options.requestToken,
     issuer,
     publicKey,
+    sign: (claims, audience = 'sts.amazonaws.com') =>
+      sign({ ...options.claims, ...claims }, audience),
     requests,
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -1,9 +1,13 @@
-// s3rver (npm), started in-process on a free loopback port: the sandbox's S3. The SDK and the
-// AWS CLI reach it through AWS_ENDPOINT_URL_S3; the IP endpoint makes them use path-style.
+// s3rver (npm), started in-process on a free loopback port, behind the gateway that adds IAM
+// and conditional writes: the sandbox's S3. The SDK and the AWS CLI reach it through
+// AWS_ENDPOINT_URL_S3; the IP endpoint makes them use path-style.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { AccessControl } from './access.js'
+import type { PolicyDocument } from './iam-policy.js'
+import { startS3Gateway } from './s3-gateway.js'
 
 const require = createRequire(import.meta.url)
 
@@ -26,12 +30,18 @@ export interface S3SandboxOptions {
   buckets: string[]
   /** Where objects are stored; a fresh temp dir (removed on close) by default. */
   directory?: string
+  /** Bucket name → bucket policy, enforced for credentials issued for a role with a policy. */
+  bucketPolicies?: Record<string, PolicyDocument>
+  /** Whose credentials are authorised (the sandbox shares one with SSM and EC2). */
+  access?: AccessControl
 }
 
 /** A running s3rver. */
 export interface S3Sandbox {
-  /** Set as AWS_ENDPOINT_URL_S3. */
+  /** Set as AWS_ENDPOINT_URL_S3 (the gateway). */
   url: string
+  /** s3rver itself, behind no gateway: no IAM, no conditional writes. */
+  upstreamUrl: string
   directory: string
   /**
    * Makes s3rver accept this access key (it checks that the key id is known; like every
@@ -56,15 +66,27 @@ export async function startS3(options: S3SandboxOptions): Promise<S3Sandbox> {
     configureBuckets: options.buckets.map(name => ({ name, configs: [] })),
   })
   const { port } = await server.run()
+  const upstreamUrl = `http://127.0.0.1:${port}`
+  const access = options.access ?? new AccessControl()
+  for (const [bucket, policy] of Object.entries(options.bucketPolicies ?? {}))
+    access.bucketPolicies.set(bucket, policy)
+  const gateway = await startS3Gateway({ upstream: upstreamUrl, access }).catch(
+    async (error: unknown) => {
+      await server.close()
+      throw error
+    },
+  )
   const allowed: string[] = []
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: gateway.url,
+    upstreamUrl,
     directory,
     allowAccessKey(accessKeyId, secretAccessKey) {
       account.createKeyPair(accessKeyId, secretAccessKey)
       allowed.push(accessKeyId)
     },
     async close() {
+      await gateway.close()
       await server.close()
       for (const key of allowed) account.revokeAccessKey(key)
       if (ownDirectory) rmSync(directory, { recursive: true, force: true })

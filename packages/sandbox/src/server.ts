@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { AccessControl, ec2Authorizer, ssmAuthorizer } from './access.js'
 import { Ec2FrontEnd } from './ec2.js'
 import { Faults } from './faults.js'
 import {
@@ -16,6 +17,7 @@ import {
   type SandboxInstance,
 } from './instances.js'
 import { startOidcServer, type OidcServer, type OidcServerOptions } from './oidc.js'
+import type { PolicyDocument } from './iam-policy.js'
 import { type Endpoint, serve } from './protocol.js'
 import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from './s3.js'
 import { type SsmSettings, SsmFrontEnd, SsmService } from './ssm.js'
@@ -52,8 +54,8 @@ export interface SandboxOptions {
   instanceEnv?: Record<string, string>
   /** Seed of the PRNG behind rate throttling. */
   seed?: number
-  /** Start s3rver with these buckets and export AWS_ENDPOINT_URL_S3. */
-  s3?: { buckets: string[] }
+  /** Start s3rver with these buckets (and bucket policies) and export AWS_ENDPOINT_URL_S3. */
+  s3?: { buckets: string[]; bucketPolicies?: Record<string, PolicyDocument> }
   /** Start the GitHub OIDC token stand-in (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN). */
   oidc?: Omit<OidcServerOptions, 'requestToken'> & { requestToken?: string }
   /** Start the STS stand-in trusting the OIDC stand-in (needs `oidc`). */
@@ -90,6 +92,8 @@ export interface Sandbox {
   s3: S3Sandbox | undefined
   oidc: OidcServer | undefined
   sts: StsServer | undefined
+  /** Credentials issued for roles with a `policy`, and the bucket policies in force. */
+  access: AccessControl
   /** Stops every server, kills every process the instances started, removes temp dirs. */
   close(): Promise<void>
 }
@@ -147,6 +151,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     )
 
   const started: { close(): Promise<void> }[] = []
+  const access = new AccessControl()
   const stopAll = async () => {
     for (const service of started.reverse()) await service.close().catch(() => undefined)
   }
@@ -155,7 +160,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     let oidc: OidcServer | undefined
     let sts: StsServer | undefined
     if (options.s3) {
-      s3 = await startS3({ buckets: options.s3.buckets, directory: join(rootDir, '.s3') })
+      s3 = await startS3({
+        buckets: options.s3.buckets,
+        directory: join(rootDir, '.s3'),
+        access,
+        ...(options.s3.bucketPolicies ? { bucketPolicies: options.s3.bucketPolicies } : {}),
+      })
       started.push(s3)
     }
     if (options.oidc) {
@@ -173,8 +183,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         ...(options.sts.providerAudiences
           ? { providerAudiences: options.sts.providerAudiences }
           : {}),
-        onIssue: credentials =>
-          s3ForKeys?.allowAccessKey(credentials.accessKeyId, credentials.secretAccessKey),
+        onIssue: (credentials, role, sessionArn) => {
+          s3ForKeys?.allowAccessKey(credentials.accessKeyId, credentials.secretAccessKey)
+          if (role.policy)
+            access.register(credentials.accessKeyId, {
+              roleArn: role.arn,
+              sessionArn,
+              policy: role.policy,
+            })
+        },
       })
       started.push(sts)
     }
@@ -200,9 +217,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       outputUploader: s3 ? outputUploader(s3, region, started) : undefined,
     }
     const ssm = new SsmService(fleet, settings)
-    const ec2Endpoint: Endpoint = await serve(new Ec2FrontEnd(fleet, accountId), faults)
+    const ec2Endpoint: Endpoint = await serve(
+      new Ec2FrontEnd(fleet, accountId, ec2Authorizer(access)),
+      faults,
+    )
     started.push(ec2Endpoint)
-    const ssmEndpoint: Endpoint = await serve(new SsmFrontEnd(ssm), faults)
+    const ssmEndpoint: Endpoint = await serve(
+      new SsmFrontEnd(ssm, ssmAuthorizer(access, fleet, { region, accountId })),
+      faults,
+    )
     started.push({
       close: async () => {
         ssm.close()
@@ -233,6 +256,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       s3,
       oidc,
       sts,
+      access,
       close: async () => {
         if (closed) return
         closed = true

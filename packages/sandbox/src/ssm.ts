@@ -1286,9 +1286,16 @@ export class SsmFrontEnd implements ServiceFrontEnd {
   readonly service = 'ssm'
   readonly ssm: SsmService
   private readonly operations: Record<string, (input: Json) => Json>
+  /** Throws a ServiceError (AccessDeniedException) for a call the signer may not make. */
+  private readonly authorize:
+    ((operation: string, request: IncomingMessage, input: Json) => void) | undefined
 
-  constructor(ssm: SsmService) {
+  constructor(
+    ssm: SsmService,
+    authorize?: (operation: string, request: IncomingMessage, input: Json) => void,
+  ) {
     this.ssm = ssm
+    this.authorize = authorize
     this.operations = {
       SendCommand: input => ssm.sendCommand(input),
       ListCommands: input => ssm.listCommands(input),
@@ -1316,7 +1323,7 @@ export class SsmFrontEnd implements ServiceFrontEnd {
     return operation
   }
 
-  async handle(operation: string, _request: IncomingMessage, body: string): Promise<WireResponse> {
+  async handle(operation: string, request: IncomingMessage, body: string): Promise<WireResponse> {
     let input: unknown
     try {
       input = body.trim() === '' ? {} : JSON.parse(body)
@@ -1332,6 +1339,7 @@ export class SsmFrontEnd implements ServiceFrontEnd {
         'Start of structure or map found where not expected.',
       )
     }
+    this.authorize?.(operation, request, input as Json)
     const handler = this.operations[operation] as (input: Json) => Json
     return this.json(200, handler(input as Json))
   }

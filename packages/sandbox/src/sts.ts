@@ -5,18 +5,32 @@
 import { randomBytes, randomUUID, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { evaluate, type PolicyDocument, wildcardMatch } from './iam-policy.js'
 import { GITHUB_ISSUER, verifyJwt } from './oidc.js'
 
 const XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/'
 
-/** A role that trusts the GitHub OIDC provider, with StringEquals/StringLike conditions. */
+/**
+ * A role that trusts the GitHub OIDC provider: either through `audience` and `subject`, or
+ * through a real trust policy document evaluated like IAM does.
+ */
 export interface StsRole {
   /** arn:aws:iam::123456789012:role/deploy */
   arn: string
-  /** Allowed `aud` values (StringEquals). */
-  audience: string | string[]
+  /** Allowed `aud` values (StringEquals). Ignored with `trustPolicy`. */
+  audience?: string | string[]
   /** Allowed `sub` patterns (StringLike: '*' any run of characters, '?' one character). */
-  subject: string | string[]
+  subject?: string | string[]
+  /**
+   * The role's trust policy (e.g. docs/iam/deploy-role-trust-policy.json, filled in): the
+   * token's `aud` and `sub` are its `<provider>:aud` / `<provider>:sub` condition keys.
+   */
+  trustPolicy?: PolicyDocument
+  /**
+   * The role's identity policy. Requests signed with credentials issued for this role are
+   * authorised against it (SSM, EC2 and S3 in the sandbox); without it they may do anything.
+   */
+  policy?: PolicyDocument
   /** Longest session the role allows, in seconds (IAM's default is 3600). */
   maxSessionDuration?: number
 }
@@ -31,7 +45,7 @@ export interface StsOptions {
   /** The provider's client-id list; default ['sts.amazonaws.com']. */
   providerAudiences?: string[]
   /** Called with every key pair issued (to register it with s3rver, for example). */
-  onIssue?: (credentials: IssuedCredentials) => void
+  onIssue?: (credentials: IssuedCredentials, role: StsRole, sessionArn: string) => void
   /** Answer 400 Throttling to this many requests first. */
   throttleFirst?: number
 }
@@ -68,15 +82,6 @@ export interface StsServer {
 
 const escapeXml = (text: string): string => text.replace(/[<>&'"]/g, c => `&#${c.charCodeAt(0)};`)
 
-/** IAM's StringLike: '*' matches any run of characters, '?' exactly one. */
-export function stringLike(pattern: string, value: string): boolean {
-  const source = pattern
-    .split('')
-    .map(c => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('')
-  return new RegExp(`^${source}$`, 's').test(value)
-}
-
 class StsError extends Error {
   constructor(
     readonly status: number,
@@ -107,7 +112,30 @@ function errorXml(error: StsError): string {
   )
 }
 
-const list = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value])
+const list = (value: string | string[] | undefined): string[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value]
+
+/** Whether the role trusts a verified token with these `aud` values and this `sub`. */
+function trusts(role: StsRole, issuer: string, audiences: string[], subject: string): boolean {
+  if (!role.trustPolicy) {
+    return (
+      audiences.some(a => list(role.audience).includes(a)) &&
+      list(role.subject).some(pattern => wildcardMatch(pattern, subject))
+    )
+  }
+  const provider = issuer.replace(/^https:\/\//, '')
+  const account = /^arn:aws[\w-]*:iam::(\d{12}):/.exec(role.arn)?.[1] ?? '000000000000'
+  const decision = evaluate(
+    { identity: [], resource: [role.trustPolicy] },
+    {
+      action: 'sts:AssumeRoleWithWebIdentity',
+      resource: role.arn,
+      principal: `arn:aws:iam::${account}:oidc-provider/${provider}`,
+      context: { [`${provider}:aud`]: audiences, [`${provider}:sub`]: subject },
+    },
+  )
+  return decision.effect === 'allow'
+}
 
 /** Starts the STS stand-in on 127.0.0.1 on a free port. */
 export async function startSts(options: StsOptions): Promise<StsServer> {
@@ -152,11 +180,7 @@ export async function startSts(options: StsOptions): Promise<StsServer> {
     const subject = typeof claims.sub === 'string' ? claims.sub : ''
     call.subject = subject
     const role = options.roles.find(r => r.arn === call.roleArn)
-    const trusted =
-      role !== undefined &&
-      audiences.some(a => list(role.audience).includes(a)) &&
-      list(role.subject).some(pattern => stringLike(pattern, subject))
-    if (!role || !trusted) {
+    if (!role || !trusts(role, issuer, audiences, subject)) {
       throw new StsError(
         403,
         'AccessDenied',
@@ -180,10 +204,14 @@ export async function startSts(options: StsOptions): Promise<StsServer> {
       sessionToken: randomBytes(96).toString('base64'),
       expiration: new Date(Math.floor(Date.now() / 1000 + duration) * 1000),
     }
-    issued.push(credentials)
-    options.onIssue?.(credentials)
     const [, account = '000000000000', roleName = 'role'] =
       /^arn:aws[\w-]*:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(role.arn) ?? []
+    issued.push(credentials)
+    options.onIssue?.(
+      credentials,
+      role,
+      `arn:aws:sts::${account}:assumed-role/${roleName}/${session}`,
+    )
     const audience = audiences[0] ?? ''
     return (
       `<AssumeRoleWithWebIdentityResponse xmlns="${XMLNS}"><AssumeRoleWithWebIdentityResult>` +
