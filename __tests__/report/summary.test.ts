@@ -142,6 +142,27 @@ describe('renderSummary, as a reader sees it rendered', () => {
     expect(text).not.toContain('gh workflow run')
   })
 
+  it('names the fleet statuses of hosts that failed before the switch or were never started', () => {
+    const { html, text } = page({
+      status: 'rolled-back',
+      ...toDevelop,
+      deployResults: [
+        rolledBack,
+        { ...deployed, status: 'failed-before-switch', 'exit-code': 10, version: '', reason: 'x' },
+        { ...deployed, name: 'web-3', status: 'untouched', 'exit-code': null, version: '' },
+      ],
+    })
+    const rows = tableRows(html)
+    expect(rows[2]).toEqual([
+      'web-1 i-0123456789abcdef0',
+      '❌ failed before the switch',
+      OLD,
+      '12.3 s',
+    ])
+    expect(rows[3]).toEqual(['web-3 i-0123456789abcdef0', '⏸️ was not started', OLD, '12.3 s'])
+    expect(text).toContain(`Live now: ${OLD} (${NEW} was rolled back)`)
+  })
+
   it('names a rollback run as one', () => {
     expect(
       page({ status: 'success', mode: 'rollback', environment: 'prod', version: OLD }).html,

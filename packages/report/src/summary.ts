@@ -64,6 +64,9 @@ const OUTCOMES: Record<string, { icon: string; words: string }> = {
   'rollback-failed': { icon: '🚨', words: 'failed, and so did its rollback' },
   partial: { icon: '⚠️', words: 'partly failed' },
   cancelled: { icon: '⏹️', words: 'was cancelled' },
+  // Host statuses of ssm-deploy's results (packages/fleet/src/status.ts).
+  'failed-before-switch': { icon: '❌', words: 'failed before the switch' },
+  untouched: { icon: '⏸️', words: 'was not started' },
 }
 const outcomeOf = (status: string | undefined) =>
   status !== undefined && Object.hasOwn(OUTCOMES, status) ? OUTCOMES[status] : undefined
@@ -161,6 +164,8 @@ function instanceOutcome(r: InstanceResult, fleetStatus: string | undefined): st
   if (wasRolledBack(r, fleetStatus)) return '↩️ rolled back'
   if (r.status === 'success') return '✅ deployed'
   const outcome = outcomeOf(r.status)
+  if (r.status === 'failed-before-switch' || r.status === 'untouched')
+    return `${outcome?.icon ?? ''} ${outcome?.words ?? ''}`
   return outcome ? `${outcome.icon} ${text(r.status)}` : text(r.status) || '—'
 }
 
