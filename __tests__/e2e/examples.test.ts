@@ -10,6 +10,7 @@ import { runPipeline } from '../../packages/sandbox/src/pipeline.js'
 import { freePort } from '../../packages/sandbox/src/ports.js'
 import { startSandbox } from '../../packages/sandbox/src/server.js'
 import { repoRoot } from '../support/run-action.js'
+import { lintWorkflow } from '../support/workflow-lint.js'
 
 // Every example is deployed end to end in the sandbox through the reusable workflow's steps.
 // What each example says is kept: rules, instance tags, deploy dir, shared paths, limits,
@@ -52,9 +53,26 @@ interface CallerWorkflow {
 const readExample = (file: string) =>
   parse(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as CallerWorkflow
 
-describe.each([...new Set(CASES.map(c => c.file))])('examples/%s keeps the walls', file => {
-  const { on, jobs } = readExample(file)
+/** The caller workflow of the README's quick start. */
+function quickStart(): string {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Quick start: the reusable workflow'))
+  return /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? ''
+}
+
+describe.each([
+  ...[...new Set(CASES.map(c => c.file))].map(file => [
+    `examples/${file}`,
+    readFileSync(join(repoRoot, 'examples', file), 'utf8'),
+  ]),
+  ["the README's quick start", quickStart()],
+])('%s keeps the walls', (name, text) => {
+  const { on, jobs } = parse(text) as CallerWorkflow
   const given = jobs.deploy.with
+
+  it('passes the workflow rules', () => {
+    expect(lintWorkflow(name, text)).toEqual([])
+  })
 
   it('selects hosts by DeployApp and DeployEnvironment', () => {
     const lines = String(given['instance-tags'])
