@@ -44,12 +44,13 @@ async function find(environment: string, roleToAssume: string) {
       environment,
       'role-to-assume': roleToAssume,
     },
+    // No static keys: only the assumed role's credentials can be used.
     env: {
-      ...(sandbox.env as unknown as Record<string, string>),
+      ...sandbox.env,
       GITHUB_REPOSITORY: REPOSITORY,
       AWS_ACCESS_KEY_ID: undefined,
       AWS_SECRET_ACCESS_KEY: undefined,
-    } as Record<string, string>,
+    },
   })
   return { run, assumed: (sandbox.sts?.calls ?? []).slice(before).map(call => call.roleArn) }
 }
