@@ -47,7 +47,9 @@ export interface AwsInputs {
   audience: string
 }
 
+const ROLE_INPUT = 'role-to-assume'
 const ROLE_LINE = /^(.*?)\s*=>\s*(.*)$/
+const PASS_ENVIRONMENT = "pass the environment (resolve-environment's output) to this step"
 
 /**
  * Picks the role for `environment` (the action's `environment` input) from `role-to-assume`:
@@ -57,24 +59,46 @@ const ROLE_LINE = /^(.*?)\s*=>\s*(.*)$/
  * another environment's role.
  */
 export function roleForEnvironment(value: string, environment: string | undefined): string {
-  const input = 'role-to-assume'
   const lines = value
     .split(/\r?\n/)
     .map(line => line.replace(/(^|\s)#.*$/, '').trim())
     .filter(line => line !== '')
-  if (!lines.some(line => line.includes('=>'))) {
-    if (!/[{}]/.test(value)) return validateRoleArn(input, value)
-    if (environment === undefined && value.includes('{environment}')) {
-      throw new ConfigurationError(
-        `input '${input}': ${describeValue(value)} uses {environment}, but input 'environment' is empty: ` +
-          "pass the environment (resolve-environment's output) to this step",
-      )
-    }
-    if (environment !== undefined) {
-      assertSafeName("input 'environment'", environment, ENVIRONMENT_RULE)
-    }
-    return validateRoleArn(input, renderTemplate(input, value, { environment }))
+  if (!lines.some(line => line.includes('=>'))) return templatedRole(value, environment)
+  const roles = parseRoleLines(lines)
+  const listed = [...roles.values()].map(role => `'${role.environment}'`).join(', ')
+  if (environment === undefined) {
+    throw new ConfigurationError(
+      `input '${ROLE_INPUT}' gives a role per environment (${listed}), but input 'environment' is empty: ${PASS_ENVIRONMENT}`,
+    )
   }
+  assertSafeName("input 'environment'", environment, ENVIRONMENT_RULE)
+  const role = roles.get(environment.toLowerCase())
+  if (role === undefined) {
+    throw new ConfigurationError(
+      `input '${ROLE_INPUT}' has no line for environment ${describeValue(environment)}: ` +
+        `it gives roles for ${listed}; add a line '${environment} => ROLE ARN'`,
+    )
+  }
+  return role.arn
+}
+
+/** One ARN, with `{environment}` filled in when it has one. */
+function templatedRole(value: string, environment: string | undefined): string {
+  if (!/[{}]/.test(value)) return validateRoleArn(ROLE_INPUT, value)
+  if (environment === undefined && value.includes('{environment}')) {
+    throw new ConfigurationError(
+      `input '${ROLE_INPUT}': ${describeValue(value)} uses {environment}, but input 'environment' is empty: ${PASS_ENVIRONMENT}`,
+    )
+  }
+  if (environment !== undefined)
+    assertSafeName("input 'environment'", environment, ENVIRONMENT_RULE)
+  return validateRoleArn(ROLE_INPUT, renderTemplate(ROLE_INPUT, value, { environment }))
+}
+
+/** `ENV => ARN` lines, by lower-cased environment; each checked, none twice. */
+function parseRoleLines(
+  lines: readonly string[],
+): Map<string, { environment: string; arn: string }> {
   const roles = new Map<string, { environment: string; arn: string }>()
   for (const line of lines) {
     const match = ROLE_LINE.exec(line)
@@ -82,34 +106,19 @@ export function roleForEnvironment(value: string, environment: string | undefine
     const arn = match?.[2] ?? ''
     if (name === '' || arn === '' || arn.includes('=>')) {
       throw new ConfigurationError(
-        `input '${input}': line ${describeValue(line)} is not valid: ` +
-          "write one 'ENVIRONMENT => ROLE ARN' per line, e.g. 'prod => arn:aws:iam::123456789012:role/web-deploy-prod'",
+        `input '${ROLE_INPUT}': line ${describeValue(line)} is not valid: write one ` +
+          "'ENVIRONMENT => ROLE ARN' per line, e.g. 'prod => arn:aws:iam::123456789012:role/web-deploy-prod'",
       )
     }
-    assertSafeName(`input '${input}': environment`, name, ENVIRONMENT_RULE)
+    assertSafeName(`input '${ROLE_INPUT}': environment`, name, ENVIRONMENT_RULE)
     if (roles.has(name.toLowerCase())) {
       throw new ConfigurationError(
-        `input '${input}': environment ${describeValue(name)} has more than one line: give each environment one role`,
+        `input '${ROLE_INPUT}': environment ${describeValue(name)} has more than one line: give each environment one role`,
       )
     }
-    roles.set(name.toLowerCase(), { environment: name, arn: validateRoleArn(input, arn) })
+    roles.set(name.toLowerCase(), { environment: name, arn: validateRoleArn(ROLE_INPUT, arn) })
   }
-  const listed = [...roles.values()].map(role => `'${role.environment}'`).join(', ')
-  if (environment === undefined) {
-    throw new ConfigurationError(
-      `input '${input}' gives a role per environment (${listed}), but input 'environment' is empty: ` +
-        "pass the environment (resolve-environment's output) to this step",
-    )
-  }
-  assertSafeName("input 'environment'", environment, ENVIRONMENT_RULE)
-  const role = roles.get(environment.toLowerCase())
-  if (role === undefined) {
-    throw new ConfigurationError(
-      `input '${input}' has no line for environment ${describeValue(environment)}: ` +
-        `it gives roles for ${listed}; add a line '${environment} => ROLE ARN'`,
-    )
-  }
-  return role.arn
+  return roles
 }
 
 /** Reads and validates the common AWS inputs; the role is the one for input 'environment'. */
