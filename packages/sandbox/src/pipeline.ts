@@ -71,6 +71,7 @@ export const PIPELINE_STEPS: readonly PipelineStep[] = [
     with: c => ({
       'artifact-name': c.inputs.version === '' ? 'release-zip' : '',
       'expected-sha256': c.steps.zip?.sha256 ?? '',
+      'artifact-digest': c.steps.zip?.['artifact-digest'] ?? '',
       bucket: c.inputs.bucket ?? '',
       key: c.inputs.key ?? '',
       app: c.inputs['app-name'] ?? '',
