@@ -176,6 +176,14 @@ describe.each(CASES)('examples/$file on $ref', ({ file, ref, environment }) => {
         .map(r => `${r.step.action}: ${r.run.errors.join(' ')}`)
       expect({ status: result.status, failed }).toEqual({ status: 'success', failed: [] })
       expect(result.context.steps.env?.environment).toBe(environment)
+      // The deployment is recorded where a later rollback to this environment looks for it.
+      expect(result.context.steps.record).toMatchObject({ recorded: 'true' })
+      expect(result.context.steps.record?.['record-key']).toMatch(
+        new RegExp(`^${app}/${environment}/deployments/\\d{8}T\\d{6}Z-`),
+      )
+      expect(result.context.steps.upload?.key).toBe(
+        `${app}/${environment}/${result.context.steps.version?.version}.zip`,
+      )
       const version = result.context.steps.version?.version ?? ''
       if (ref.startsWith('refs/tags/')) expect(version).toBe(ref.slice('refs/tags/'.length))
       for (const port of ports) {
