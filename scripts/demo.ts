@@ -15,7 +15,9 @@ import { runPipeline, type PipelineResult } from '../packages/sandbox/src/pipeli
 import { freePort } from '../packages/sandbox/src/ports.js'
 import { startSandbox, type Sandbox } from '../packages/sandbox/src/server.js'
 
-const ROLE = 'arn:aws:iam::123456789012:role/hello-deploy'
+// One role per environment: the demo deploys to develop, so only develop's role exists.
+const ROLE = 'arn:aws:iam::123456789012:role/hello-deploy-{environment}'
+const DEVELOP_ROLE = ROLE.replace('{environment}', 'develop')
 const REPOSITORY = 'acme/hello'
 const started = Date.now()
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`
@@ -140,7 +142,7 @@ async function demo(
   const sandbox = await startSandbox({
     instances: ports.map(port => ({
       name: 'hello-develop',
-      tags: { DeployApp: 'hello' },
+      tags: { DeployApp: 'hello', DeployEnvironment: 'develop' },
       env: { HELLO_PORT: String(port) },
     })),
     privateDirs: ['/opt/hello'],
@@ -148,7 +150,11 @@ async function demo(
     oidc: { subject: `repo:${REPOSITORY}:environment:develop`, claims: { repository: REPOSITORY } },
     sts: {
       roles: [
-        { arn: ROLE, audience: 'sts.amazonaws.com', subject: `repo:${REPOSITORY}:environment:*` },
+        {
+          arn: DEVELOP_ROLE,
+          audience: 'sts.amazonaws.com',
+          subject: `repo:${REPOSITORY}:environment:develop`,
+        },
       ],
     },
   })
@@ -169,7 +175,7 @@ async function demo(
     bucket: 'demo-artifacts',
     'role-to-assume': ROLE,
     'aws-region': sandbox.region,
-    'instance-tags': 'Name=hello-{environment}',
+    'instance-tags': 'DeployApp={app}\nDeployEnvironment={environment}',
     'deploy-dir': '/opt/hello',
     'shared-paths': '.env',
     'restart-command': 'sh bin/service.sh restart',

@@ -4,10 +4,13 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse } from 'yaml'
+import { roleForEnvironment } from '../../packages/kit/src/github-aws.js'
+import { parseRules, ruleEnvironments } from '../../packages/refs/src/index.js'
 import { runPipeline } from '../../packages/sandbox/src/pipeline.js'
 import { freePort } from '../../packages/sandbox/src/ports.js'
 import { startSandbox } from '../../packages/sandbox/src/server.js'
 import { repoRoot } from '../support/run-action.js'
+import { lintWorkflow } from '../support/workflow-lint.js'
 
 // Every example is deployed end to end in the sandbox through the reusable workflow's steps.
 // What each example says is kept: rules, instance tags, deploy dir, shared paths, limits,
@@ -43,11 +46,69 @@ git('add', '-A')
 git('commit', '-q', '-m', 'app')
 afterAll(() => rmSync(checkout, { recursive: true, force: true }))
 
+interface CallerWorkflow {
+  on: { workflow_dispatch?: { inputs?: Record<string, unknown> } }
+  jobs: { deploy: { uses: string; with: Record<string, unknown> } }
+}
+const readExample = (file: string) =>
+  parse(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as CallerWorkflow
+
+/** The caller workflow of the README's quick start. */
+function quickStart(): string {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Quick start: the reusable workflow'))
+  return /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? ''
+}
+
+describe.each([
+  ...[...new Set(CASES.map(c => c.file))].map(file => [
+    `examples/${file}`,
+    readFileSync(join(repoRoot, 'examples', file), 'utf8'),
+  ]),
+  ["the README's quick start", quickStart()],
+])('%s keeps the walls', (name, text) => {
+  const { on, jobs } = parse(text) as CallerWorkflow
+  const given = jobs.deploy.with
+
+  it('passes the workflow rules', () => {
+    expect(lintWorkflow(name, text)).toEqual([])
+  })
+
+  it('selects hosts by DeployApp and DeployEnvironment', () => {
+    const lines = String(given['instance-tags'])
+      .split('\n')
+      .map(line => line.trim())
+    expect(lines).toEqual(
+      expect.arrayContaining(['DeployApp={app}', 'DeployEnvironment={environment}']),
+    )
+  })
+
+  it('gives each environment its own role', () => {
+    const role = String(given['role-to-assume'])
+    expect(role.includes('{environment}') || role.includes('=>')).toBe(true)
+    for (const environment of ruleEnvironments(parseRules(String(given.rules)))) {
+      expect(roleForEnvironment(role, environment)).toMatch(new RegExp(`${environment}$`))
+    }
+  })
+
+  it('runs hooks as a dedicated user, not root', () => {
+    expect(given['run-as']).toMatch(/^[a-z][a-z0-9_-]*$/)
+    expect(given['run-as']).not.toBe('root')
+  })
+
+  it('passes the workflow_dispatch inputs environment and version through', () => {
+    expect(Object.keys(on.workflow_dispatch?.inputs ?? {}).sort()).toEqual([
+      'environment',
+      'version',
+    ])
+    expect(given.environment).toBe('${{ inputs.environment }}')
+    expect(given.version).toBe('${{ inputs.version }}')
+  })
+})
+
 describe.each(CASES)('examples/$file on $ref', ({ file, ref, environment }) => {
   it(`deploys to ${environment} in the sandbox`, async () => {
-    const workflow = parse(readFileSync(join(repoRoot, 'examples', file), 'utf8')) as {
-      jobs: { deploy: { uses: string; with: Record<string, unknown> } }
-    }
+    const workflow = readExample(file)
     expect(workflow.jobs.deploy.uses).toMatch(/\/\.github\/workflows\/deploy\.yml@/)
     // A push: the workflow_dispatch inputs are empty.
     const given = Object.fromEntries(
@@ -74,7 +135,7 @@ describe.each(CASES)('examples/$file on $ref', ({ file, ref, environment }) => {
     const sandbox = await startSandbox({
       region: given['aws-region'] as string,
       instances: ports.map(port => ({
-        tags: { ...tags, DeployApp: app },
+        tags,
         env: { HELLO_PORT: String(port) },
       })),
       privateDirs: [deployDir],
@@ -83,7 +144,7 @@ describe.each(CASES)('examples/$file on $ref', ({ file, ref, environment }) => {
       sts: {
         roles: [
           {
-            arn: given['role-to-assume'] as string,
+            arn: roleForEnvironment(given['role-to-assume'] as string, environment),
             audience: 'sts.amazonaws.com',
             subject: `repo:acme/${app}:environment:*`,
           },
@@ -115,6 +176,14 @@ describe.each(CASES)('examples/$file on $ref', ({ file, ref, environment }) => {
         .map(r => `${r.step.action}: ${r.run.errors.join(' ')}`)
       expect({ status: result.status, failed }).toEqual({ status: 'success', failed: [] })
       expect(result.context.steps.env?.environment).toBe(environment)
+      // The deployment is recorded where a later rollback to this environment looks for it.
+      expect(result.context.steps.record).toMatchObject({ recorded: 'true' })
+      expect(result.context.steps.record?.['record-key']).toMatch(
+        new RegExp(`^${app}/${environment}/deployments/\\d{8}T\\d{6}Z-`),
+      )
+      expect(result.context.steps.upload?.key).toBe(
+        `${app}/${environment}/${result.context.steps.version?.version}.zip`,
+      )
       const version = result.context.steps.version?.version ?? ''
       if (ref.startsWith('refs/tags/')) expect(version).toBe(ref.slice('refs/tags/'.length))
       for (const port of ports) {

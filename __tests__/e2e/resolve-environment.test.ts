@@ -58,16 +58,68 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
     expect(run.outputs).toMatchObject({ deploy: 'false', environment: '', 'ref-type': 'other' })
   })
 
-  it('takes the workflow_dispatch environment override', async () => {
+  it('takes the workflow_dispatch environment override for a rollback (with a version)', async () => {
     const run = await runAction('resolve-environment', {
-      inputs: { rules: SEED_RULES, environment: 'prod' },
+      inputs: { rules: SEED_RULES, environment: 'prod', version: 'v1.2.0' },
       env: { GITHUB_REF: 'refs/heads/feature/x', GITHUB_EVENT_NAME: 'workflow_dispatch' },
     })
+    expect(run.exitCode).toBe(0)
     expect(run.outputs).toMatchObject({
       environment: 'prod',
       'is-production': 'true',
       'matched-rule': 'environment input',
     })
+  })
+
+  it('refuses to build a feature branch for prod through the override (no version)', async () => {
+    // gh workflow run deploy.yml --ref feature/x -f environment=prod
+    const run = await runAction('resolve-environment', {
+      inputs: { rules: SEED_RULES, environment: 'prod' },
+      env: { GITHUB_REF: 'refs/heads/feature/x', GITHUB_EVENT_NAME: 'workflow_dispatch' },
+    })
+    expect(run.exitCode).toBe(1)
+    expect(run.errors.join('\n')).toContain(
+      `input 'environment': "prod" is not allowed for branch "feature/x": no rule for 'prod' matches it`,
+    )
+    expect(run.errors.join('\n')).toContain('the rules are: master => develop;')
+    expect(run.outputs).toEqual({})
+  })
+
+  it('takes the override without a version when a rule for it matches the ref', async () => {
+    const run = await runAction('resolve-environment', {
+      inputs: { rules: SEED_RULES, environment: 'dev' },
+      env: { GITHUB_REF: 'refs/heads/feature/x', GITHUB_EVENT_NAME: 'workflow_dispatch' },
+    })
+    expect(run.exitCode).toBe(0)
+    expect(run.outputs).toMatchObject({ environment: 'dev', deploy: 'true' })
+  })
+
+  it('leaves a notice and a summary line when no rule matches a typo', async () => {
+    const run = await runAction('resolve-environment', {
+      inputs: { rules: 'mastr => develop\ntag:v*.*.* => prod' },
+      env: { GITHUB_REF: 'refs/heads/master' },
+    })
+    expect(run.exitCode).toBe(0)
+    expect(run.outputs).toMatchObject({ deploy: 'false', environment: '' })
+    expect(run.stdout).toContain(
+      '::notice title=Nothing deployed::ref "master" matched no rule; nothing deployed. The rules: mastr => develop; tag:v*.*.* => prod',
+    )
+    expect(run.summary.trim()).toBe(
+      'ref &quot;master&quot; matched no rule; nothing deployed. The rules: mastr =&gt; develop; tag:v&#42;.&#42;.&#42; =&gt; prod',
+    )
+  })
+
+  it('keeps a hostile branch name inert in the notice and the summary', async () => {
+    const run = await runAction('resolve-environment', {
+      inputs: { rules: SEED_RULES },
+      env: { GITHUB_REF: 'refs/heads/x%0A::add-mask::v1<img src=x>' },
+    })
+    expect(run.exitCode).toBe(0)
+    const notice = run.stdout.split('\n').filter(line => line.startsWith('::notice'))
+    expect(notice).toHaveLength(1)
+    expect(notice[0]).toContain('x%250A::add-mask::v1<img src=x>')
+    expect(run.stdout).not.toMatch(/^::add-mask::/m)
+    expect(run.summary).toContain('x%0A::add-mask::v1&lt;img src=x&gt;')
   })
 
   it.each([
@@ -76,7 +128,7 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
       "input 'rules' line 2: \"release/*\": write 'PATTERN => ENVIRONMENT'",
     ],
     [
-      { rules: SEED_RULES, environment: 'production' },
+      { rules: SEED_RULES, environment: 'production', version: 'v1.0.0' },
       `input 'environment': "production" is not an environment the rules name`,
     ],
     [{ rules: SEED_RULES, 'on-no-match': 'fail' }, 'no rule matches branch "wip/x"'],
@@ -86,6 +138,12 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
     ],
     [{ rules: '' }, "input 'rules' is required"],
     [{ rules: 'main => $(touch /tmp/x)' }, `line 1: environment "$(touch /tmp/x)" is not allowed`],
+    [
+      { rules: 'master => develop\ntags:v*.*.* => prod' },
+      `input 'rules' line 2: pattern "tags:v*.*.*" has an unknown prefix "tags:"`,
+    ],
+    [{ rules: 'wip:x => dev' }, `line 1: pattern "wip:x" has an unknown prefix "wip:"`],
+    [{ rules: 'wip/a:b => dev' }, `line 1: pattern "wip/a:b" contains ':'`],
   ])('fails clearly on %j', async (inputs, message) => {
     const run = await runAction('resolve-environment', {
       inputs,

@@ -1,10 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
-import { VERSION_RULE } from '../../packages/kit/src/index.js'
+import { ConfigurationError, ENVIRONMENT_RULE, VERSION_RULE } from '../../packages/kit/src/index.js'
+import { roleForEnvironment } from '../../packages/kit/src/github-aws.js'
 import {
   SEMVER_PATTERN,
   branchSlug,
   computeVersion,
+  parseRules,
   toSemver,
 } from '../../packages/refs/src/index.js'
 import { hostileString } from '../support/hostile.js'
@@ -53,6 +55,44 @@ describe('versions computed from any branch', () => {
         expect(toSemver(version, undefined)).toMatch(SEMVER_PATTERN)
       }),
       { numRuns: 3000 },
+    )
+  })
+})
+
+describe('rules and roles from any text', () => {
+  it('parse or fail with a ConfigurationError, and never keep a pattern that cannot match', () => {
+    const patterns = fc.oneof(anyName, fc.stringMatching(/^[a-z:/*]{1,12}$/))
+    const environments = fc.oneof(anyName, fc.constantFrom('dev', 'prod'))
+    fc.assert(
+      fc.property(patterns, environments, (pattern, environment) => {
+        let rules: ReturnType<typeof parseRules> = []
+        try {
+          rules = parseRules(`${pattern} => ${environment}`)
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigurationError)
+          return
+        }
+        for (const rule of rules) {
+          expect(rule.glob).not.toMatch(/[:\s]/)
+          expect(rule.environment).toMatch(ENVIRONMENT_RULE.pattern)
+        }
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('pick a valid role ARN for a valid environment, or fail with a ConfigurationError', () => {
+    fc.assert(
+      fc.property(anyName, anyName, (text, environment) => {
+        const value = `dev => arn:aws:iam::123456789012:role/d\n${text}`
+        try {
+          expect(roleForEnvironment(value, environment)).toMatch(/^arn:aws:iam::\d{12}:role\//)
+          expect(environment.toLowerCase()).toMatch(ENVIRONMENT_RULE.pattern)
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigurationError)
+        }
+      }),
+      { numRuns: 2000 },
     )
   })
 })

@@ -76,6 +76,13 @@ describe('resolveEnvironment with the seeds mappings', () => {
     expect(resolve('refs/heads/release/hotfix', { rules }).environment).toBe('hotfix')
   })
 
+  it("reads the 'branch:' and 'tag:' prefixes", () => {
+    expect(parseRules('branch:main => prod\ntag: v* => prod')).toMatchObject([
+      { refType: 'branch', glob: 'main' },
+      { refType: 'tag', glob: 'v*' },
+    ])
+  })
+
   it('supports ** across slashes', () => {
     expect(resolve('refs/heads/team/a/b', { rules: 'team/** => dev' }).environment).toBe('dev')
   })
@@ -86,7 +93,7 @@ describe('resolveEnvironment with the seeds mappings', () => {
       { rules: SEED_RULES, ref: 'refs/pull/1/merge', production: ['prod'], onNoMatch: 'skip' },
       logger,
     )
-    expect(result).toEqual({
+    expect(result).toMatchObject({
       environment: '',
       refName: 'refs/pull/1/merge',
       refType: 'other',
@@ -112,18 +119,72 @@ describe('resolveEnvironment with the seeds mappings', () => {
   })
 
   it('accepts an environment override only when the rules name it', () => {
-    expect(resolve('refs/heads/anything', { environment: 'staging' })).toMatchObject({
+    expect(
+      resolve('refs/heads/anything', { environment: 'staging', version: 'v1.0.0' }),
+    ).toMatchObject({
       environment: 'staging',
       deploy: true,
       matchedRule: 'environment input',
     })
-    expect(resolve('refs/heads/master', { environment: 'PROD' })).toMatchObject({
+    expect(resolve('refs/heads/master', { environment: 'PROD', version: 'v1.0.0' })).toMatchObject({
       environment: 'prod',
       isProduction: true,
     })
-    expect(() => resolve('refs/heads/master', { environment: 'prdo' })).toThrow(
+    expect(() => resolve('refs/heads/master', { environment: 'prdo', version: 'v1' })).toThrow(
       `input 'environment': "prdo" is not an environment the rules name: use one of 'develop', 'qa', 'staging', 'main2', 'dev', 'prod'`,
     )
+  })
+
+  it('refuses an explicit environment that neither a version nor a rule allows', () => {
+    // workflow_dispatch --ref feature/x -f environment=prod: building the branch for prod.
+    const attempt = () => resolve('refs/heads/feature/x', { environment: 'prod' })
+    expect(attempt).toThrow(ConfigurationError)
+    expect(attempt).toThrow(
+      `input 'environment': "prod" is not allowed for branch "feature/x": no rule for 'prod' matches it`,
+    )
+    expect(attempt).toThrow(`the rules are: master => develop; develop => develop; qa => qa;`)
+    expect(() => resolve('refs/pull/3/merge', { environment: 'dev' })).toThrow(
+      /"dev" is not allowed for ref "refs\/pull\/3\/merge", which is neither a branch/,
+    )
+  })
+
+  it('honours an explicit environment that a rule for it allows, even a later rule', () => {
+    expect(resolve('refs/heads/feature/x', { environment: 'dev' })).toMatchObject({
+      environment: 'dev',
+      deploy: true,
+      matchedRule: 'environment input',
+    })
+    expect(resolve('refs/tags/v2.0.0', { environment: 'Prod' })).toMatchObject({
+      environment: 'prod',
+      isProduction: true,
+    })
+    const rules = 'release/* => staging\nrelease/hotfix-* => prod'
+    expect(resolve('refs/heads/release/hotfix-1', { rules, environment: 'prod' }).environment).toBe(
+      'prod',
+    )
+    expect(() => resolve('refs/heads/release/2', { rules, environment: 'prod' })).toThrow(
+      /not allowed for branch "release\/2"/,
+    )
+  })
+
+  it('checks the version that lets an environment be chosen', () => {
+    expect(() =>
+      resolve('refs/heads/master', { environment: 'prod', version: 'v1;reboot' }),
+    ).toThrow(`input 'version' "v1;reboot" is not allowed`)
+  })
+
+  it('explains a skip in a message and a summary line that name the ref and the rules', () => {
+    const result = resolve('refs/heads/mastr', { rules: 'master => develop\ntag:v* => prod' })
+    expect(result).toMatchObject({ deploy: false, environment: '' })
+    expect(result.noMatch?.message).toBe(
+      'ref "mastr" matched no rule; nothing deployed. The rules: master => develop; tag:v* => prod',
+    )
+    expect(result.noMatch?.markdown).toBe(
+      'ref &quot;mastr&quot; matched no rule; nothing deployed. The rules: master =&gt; develop; tag:v&#42; =&gt; prod',
+    )
+    const hostile = resolve('refs/heads/x[a](https://evil)<b>`@team', { rules: 'main => prod' })
+    expect(hostile.noMatch?.markdown).not.toMatch(/[<>[\]`]/)
+    expect(resolve('refs/heads/master').noMatch).toBeUndefined()
   })
 })
 
@@ -141,7 +202,17 @@ describe('parseRules errors name the line', () => {
     ['main => $(reboot)', /line 1: environment "\$\(reboot\)" is not allowed/],
     ['feature /x => dev', /line 1: pattern "feature \/x" contains white space/],
     ['# only comments\n\n', /has no rules/],
-  ])('%j', (rules, message) => {
+    [
+      'tags:v*.*.* => prod',
+      `input 'rules' line 1: pattern "tags:v*.*.*" has an unknown prefix "tags:": use 'tag:GLOB' for tags`,
+    ],
+    ['master => develop\nTag:v* => prod', /line 2: pattern "Tag:v\*" has an unknown prefix "Tag:"/],
+    ['refs:heads => dev', /unknown prefix "refs:"/],
+    ['feature/x:y => dev', `line 1: pattern "feature/x:y" contains ':': git allows no ':'`],
+    ['branch:main:x => dev', /pattern "branch:main:x" contains ':'/],
+    ['tag:v1:2 => prod', /pattern "tag:v1:2" contains ':'/],
+    ['*:* => dev', /pattern "\*:\*" contains ':'/],
+  ])('%j', (rules, message: string | RegExp) => {
     expect(() => parseRules(rules)).toThrow(ConfigurationError)
     expect(() => parseRules(rules)).toThrow(message)
   })

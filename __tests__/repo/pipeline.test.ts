@@ -25,6 +25,7 @@ describe('the local pipeline and deploy.yml', () => {
       'find-instance',
       'ssm-deploy',
       'verify-health',
+      'record-release',
       'summary',
     ])
   })

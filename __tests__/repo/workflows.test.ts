@@ -84,6 +84,42 @@ describe('the workflow rules catch', () => {
       /deploy.yml has no input 'app-nme'/,
     )
   })
+  describe('always() in the if: of a job that deploys', () => {
+    const job = (condition: string, steps: string) =>
+      `name: t\non: push\npermissions: {}\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n` +
+      `    if: ${condition}\n    steps:\n${steps}`
+    const ssmDeploy = (uses: string) =>
+      `      - uses: ${uses}\n        with:\n          instance-ids: '[]'\n          version: v1\n`
+    const problem =
+      /job deploy: its if: uses always\(\), so it keeps deploying after the run is cancelled: use !cancelled\(\)/
+    it.each([
+      ['$/actions/ssm-deploy', 'always()'],
+      ['./actions/ssm-deploy', ">-\n      always() && needs.build.result == 'success'"],
+      ['$/actions/ssm-deploy', '${{ always() }}'],
+    ])('%s with if: %s', (uses, condition) => {
+      expect(lintWorkflow('t.yml', job(condition, ssmDeploy(uses))).join('\n')).toMatch(problem)
+    })
+    it('in a caller of the reusable workflow', () => {
+      const caller =
+        'name: t\non: push\npermissions: {}\njobs:\n  deploy:\n    if: always()\n' +
+        '    uses: OWNER/ec2-deploy-actions/.github/workflows/deploy.yml@v1\n    with:\n' +
+        '      app-name: a\n'
+      expect(lintWorkflow('t.yml', caller).join('\n')).toMatch(problem)
+    })
+    it('but not !cancelled(), nor always() in a job that does not deploy', () => {
+      const clean = (text: string) => lintWorkflow('t.yml', text).filter(p => /always/.test(p))
+      expect(
+        clean(
+          job(
+            "${{ !cancelled() && needs.a.result == 'success' }}",
+            ssmDeploy('$/actions/ssm-deploy'),
+          ),
+        ),
+      ).toEqual([])
+      expect(clean(job('always()', '      - uses: $/actions/summary\n'))).toEqual([])
+    })
+  })
+
   it('accepts the self-repository syntax', () => {
     expect(
       lintWorkflow(

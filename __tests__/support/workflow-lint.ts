@@ -3,7 +3,8 @@
  * errors (it knows the `$/` self-repository syntax), and our rules run on top:
  * top-level `permissions`, third-party actions pinned by full commit sha with a version
  * comment, our own actions called with declared inputs only and every required input, and no
- * `${{ }}` expression inside `run:` (values go through `env:`).
+ * `${{ }}` expression inside `run:` (values go through `env:`), and no `always()` in the `if:`
+ * of a job that deploys (it would keep deploying after the run is cancelled).
  */
 import { NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser'
 import { existsSync, readFileSync } from 'node:fs'
@@ -17,12 +18,23 @@ interface Step {
   run?: string
 }
 interface Job {
+  if?: unknown
   uses?: string
   with?: Record<string, unknown>
   steps?: Step[]
 }
 
 const PINNED = /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/
+/** This suite's reusable workflow, called from this repository or another. */
+const DEPLOY_WORKFLOW = /(^\.\/|\/ec2-deploy-actions\/)\.github\/workflows\/deploy\.yml(@[\w.-]+)?$/
+/** ssm-deploy, called as `./actions/ssm-deploy`, `$/actions/ssm-deploy` or `OWNER/REPO/actions/ssm-deploy@ref`. */
+const SSM_DEPLOY = /(^|\/)actions\/ssm-deploy(@.*)?$/
+
+/** A job deploys when it runs ssm-deploy or calls the reusable deploy workflow. */
+function deploys(job: Job): boolean {
+  if (job.uses !== undefined) return DEPLOY_WORKFLOW.test(job.uses)
+  return (job.steps ?? []).some(step => step.uses !== undefined && SSM_DEPLOY.test(step.uses))
+}
 
 function actionInputs(
   name: string,
@@ -87,10 +99,13 @@ export function lintWorkflow(fileName: string, content: string): string[] {
   }
 
   for (const [jobId, job] of Object.entries(workflow.jobs ?? {})) {
-    if (
-      job.uses &&
-      /(^\.\/|\/ec2-deploy-actions\/)\.github\/workflows\/deploy\.yml(@[\w.-]+)?$/.test(job.uses)
-    ) {
+    if (deploys(job) && /\balways\s*\(\s*\)/.test(String(job.if ?? ''))) {
+      problems.push(
+        `job ${jobId}: its if: uses always(), so it keeps deploying after the run is cancelled: ` +
+          'use !cancelled()',
+      )
+    }
+    if (job.uses && DEPLOY_WORKFLOW.test(job.uses)) {
       checkWorkflowCall(`job ${jobId}`, job.with)
     } else if (job.uses) checkUses(`job ${jobId}`, job.uses, job.with)
     ;(job.steps ?? []).forEach((step, index) => {

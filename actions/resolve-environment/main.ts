@@ -1,3 +1,4 @@
+import * as core from '@actions/core'
 import { Inputs } from '../../packages/kit/src/index.js'
 import { runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
 import { resolveEnvironment } from '../../packages/refs/src/index.js'
@@ -9,6 +10,7 @@ await runAction(async () => {
       rules: inputs.required('rules'),
       ref: inputs.string('ref', process.env.GITHUB_REF ?? ''),
       environment: inputs.optional('environment'),
+      version: inputs.optional('version'),
       production: inputs.list('production', ['prod', 'production']),
       onNoMatch: inputs.enum('on-no-match', ['skip', 'fail'], 'skip'),
     },
@@ -22,4 +24,8 @@ await runAction(async () => {
     'is-production': result.isProduction,
     'matched-rule': result.matchedRule,
   })
+  if (result.noMatch) {
+    core.notice(result.noMatch.message, { title: 'Nothing deployed' })
+    await core.summary.addRaw(result.noMatch.markdown, true).write()
+  }
 })

@@ -18,7 +18,9 @@ import {
 import { ConfigurationError, describeValue, errorMessage } from './errors.js'
 import { Inputs } from './inputs.js'
 import type { Logger } from './logger.js'
+import { ENVIRONMENT_RULE, assertSafeName } from './names.js'
 import { retryWithBackoff, type RetryOptions } from './retry.js'
+import { renderTemplate } from './template.js'
 import { runnerLogger } from './github.js'
 
 /** The audience GitHub's OIDC token is requested for unless input 'audience' says otherwise. */
@@ -37,7 +39,7 @@ export const AWS_INPUT_NAMES = [
 export interface AwsInputs {
   /** Undefined: AWS_REGION / AWS_DEFAULT_REGION. */
   region: string | undefined
-  /** A role ARN; undefined: the default credential provider chain. */
+  /** The role ARN for the action's environment; undefined: the default credential chain. */
   roleToAssume: string | undefined
   /** Undefined: derived from repository and run. */
   roleSessionName: string | undefined
@@ -45,7 +47,81 @@ export interface AwsInputs {
   audience: string
 }
 
-/** Reads and validates the common AWS inputs. */
+const ROLE_INPUT = 'role-to-assume'
+const ROLE_LINE = /^(.*?)\s*=>\s*(.*)$/
+const PASS_ENVIRONMENT = "pass the environment (resolve-environment's output) to this step"
+
+/**
+ * Picks the role for `environment` (the action's `environment` input) from `role-to-assume`:
+ * one ARN; an ARN containing `{environment}`; or lines `ENV => ARN` (environments compared
+ * case-insensitively, as GitHub compares them; blank lines and '#' comments skipped). Every
+ * way to get no role, or a wrong one, is an error: a missing line never falls back to
+ * another environment's role.
+ */
+export function roleForEnvironment(value: string, environment: string | undefined): string {
+  const lines = value
+    .split(/\r?\n/)
+    .map(line => line.replace(/(^|\s)#.*$/, '').trim())
+    .filter(line => line !== '')
+  if (!lines.some(line => line.includes('=>'))) return templatedRole(value, environment)
+  const roles = parseRoleLines(lines)
+  const listed = [...roles.values()].map(role => `'${role.environment}'`).join(', ')
+  if (environment === undefined) {
+    throw new ConfigurationError(
+      `input '${ROLE_INPUT}' gives a role per environment (${listed}), but input 'environment' is empty: ${PASS_ENVIRONMENT}`,
+    )
+  }
+  assertSafeName("input 'environment'", environment, ENVIRONMENT_RULE)
+  const role = roles.get(environment.toLowerCase())
+  if (role === undefined) {
+    throw new ConfigurationError(
+      `input '${ROLE_INPUT}' has no line for environment ${describeValue(environment)}: ` +
+        `it gives roles for ${listed}; add a line '${environment} => ROLE ARN'`,
+    )
+  }
+  return role.arn
+}
+
+/** One ARN, with `{environment}` filled in when it has one. */
+function templatedRole(value: string, environment: string | undefined): string {
+  if (!/[{}]/.test(value)) return validateRoleArn(ROLE_INPUT, value)
+  if (environment === undefined && value.includes('{environment}')) {
+    throw new ConfigurationError(
+      `input '${ROLE_INPUT}': ${describeValue(value)} uses {environment}, but input 'environment' is empty: ${PASS_ENVIRONMENT}`,
+    )
+  }
+  if (environment !== undefined)
+    assertSafeName("input 'environment'", environment, ENVIRONMENT_RULE)
+  return validateRoleArn(ROLE_INPUT, renderTemplate(ROLE_INPUT, value, { environment }))
+}
+
+/** `ENV => ARN` lines, by lower-cased environment; each checked, none twice. */
+function parseRoleLines(
+  lines: readonly string[],
+): Map<string, { environment: string; arn: string }> {
+  const roles = new Map<string, { environment: string; arn: string }>()
+  for (const line of lines) {
+    const match = ROLE_LINE.exec(line)
+    const name = match?.[1] ?? ''
+    const arn = match?.[2] ?? ''
+    if (name === '' || arn === '' || arn.includes('=>')) {
+      throw new ConfigurationError(
+        `input '${ROLE_INPUT}': line ${describeValue(line)} is not valid: write one ` +
+          "'ENVIRONMENT => ROLE ARN' per line, e.g. 'prod => arn:aws:iam::123456789012:role/web-deploy-prod'",
+      )
+    }
+    assertSafeName(`input '${ROLE_INPUT}': environment`, name, ENVIRONMENT_RULE)
+    if (roles.has(name.toLowerCase())) {
+      throw new ConfigurationError(
+        `input '${ROLE_INPUT}': environment ${describeValue(name)} has more than one line: give each environment one role`,
+      )
+    }
+    roles.set(name.toLowerCase(), { environment: name, arn: validateRoleArn(ROLE_INPUT, arn) })
+  }
+  return roles
+}
+
+/** Reads and validates the common AWS inputs; the role is the one for input 'environment'. */
 export function readAwsInputs(inputs: Inputs): AwsInputs {
   const roleToAssume = inputs.optional('role-to-assume')
   const roleSessionName = inputs.optional('role-session-name')
@@ -61,7 +137,9 @@ export function readAwsInputs(inputs: Inputs): AwsInputs {
   return {
     region: inputs.optional('aws-region'),
     roleToAssume:
-      roleToAssume === undefined ? undefined : validateRoleArn('role-to-assume', roleToAssume),
+      roleToAssume === undefined
+        ? undefined
+        : roleForEnvironment(roleToAssume, inputs.optional('environment')),
     roleSessionName:
       roleSessionName === undefined
         ? undefined

@@ -1,6 +1,13 @@
-import { ConfigurationError, describeValue, type Logger } from '../../kit/src/index.js'
-import { parseRef, type RefType } from './ref.js'
-import { matchRule, parseRules, ruleEnvironments } from './rules.js'
+import {
+  ConfigurationError,
+  VERSION_RULE,
+  assertSafeName,
+  describeValue,
+  escapeMarkdown,
+  type Logger,
+} from '../../kit/src/index.js'
+import { parseRef, type ParsedRef, type RefType } from './ref.js'
+import { matchRule, parseRules, ruleEnvironments, type EnvironmentRule } from './rules.js'
 
 export interface ResolveOptions {
   /** The `rules` input text. */
@@ -9,6 +16,11 @@ export interface ResolveOptions {
   ref: string
   /** Explicit environment (workflow_dispatch); must be one the rules name. */
   environment?: string | undefined
+  /**
+   * The version a rollback or redeploy ships. Only with it may `environment` pick an
+   * environment that the rules do not give this ref.
+   */
+  version?: string | undefined
   /** Environment names that count as production, compared case-insensitively. */
   production: readonly string[]
   onNoMatch: 'skip' | 'fail'
@@ -22,27 +34,39 @@ export interface Resolution {
   isProduction: boolean
   /** The rule line that decided, or `environment input` for an override; '' for none. */
   matchedRule: string
+  /** Set when no rule matched and the run skips: what to tell the user, as text and Markdown. */
+  noMatch?: { message: string; markdown: string }
 }
+
+const listRules = (rules: readonly EnvironmentRule[]) => rules.map(r => r.text).join('; ')
 
 /** Decides which environment a ref deploys to. */
 export function resolveEnvironment(options: ResolveOptions, logger?: Logger): Resolution {
   const rules = parseRules(options.rules)
   const ref = parseRef(options.ref)
+  if (options.version !== undefined)
+    assertSafeName("input 'version'", options.version, VERSION_RULE)
   const isProduction = (env: string) =>
     options.production.some(p => p.toLowerCase() === env.toLowerCase())
   const base = { refName: ref.name, refType: ref.type }
 
   if (options.environment !== undefined) {
-    const known = ruleEnvironments(rules)
-    const environment = known.find(env => env.toLowerCase() === options.environment?.toLowerCase())
-    if (environment === undefined) {
+    const environment = chosenEnvironment(rules, options.environment)
+    const rule = matchRule(rules, ref, environment)
+    if (options.version === undefined && rule === undefined) {
       throw new ConfigurationError(
-        `input 'environment': ${describeValue(options.environment)} is not an environment the rules name: ` +
-          `use one of ${known.map(e => `'${e}'`).join(', ')}`,
+        `input 'environment': ${describeValue(options.environment)} is not allowed for ` +
+          `${describeRef(ref)}: no rule for '${environment}' matches it, and an explicit ` +
+          "environment without input 'version' (a rollback or redeploy) may only pick what " +
+          `the rules allow; the rules are: ${listRules(rules)}`,
       )
     }
+    const why =
+      options.version === undefined
+        ? `rule on line ${rule?.line}: ${rule?.text}`
+        : `version ${describeValue(options.version)}`
     logger?.info(
-      `Environment '${environment}' was chosen by the 'environment' input (ref ${ref.ref}).`,
+      `Environment '${environment}' was chosen by the 'environment' input (ref ${describeValue(ref.ref)}, ${why}).`,
     )
     return {
       ...base,
@@ -55,17 +79,25 @@ export function resolveEnvironment(options: ResolveOptions, logger?: Logger): Re
 
   const rule = matchRule(rules, ref)
   if (rule === undefined) {
-    const why =
-      ref.type === 'other'
-        ? `ref ${describeValue(ref.ref)} is neither a branch (refs/heads/…) nor a tag (refs/tags/…)`
-        : `no rule matches ${ref.type} ${describeValue(ref.name)}`
     if (options.onNoMatch === 'fail') {
       throw new ConfigurationError(
-        `${why}; the rules are: ${rules.map(r => r.text).join('; ')} (set 'on-no-match: skip' to skip instead)`,
+        `no rule matches ${describeRef(ref)}; the rules are: ${listRules(rules)} ` +
+          "(set 'on-no-match: skip' to skip instead)",
       )
     }
-    logger?.info(`${why}: nothing to deploy.`)
-    return { ...base, environment: '', deploy: false, isProduction: false, matchedRule: '' }
+    const message = `ref ${describeValue(ref.name)} matched no rule; nothing deployed. The rules: ${listRules(rules)}`
+    const markdown =
+      `ref ${escapeMarkdown(describeValue(ref.name))} matched no rule; nothing deployed. ` +
+      `The rules: ${rules.map(r => escapeMarkdown(r.text)).join('; ')}`
+    logger?.info(`${message}${ref.type === 'other' ? ` (${describeRef(ref)})` : ''}`)
+    return {
+      ...base,
+      environment: '',
+      deploy: false,
+      isProduction: false,
+      matchedRule: '',
+      noMatch: { message, markdown },
+    }
   }
   logger?.info(
     `${ref.type} ${describeValue(ref.name)} deploys to '${rule.environment}' (rule on line ${rule.line}: ${rule.text}).`,
@@ -77,4 +109,23 @@ export function resolveEnvironment(options: ResolveOptions, logger?: Logger): Re
     isProduction: isProduction(rule.environment),
     matchedRule: rule.text,
   }
+}
+
+/** The rules' spelling of the requested environment; one the rules do not name is an error. */
+function chosenEnvironment(rules: readonly EnvironmentRule[], requested: string): string {
+  const known = ruleEnvironments(rules)
+  const environment = known.find(env => env.toLowerCase() === requested.toLowerCase())
+  if (environment === undefined) {
+    throw new ConfigurationError(
+      `input 'environment': ${describeValue(requested)} is not an environment the rules name: ` +
+        `use one of ${known.map(e => `'${e}'`).join(', ')}`,
+    )
+  }
+  return environment
+}
+
+function describeRef(ref: ParsedRef): string {
+  return ref.type === 'other'
+    ? `ref ${describeValue(ref.ref)}, which is neither a branch (refs/heads/…) nor a tag (refs/tags/…)`
+    : `${ref.type} ${describeValue(ref.name)}`
 }

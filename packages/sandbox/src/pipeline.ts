@@ -14,7 +14,7 @@ import { runAction, type ActionRun } from './local-action.js'
 export interface PipelineContext {
   /** deploy.yml's inputs, defaults filled in (see {@link WORKFLOW_DEFAULTS}). */
   inputs: Record<string, string>
-  /** Outputs by step id (env, version, zip, upload, hosts, deploy, verify). */
+  /** Outputs by step id (env, version, zip, upload, hosts, deploy, verify, record). */
   steps: Record<string, Record<string, string>>
   /** The `github` context values deploy.yml reads. */
   github: { workflowRef: string }
@@ -46,6 +46,7 @@ export const PIPELINE_STEPS: readonly PipelineStep[] = [
     with: c => ({
       rules: c.inputs.rules ?? '',
       environment: c.inputs.environment ?? '',
+      version: c.inputs.version ?? '',
       production: c.inputs.production ?? '',
     }),
   },
@@ -69,6 +70,8 @@ export const PIPELINE_STEPS: readonly PipelineStep[] = [
     action: 's3-upload',
     with: c => ({
       'artifact-name': c.inputs.version === '' ? 'release-zip' : '',
+      'expected-sha256': c.steps.zip?.sha256 ?? '',
+      'artifact-digest': c.steps.zip?.['artifact-digest'] ?? '',
       bucket: c.inputs.bucket ?? '',
       key: c.inputs.key ?? '',
       app: c.inputs['app-name'] ?? '',
@@ -143,6 +146,24 @@ export const PIPELINE_STEPS: readonly PipelineStep[] = [
   },
   {
     job: 'deploy',
+    id: 'record',
+    action: 'record-release',
+    with: c => ({
+      bucket: c.steps.upload?.bucket ?? '',
+      key: c.steps.upload?.key ?? '',
+      app: c.inputs['app-name'] ?? '',
+      environment: c.steps.env?.environment ?? '',
+      version: built(c),
+      sha256: c.steps.upload?.sha256 ?? '',
+      size: c.steps.upload?.size ?? '',
+      mode: c.inputs.version === '' ? 'deploy' : 'rollback',
+      'deploy-status':
+        c.steps.verify?.['rolled-back'] === 'true' ? 'rolled-back' : (c.steps.deploy?.status ?? ''),
+      ...aws(c),
+    }),
+  },
+  {
+    job: 'deploy',
     id: 'summary',
     action: 'summary',
     always: true,
@@ -189,7 +210,7 @@ export const WORKFLOW_DEFAULTS: Readonly<Record<string, string>> = {
   path: '.',
   include: '**',
   exclude: '.git/**',
-  key: '{app}/{version}.zip',
+  key: '{app}/{environment}/{version}.zip',
   'deploy-dir': '/opt/{app}',
   'run-as': '',
   'shared-paths': '',
