@@ -57,6 +57,7 @@ describe('package-zip action', () => {
       size: String(readFileSync(file).length),
       files: '4',
       'artifact-id': '',
+      'artifact-digest': '',
     })
     assertReadersAccept(file)
     const extracted = describeTree(unzipTo(file))
