@@ -232,42 +232,32 @@ describe('finding the record a rollback needs', () => {
 
   it('refuses a planted record whose body does not match its name, or is not valid', async () => {
     const prefix = 'shop/stage/deployments/'
-    await put(
-      `${prefix}20261101T090000Z-v5.json`,
-      JSON.stringify({ ...JSON.parse(recordBody('shop', 'prod', 'v5')), environment: 'prod' }),
-    )
-    await expect(
-      findDeploymentRecord(s3, {
+    const plant = async (version: string, body: string) => {
+      await put(`${prefix}20261101T09000${version.slice(1)}Z-${version}.json`, body)
+      return findDeploymentRecord(s3, {
         bucket: BUCKET,
         app: 'shop',
         environment: 'stage',
-        version: 'v5',
-      }),
-    ).rejects.toThrow(
-      'deployment record s3://records/shop/stage/deployments/20261101T090000Z-v5.json says ' +
+        version,
+      })
+    }
+    const edited = (environment: string, version: string, change: object) =>
+      JSON.stringify({ ...JSON.parse(recordBody('shop', environment, version)), ...change })
+    await expect(plant('v5', edited('prod', 'v5', {}))).rejects.toThrow(
+      'deployment record s3://records/shop/stage/deployments/20261101T090005Z-v5.json says ' +
         'environment "prod", not "stage": it cannot vouch for this rollback',
     )
-    await put(`${prefix}20261101T090001Z-v6.json`, '{"app":"shop"')
-    await expect(
-      findDeploymentRecord(s3, {
-        bucket: BUCKET,
-        app: 'shop',
-        environment: 'stage',
-        version: 'v6',
-      }),
-    ).rejects.toThrow('20261101T090001Z-v6.json is not valid JSON')
-    await put(
-      `${prefix}20261101T090002Z-v7.json`,
-      JSON.stringify({ ...JSON.parse(recordBody('shop', 'stage', 'v7')), sha256: 'nope' }),
+    await expect(plant('v6', '{"app":"shop"')).rejects.toThrow(
+      '20261101T090006Z-v6.json is not valid JSON',
+    )
+    await expect(plant('v7', edited('stage', 'v7', { sha256: 'nope' }))).rejects.toThrow(
+      `field 'sha256' "nope" is not valid: use 64 lowercase hex digits`,
     )
     await expect(
-      findDeploymentRecord(s3, {
-        bucket: BUCKET,
-        app: 'shop',
-        environment: 'stage',
-        version: 'v7',
-      }),
-    ).rejects.toThrow(`field 'sha256' "nope" is not valid: use 64 lowercase hex digits`)
+      plant('v8', edited('stage', 'v8', { 'run-url': 'https://evil/x' })),
+    ).rejects.toThrow(
+      `field 'run-url' "https://evil/x" is not valid: use the https URL of a workflow run`,
+    )
   })
 })
 
