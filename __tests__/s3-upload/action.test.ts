@@ -204,6 +204,16 @@ describe('s3-upload from its bundle', () => {
         uploaded: 'false',
       })
       expect(found.stdout).toContain('s3://releases/web/prod/v0.0.7.zip was deployed to prod at 20')
+      const other = 'f'.repeat(64)
+      const mismatch = await upload({
+        version: 'v0.0.7',
+        environment: 'prod',
+        'expected-sha256': other,
+      })
+      expect(mismatch.exitCode).toBe(1)
+      expect(mismatch.errors.join('\n')).toContain(
+        `input 'expected-sha256': s3://releases/web/prod/v0.0.7.zip has sha256 ${zip.sha256}, not ${other}`,
+      )
     })
 
     it('refuses a version never deployed to that environment, listing the ones it may use', async () => {
