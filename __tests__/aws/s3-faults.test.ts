@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { mockClient } from 'aws-sdk-client-mock'
 import { AwsClientFactory, putArtifact, publishArtifact } from '../../packages/aws/src/index.js'
+import { offlineS3Client, preconditionFailed } from './s3-support.js'
 import { startS3, type S3Sandbox } from '../../packages/sandbox/src/s3.js'
 
 const MiB = 1024 * 1024
@@ -122,10 +123,7 @@ describe('a burst of SlowDown answers', () => {
 
 describe('a 500 on part 3', () => {
   it('aborts the multipart upload and reports the server error, not a permission problem', async () => {
-    const s3 = new S3Client({
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-    })
+    const s3 = offlineS3Client()
     const mock = mockClient(s3)
     mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'upload-1' })
     mock.on(UploadPartCommand).callsFake((input: { PartNumber?: number }) => {
@@ -166,19 +164,8 @@ describe('a 500 on part 3', () => {
 })
 
 describe('two runs racing to publish one version', () => {
-  const preconditionFailed = () =>
-    new S3ServiceException({
-      name: 'PreconditionFailed',
-      $fault: 'client',
-      $metadata: { httpStatusCode: 412 },
-      message: 'At least one of the pre-conditions you specified did not hold',
-    })
-
   it('writes create-only, so the loser is told and nothing is overwritten', async () => {
-    const s3 = new S3Client({
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-    })
+    const s3 = offlineS3Client()
     const mock = mockClient(s3)
     // The HEAD saw nothing; another run completed the same key before this one did.
     mock.on(HeadObjectCommand).rejects(
@@ -213,10 +200,7 @@ describe('two runs racing to publish one version', () => {
   })
 
   it("sends no condition with if-exists 'overwrite'", async () => {
-    const s3 = new S3Client({
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-    })
+    const s3 = offlineS3Client()
     const mock = mockClient(s3)
     mock.on(HeadObjectCommand).resolves({ ContentLength: 1, Metadata: { sha256: 'f'.repeat(64) } })
     mock.on(PutObjectCommand).resolves({ ETag: '"e"' })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
 import {
+  DEFAULT_KEY_TEMPLATE,
   renderObjectKey,
   validateBucketName,
   validateObjectKey,
@@ -122,7 +123,19 @@ describe('key templates', () => {
     )
     expect(() =>
       renderObjectKey('key', '{app}/{version}.zip', { ...values, version: undefined }),
-    ).toThrow(/uses \{version\}, which has no value/)
+    ).toThrow(
+      /uses \{version\}, but input 'version' is empty: set it, or set a 'key' without \{version\}/,
+    )
+  })
+
+  it('puts each environment under its own prefix by default, and names the input it needs', () => {
+    expect(renderObjectKey('key', DEFAULT_KEY_TEMPLATE, values)).toBe('web/prod/v1.2.0.zip')
+    expect(() =>
+      renderObjectKey('key', DEFAULT_KEY_TEMPLATE, { ...values, environment: '' }),
+    ).toThrow(
+      `input 'key': "{app}/{environment}/{version}.zip" uses {environment}, but input ` +
+        "'environment' (resolve-environment's 'environment' output) is empty",
+    )
   })
 
   it('finds the prefix the versions live under', () => {

@@ -1,5 +1,5 @@
 // Shared by the S3 tests: a recorder of what an SDK client sends (real middleware, not a mock).
-import type { S3Client } from '@aws-sdk/client-s3'
+import { S3Client, S3ServiceException } from '@aws-sdk/client-s3'
 
 /** What a client sent: command names in order, and the body bytes of each. */
 export interface SentLog {
@@ -29,4 +29,22 @@ export function recordRequests(client: S3Client, before?: (command: string) => v
     { step: 'finalizeRequest', name: 'testCountBody' },
   )
   return log
+}
+
+/** A client for aws-sdk-client-mock: it never reaches a network. */
+export function offlineS3Client(): S3Client {
+  return new S3Client({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+  })
+}
+
+/** What S3 answers to a write with `If-None-Match: *` on a key that exists. */
+export function preconditionFailed(): S3ServiceException {
+  return new S3ServiceException({
+    name: 'PreconditionFailed',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 412 },
+    message: 'At least one of the pre-conditions you specified did not hold',
+  })
 }

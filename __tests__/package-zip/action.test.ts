@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runAction } from '../support/run-action.js'
 import {
@@ -57,6 +57,7 @@ describe('package-zip action', () => {
       size: String(readFileSync(file).length),
       files: '4',
       'artifact-id': '',
+      'artifact-digest': '',
     })
     assertReadersAccept(file)
     const extracted = describeTree(unzipTo(file))
@@ -117,6 +118,12 @@ describe('package-zip action', () => {
     const stored = service.artifacts.get('release-zip')
     expect(stored?.finalized).toBe(true)
     expect(run.outputs['artifact-id']).toBe(String(stored?.id))
+    // The digest is of what the service stored (its own wrapping zip), as the service got it.
+    const storedDigest = `sha256:${createHash('sha256')
+      .update(stored?.content ?? '')
+      .digest('hex')}`
+    expect(run.outputs['artifact-digest']).toBe(storedDigest)
+    expect(stored?.hash).toBe(storedDigest)
     // Retention reaches the service as an expiry about 3 days out (Twirp JSON uses the
     // proto field names).
     const expiresAt = Date.parse(String(stored?.createRequest.expires_at))
@@ -131,6 +138,18 @@ describe('package-zip action', () => {
       const files = await downloadWorkflowArtifact('release-zip', dest)
       expect(files).toEqual([join(dest, 'web-v2.0.0.zip')])
       expect(sha256Of(files[0] as string)).toBe(run.outputs.sha256)
+      const checked = await downloadWorkflowArtifact('release-zip', tempDir('checked'), {
+        expectedDigest: storedDigest,
+      })
+      expect(checked.map(file => sha256Of(file))).toEqual([run.outputs.sha256])
+      const forged = `sha256:${'0'.repeat(64)}`
+      const refusedDir = tempDir('refused')
+      await expect(
+        downloadWorkflowArtifact('release-zip', refusedDir, { expectedDigest: forged }),
+      ).rejects.toThrow(
+        `input 'artifact-digest': workflow artifact "release-zip" (id ${stored?.id}) does not have the digest ${forged}`,
+      )
+      expect(readdirSync(refusedDir)).toEqual([])
       await expect(downloadWorkflowArtifact('no-such-artifact', dest)).rejects.toThrow(
         /workflow artifact "no-such-artifact" was not found in this run: upload it in an earlier job/,
       )

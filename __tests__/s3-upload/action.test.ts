@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
+import { promisify } from 'node:util'
 import { ID_TOKEN_PERMISSIONS_BLOCK } from '../../packages/aws/src/index.js'
 import { ArtifactServiceStandIn } from '../../packages/sandbox/src/artifact-service.js'
 import { startOidcServer, type OidcServer } from '../../packages/sandbox/src/oidc.js'
@@ -18,6 +19,7 @@ const ROLE = 'arn:aws:iam::123456789012:role/deploy'
 const UNTRUSTING_ROLE = 'arn:aws:iam::123456789012:role/someone-else'
 const SUBJECT = 'repo:octo-org/octo-repo:environment:prod'
 const MiB = 1024 * 1024
+const execFileAsync = promisify(execFile)
 
 let s3rver: S3Sandbox
 let oidc: OidcServer
@@ -70,7 +72,7 @@ function upload(
   return runAction('s3-upload', {
     timeoutMs: 120_000,
     ...options,
-    inputs: { bucket: BUCKET, app: 'web', ...inputs },
+    inputs: { bucket: BUCKET, app: 'web', environment: 'prod', ...inputs },
     env: {
       AWS_REGION: 'eu-central-1',
       AWS_ENDPOINT_URL_S3: s3rver.url,
@@ -86,6 +88,54 @@ function expectSuccess(result: ActionRun): void {
     throw new Error(`the action failed:\n${result.stdout}\n${result.stderr}`)
 }
 
+/** Runs the bundled record-release for what an upload step output, as deploy.yml does. */
+async function recordRelease(
+  uploaded: Record<string, string>,
+  inputs: Record<string, string>,
+): Promise<ActionRun> {
+  const result = await runAction('record-release', {
+    timeoutMs: 60_000,
+    inputs: {
+      'deploy-status': 'success',
+      app: 'web',
+      bucket: uploaded.bucket ?? '',
+      key: uploaded.key ?? '',
+      sha256: uploaded.sha256 ?? '',
+      size: uploaded.size ?? '',
+      ...inputs,
+    },
+    env: {
+      AWS_REGION: 'eu-central-1',
+      AWS_ENDPOINT_URL_S3: s3rver.url,
+      GITHUB_SHA: 'c0ffee0000000000000000000000000000000001',
+      ...staticKeys,
+    },
+  })
+  expectSuccess(result)
+  return result
+}
+
+/** The AWS CLI against s3rver (async: s3rver answers from this very process). */
+async function s3Cli(args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('aws', args, {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      ...staticKeys,
+      AWS_REGION: 'eu-central-1',
+      AWS_ENDPOINT_URL: s3rver.url,
+      AWS_PAGER: '',
+    },
+  })
+  return stdout
+}
+
+function writeTemp(bytes: Buffer): string {
+  const path = join(work, `bytes-${counter++}`)
+  writeFileSync(path, bytes)
+  return path
+}
+
 describe('s3-upload from its bundle', () => {
   it('uploads, then skips the same bytes, then refuses different ones', async () => {
     const zip = release(7 * MiB)
@@ -93,8 +143,8 @@ describe('s3-upload from its bundle', () => {
     expectSuccess(first)
     expect(first.outputs).toMatchObject({
       bucket: BUCKET,
-      key: 'web/v1.0.0.zip',
-      uri: 's3://releases/web/v1.0.0.zip',
+      key: 'web/prod/v1.0.0.zip',
+      uri: 's3://releases/web/prod/v1.0.0.zip',
       sha256: zip.sha256,
       size: String(7 * MiB),
       uploaded: 'true',
@@ -115,42 +165,180 @@ describe('s3-upload from its bundle', () => {
     const conflict = await upload({ file: other.path, version: 'v1.0.0' })
     expect(conflict.exitCode).toBe(1)
     expect(conflict.errors.join('\n')).toMatch(
-      /s3:\/\/releases\/web\/v1\.0\.0\.zip already exists with different content .* Versions are immutable: build a new version/,
+      /s3:\/\/releases\/web\/prod\/v1\.0\.0\.zip already exists with different content .* Versions are immutable: build a new version/,
     )
     expect(conflict.outputs).toEqual({})
   })
 
-  it('finds an existing version for a rollback, and lists what exists when it is missing', async () => {
-    const zip = release(2000)
-    expectSuccess(
-      await upload({
-        file: zip.path,
-        version: 'v0.0.7',
-        key: '{environment}/{app}/{version}.zip',
-        environment: 'prod',
-      }),
+  it('puts each environment under its own prefix, and says so when the environment is empty', async () => {
+    const zip = release(500)
+    const dev = await upload({ file: zip.path, version: 'v1.0.1', environment: 'dev' })
+    expectSuccess(dev)
+    expect(dev.outputs.uri).toBe('s3://releases/web/dev/v1.0.1.zip')
+    const none = await upload({ file: zip.path, version: 'v1.0.1', environment: '' })
+    expect(none.exitCode).toBe(1)
+    expect(none.errors.join('\n')).toContain(
+      `input 'key': "{app}/{environment}/{version}.zip" uses {environment}, but input ` +
+        "'environment' (resolve-environment's 'environment' output) is empty",
     )
-    const found = await upload({
-      version: 'v0.0.7',
-      key: '{environment}/{app}/{version}.zip',
-      environment: 'prod',
-    })
-    expectSuccess(found)
-    expect(found.outputs).toMatchObject({
-      uri: 's3://releases/prod/web/v0.0.7.zip',
-      sha256: zip.sha256,
-      uploaded: 'false',
+  })
+
+  describe('a rollback (version only)', () => {
+    /** Deploys `version` to `environment` as the pipeline does: upload, then record-release. */
+    async function deployed(version: string, environment: string, bytes = 2000) {
+      const zip = release(bytes)
+      const uploaded = await upload({ file: zip.path, version, environment })
+      expectSuccess(uploaded)
+      await recordRelease(uploaded.outputs, { version, environment })
+      return { zip, uploaded }
+    }
+
+    it("returns a version deployed to the environment, with the record's sha256", async () => {
+      const { zip } = await deployed('v0.0.7', 'prod')
+      const found = await upload({ version: 'v0.0.7', environment: 'prod' })
+      expectSuccess(found)
+      expect(found.outputs).toMatchObject({
+        uri: 's3://releases/web/prod/v0.0.7.zip',
+        sha256: zip.sha256,
+        size: '2000',
+        uploaded: 'false',
+      })
+      expect(found.stdout).toContain('s3://releases/web/prod/v0.0.7.zip was deployed to prod at 20')
+      const other = 'f'.repeat(64)
+      const mismatch = await upload({
+        version: 'v0.0.7',
+        environment: 'prod',
+        'expected-sha256': other,
+      })
+      expect(mismatch.exitCode).toBe(1)
+      expect(mismatch.errors.join('\n')).toContain(
+        `input 'expected-sha256': s3://releases/web/prod/v0.0.7.zip has sha256 ${zip.sha256}, not ${other}`,
+      )
     })
 
-    const missing = await upload({
-      version: 'v0.0.6',
-      key: '{environment}/{app}/{version}.zip',
-      environment: 'prod',
+    it('refuses a version never deployed to that environment, listing the ones it may use', async () => {
+      await deployed('v0.1.0', 'stage')
+      await deployed('v0.1.1', 'stage')
+      // Stored, but never deployed to stage.
+      expectSuccess(
+        await upload({ file: release(10).path, version: 'v0.1.2', environment: 'stage' }),
+      )
+      const refused = await upload({ version: 'v0.1.2', environment: 'stage' })
+      expect(refused.exitCode).toBe(1)
+      expect(refused.errors.join('\n')).toContain(
+        'version "v0.1.2" was never deployed successfully to environment "stage", so it cannot ' +
+          'be rolled back to; versions deployed to stage (newest first, from ' +
+          's3://releases/web/stage/deployments/): v0.1.1, v0.1.0.',
+      )
+      expect(refused.outputs).toEqual({})
+      // A version deployed to another environment is no evidence for this one.
+      const elsewhere = await upload({ version: 'v0.1.0', environment: 'qa' })
+      expect(elsewhere.errors.join('\n')).toContain(
+        'no deployment to qa has been recorded yet (under s3://releases/web/qa/deployments/)',
+      )
     })
-    expect(missing.exitCode).toBe(1)
-    expect(missing.errors.join('\n')).toMatch(
-      /s3:\/\/releases\/prod\/web\/v0\.0\.6\.zip does not exist, so this version cannot be deployed; the newest under s3:\/\/releases\/prod\/web\/:\n {2}prod\/web\/v0\.0\.7\.zip/,
+
+    it('hands on the recorded sha256, not what an overwritten object claims', async () => {
+      const { zip } = await deployed('v0.2.0', 'prod', 3000)
+      // The attack: same key, same size, other bytes.
+      const evil = randomBytes(3000)
+      const evilSha = createHash('sha256').update(evil).digest('hex')
+      const overwrite = (metadata: string[]) =>
+        s3Cli([
+          's3api',
+          'put-object',
+          '--bucket',
+          BUCKET,
+          '--key',
+          'web/prod/v0.2.0.zip',
+          '--body',
+          writeTemp(evil),
+          ...metadata,
+        ])
+      // Metadata consistent with the new bytes: refused outright.
+      await overwrite(['--metadata', `sha256=${evilSha}`])
+      const consistent = await upload({ version: 'v0.2.0', environment: 'prod' })
+      expect(consistent.exitCode).toBe(1)
+      expect(consistent.errors.join('\n')).toContain(
+        `s3://releases/web/prod/v0.2.0.zip now says sha256 "${evilSha}", not the recorded one`,
+      )
+      // Whatever the object says (here: nothing, or the old sha256), the output is the
+      // recorded sha256, which the host then checks the downloaded bytes against.
+      for (const metadata of [[], ['--metadata', `sha256=${zip.sha256}`]]) {
+        await overwrite(metadata)
+        const found = await upload({ version: 'v0.2.0', environment: 'prod' })
+        expectSuccess(found)
+        expect(found.outputs.sha256).toBe(zip.sha256)
+      }
+      // What the lookup did before records (still there behind its explicit input): it
+      // reads the sha256 of whatever is stored, so the host would accept the new bytes.
+      await overwrite([])
+      const trusting = await upload({
+        version: 'v0.2.0',
+        environment: 'prod',
+        'allow-any-stored-version': 'true',
+      })
+      expect(trusting.outputs.sha256).toBe(evilSha)
+    })
+
+    it('needs the environment, unless any stored version is explicitly allowed', async () => {
+      const zip = release(700)
+      expectSuccess(await upload({ file: zip.path, version: 'v0.3.0', environment: 'prod' }))
+      const noEnvironment = await upload({
+        version: 'v0.3.0',
+        environment: '',
+        key: 'web/prod/{version}.zip',
+      })
+      expect(noEnvironment.exitCode).toBe(1)
+      expect(noEnvironment.errors.join('\n')).toContain(
+        "input 'environment' is empty: a rollback (input 'version' without 'file' or " +
+          "'artifact-name') may only use a version that was deployed to that environment",
+      )
+      const any = await upload({
+        version: 'v0.3.0',
+        environment: 'prod',
+        'allow-any-stored-version': 'true',
+      })
+      expectSuccess(any)
+      expect(any.outputs.sha256).toBe(zip.sha256)
+      expect(any.warnings.join('\n')).toContain(
+        "allow-any-stored-version: the version's sha256 comes from the object's own metadata",
+      )
+      const missing = await upload({
+        version: 'v0.3.9',
+        environment: 'prod',
+        'allow-any-stored-version': 'true',
+      })
+      expect(missing.errors.join('\n')).toContain(
+        's3://releases/web/prod/v0.3.9.zip does not exist, so this version cannot be deployed; ' +
+          'the newest under s3://releases/web/prod/:',
+      )
+    })
+  })
+
+  it('uploads only the bytes the build job reported (expected-sha256)', async () => {
+    const zip = release(1500)
+    const other = release(1500)
+    const refused = await upload({
+      file: zip.path,
+      version: 'v6.0.0',
+      'expected-sha256': other.sha256,
+    })
+    expect(refused.exitCode).toBe(1)
+    expect(refused.errors.join('\n')).toContain(
+      `input 'expected-sha256': the release has sha256 ${zip.sha256}, but the build reported ` +
+        `${other.sha256}: it was changed on the way from the build job, so nothing was uploaded`,
     )
+    await expect(
+      s3Cli(['s3api', 'head-object', '--bucket', BUCKET, '--key', 'web/prod/v6.0.0.zip']),
+    ).rejects.toThrow(/Not Found|404/)
+    const accepted = await upload({
+      file: zip.path,
+      version: 'v6.0.0',
+      'expected-sha256': zip.sha256.toUpperCase(),
+    })
+    expectSuccess(accepted)
+    expect(accepted.outputs).toMatchObject({ uploaded: 'true', sha256: zip.sha256 })
   })
 
   it('masks the presigned URL before anything else prints it', async () => {
@@ -159,7 +347,7 @@ describe('s3-upload from its bundle', () => {
     expectSuccess(result)
     const url = result.outputs['presigned-url'] ?? ''
     expect(url).toMatch(
-      /^http:\/\/127\.0\.0\.1:\d+\/releases\/web\/v2\.0\.0\.zip\?.*X-Amz-Expires=900/,
+      /^http:\/\/127\.0\.0\.1:\d+\/releases\/web\/prod\/v2\.0\.0\.zip\?.*X-Amz-Expires=900/,
     )
     const lines = result.stdout.split('\n')
     const maskLine = lines.findIndex(line => line.startsWith('::add-mask::'))
@@ -170,6 +358,7 @@ describe('s3-upload from its bundle', () => {
     const response = await fetch(url)
     expect(Buffer.from(await response.arrayBuffer()).equals(readFileSync(zip.path))).toBe(true)
 
+    expect(result.warnings).toEqual([])
     const tooLong = await upload({ file: zip.path, version: 'v2.0.0', 'presign-expires': '13h' })
     expect(tooLong.errors.join('\n')).toMatch(
       /input 'presign-expires': "13h" is not valid: use a duration from 0s to 12h/,
@@ -207,6 +396,15 @@ describe('s3-upload from its bundle', () => {
     [{ 'storage-class': 'GLACIER' }, 'archived objects need a restore'],
     [{ 'artifact-name': 'release' }, "set either input 'file' or input 'artifact-name', not both"],
     [{ file: '', version: '' }, "nothing to do: set input 'file' or 'artifact-name'"],
+    [
+      { 'expected-sha256': 'abc' },
+      `input 'expected-sha256': "abc" is not valid: use 64 hex digits`,
+    ],
+    [
+      { 'artifact-digest': `sha256:${'a'.repeat(64)}` },
+      "input 'artifact-digest' is set, but input 'artifact-name' is not",
+    ],
+    [{ 'allow-any-stored-version': 'yes' }, `input 'allow-any-stored-version': "yes" is not valid`],
   ])('refuses bad input %j with the rule', async (inputs, message) => {
     const zip = release(10)
     const result = await upload({ file: zip.path, version: 'v1', ...inputs }, { cwd: work })
@@ -238,10 +436,33 @@ describe('s3-upload from its bundle', () => {
       )
       expectSuccess(result)
       expect(result.outputs).toMatchObject({
-        uri: 's3://releases/web/v5.0.0.zip',
+        uri: 's3://releases/web/prod/v5.0.0.zip',
         sha256: zip.sha256,
         uploaded: 'true',
       })
+
+      // The hand-off check: the digest package-zip reported for the artifact.
+      const digest = `sha256:${createHash('sha256')
+        .update(readFileSync(join(staged, 'wrapper.zip')))
+        .digest('hex')}`
+      const checked = await upload(
+        { 'artifact-name': 'release', version: 'v5.0.2', 'artifact-digest': digest },
+        { env: service.env() },
+      )
+      expectSuccess(checked)
+      expect(checked.outputs.sha256).toBe(zip.sha256)
+      const forged = `sha256:${'0'.repeat(64)}`
+      const refused = await upload(
+        { 'artifact-name': 'release', version: 'v5.0.3', 'artifact-digest': forged },
+        { env: service.env() },
+      )
+      expect(refused.exitCode).toBe(1)
+      expect(refused.errors.join('\n')).toContain(
+        `input 'artifact-digest': workflow artifact "release" (id 4242) does not have the digest ${forged}`,
+      )
+      await expect(
+        s3Cli(['s3api', 'head-object', '--bucket', BUCKET, '--key', 'web/prod/v5.0.3.zip']),
+      ).rejects.toThrow(/Not Found|404/)
 
       const missing = await upload(
         { 'artifact-name': 'nope', version: 'v5.0.1' },
@@ -280,7 +501,7 @@ describe('s3-upload from its bundle', () => {
     expect(unknown.exitCode).toBe(1)
     // Every path starts with a HEAD, whose 403 has no body to tell why.
     expect(unknown.errors.join('\n')).toContain(
-      'access denied: HeadObject on "s3://releases/web/v1.zip" (HTTP 403). The role needs s3:GetObject',
+      'access denied: HeadObject on "s3://releases/web/prod/v1.zip" (HTTP 403). The role needs s3:GetObject',
     )
     expect(unknown.errors.join('\n')).toContain('the credentials themselves may also be invalid')
   })
@@ -363,6 +584,10 @@ describe('s3-upload with role-to-assume (GitHub OIDC)', () => {
     expect(sts.calls.at(-1)?.durationSeconds).toBe(900)
     expect(result.warnings.join('\n')).toContain(
       'the presigned URL stops working when the role session ends, after 900s, not after 3600s',
+    )
+    expect(result.warnings.join('\n')).toContain(
+      "the presigned URL stays valid for 3600s: until then anyone who can read this deploy's " +
+        'SSM command (ssm:ListCommands, ssm:GetCommandInvocation) can download the release',
     )
   })
 

@@ -60,17 +60,22 @@ await runAction(async () => {
   })
   runnerLogger.info(`Wrote ${result.file}: ${result.size} bytes, sha256 ${result.sha256}`)
 
-  let artifactId = ''
+  let artifact = { id: '', digest: '' }
   if (artifactName !== undefined) {
-    const id = await uploadWorkflowArtifact(artifactName, result.file, { retentionDays })
-    artifactId = String(id)
-    runnerLogger.info(`Uploaded workflow artifact ${artifactName} (id ${artifactId})`)
+    const { id, digest } = await uploadWorkflowArtifact(artifactName, result.file, {
+      retentionDays,
+    })
+    artifact = { id: String(id), digest }
+    runnerLogger.info(
+      `Uploaded workflow artifact ${artifactName} (id ${id}, digest ${digest || 'not reported'})`,
+    )
   }
   setOutputs({
     file: result.file,
     sha256: result.sha256,
     size: result.size,
     files: result.files,
-    'artifact-id': artifactId,
+    'artifact-id': artifact.id,
+    'artifact-digest': artifact.digest,
   })
 })

@@ -5,8 +5,8 @@ import {
   renderTemplate,
 } from '../../kit/src/index.js'
 
-/** The key s3-upload uses when none is given. */
-export const DEFAULT_KEY_TEMPLATE = '{app}/{version}.zip'
+/** The key s3-upload uses when none is given: each environment has its own part of the store. */
+export const DEFAULT_KEY_TEMPLATE = '{app}/{environment}/{version}.zip'
 
 /** The placeholders a key template may use. */
 export type KeyValues = Readonly<
@@ -65,8 +65,25 @@ export function validateObjectKey(input: string, key: string): string {
   return key
 }
 
-/** Renders and validates the key template. */
+/** Where each key placeholder's value comes from, for the error when it has none. */
+const KEY_VALUE_SOURCES: Readonly<Record<keyof KeyValues, string>> = {
+  app: "input 'app'",
+  version: "input 'version'",
+  environment: "input 'environment' (resolve-environment's 'environment' output)",
+  repository: 'GITHUB_REPOSITORY',
+  sha: 'GITHUB_SHA',
+}
+
+/** Renders and validates the key template; a placeholder without a value names its source. */
 export function renderObjectKey(input: string, template: string, values: KeyValues): string {
+  for (const [name, source] of Object.entries(KEY_VALUE_SOURCES)) {
+    if (template.includes(`{${name}}`) && !values[name as keyof KeyValues]) {
+      throw new ConfigurationError(
+        `input '${input}': ${describeValue(template)} uses {${name}}, but ${source} is empty: ` +
+          `set it, or set a '${input}' without {${name}}`,
+      )
+    }
+  }
   return validateObjectKey(input, renderTemplate(input, template, values))
 }
 

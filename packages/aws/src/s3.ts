@@ -215,6 +215,16 @@ export function effectivePartSize(size: number, requested: number): number {
   return Math.min(MAX_PART_SIZE, Math.max(requested, needed, MIN_PART_SIZE))
 }
 
+/** True for S3's refusal of a conditional write (`If-None-Match: *` on an existing key). */
+export function isConditionalWriteConflict(error: unknown): boolean {
+  const code = awsErrorCode(error)
+  return (
+    code === 'PreconditionFailed' ||
+    code === 'ConditionalRequestConflict' ||
+    awsHttpStatus(error) === 412
+  )
+}
+
 /** Options of {@link putArtifact}. */
 export interface PutArtifactOptions {
   bucket: string
@@ -300,16 +310,10 @@ export async function putArtifact(
       throw verified.failure
     }
     if (error instanceof ConfigurationError) throw error
-    const code = awsErrorCode(error)
-    if (
-      options.createOnly &&
-      (code === 'PreconditionFailed' ||
-        code === 'ConditionalRequestConflict' ||
-        awsHttpStatus(error) === 412)
-    ) {
+    if (options.createOnly && isConditionalWriteConflict(error)) {
       throw new ConfigurationError(
         `s3://${options.bucket}/${options.key} was created by another writer while this run ` +
-          `uploaded it (${code || 412}); nothing was overwritten. Another run is publishing the ` +
+          `uploaded it (${awsErrorCode(error) || 412}); nothing was overwritten. Another run is publishing the ` +
           'same version: rerun this one to compare the bytes (if-exists: skip-same)',
       )
     }
@@ -334,6 +338,8 @@ export interface PublishOptions extends Omit<PutArtifactOptions, 'sha256' | 'siz
   hashed?: Promise<FileHash> | undefined
   /** See {@link readRelease}; default {@link DEFAULT_BUFFER_LIMIT}. */
   bufferLimit?: number | undefined
+  /** The sha256 the build reported (hand-off check): any other file fails before upload. */
+  expectedSha256?: string | undefined
 }
 
 /** sha256 (hex) and size of a file, and its bytes when it was read into memory. */
@@ -435,6 +441,13 @@ export async function publishArtifact(
   const existing = head.value
   const uri = s3Uri(bucket, key)
   logger?.info(`${options.file}: ${size} bytes, sha256 ${sha256}`)
+  if (options.expectedSha256 !== undefined && sha256 !== options.expectedSha256) {
+    throw new ConfigurationError(
+      `input 'expected-sha256': the release has sha256 ${sha256}, but the build reported ` +
+        `${options.expectedSha256}: it was changed on the way from the build job, so nothing ` +
+        'was uploaded',
+    )
+  }
   if (existing !== undefined && options.ifExists !== 'overwrite') {
     if (options.ifExists === 'skip-same' && existing.sha256 === sha256) {
       logger?.info(`${uri} already holds these bytes (sha256 ${sha256}): nothing to upload`)
@@ -498,7 +511,7 @@ export async function findArtifact(
 }
 
 /** Where an object that is already stored is, and its facts: nothing was sent. */
-function existingLocation(
+export function existingLocation(
   bucket: string,
   key: string,
   sha256: string,

@@ -12,8 +12,22 @@ export interface UploadWorkflowArtifactOptions {
   retentionDays?: number
 }
 
+/** What the artifact service answered for an upload. */
+export interface UploadedWorkflowArtifact {
+  id: number
+  /** `sha256:<hex>` of what the service stored, the form a download checks; '' if not given. */
+  digest: string
+}
+
+/** `sha256:<hex>` from a digest given as `<hex>` or `sha256:<hex>` (any case). */
+export function normalizeArtifactDigest(digest: string): string | undefined {
+  const hex = /^(?:sha256:)?([0-9a-fA-F]{64})$/.exec(digest)?.[1]
+  return hex === undefined ? undefined : `sha256:${hex.toLowerCase()}`
+}
+
 /**
- * Uploads one file (the release zip) as the workflow artifact `name` and returns its id.
+ * Uploads one file (the release zip) as the workflow artifact `name` and returns its id and
+ * digest.
  *
  * The artifact service always wraps what it stores in a zip of its own; the file is put in
  * it uncompressed (level 0), since a release zip is already compressed, so the wrapping
@@ -23,7 +37,7 @@ export async function uploadWorkflowArtifact(
   name: string,
   file: string,
   options: UploadWorkflowArtifactOptions = {},
-): Promise<number> {
+): Promise<UploadedWorkflowArtifact> {
   const client = new DefaultArtifactClient()
   const response = await client.uploadArtifact(name, [file], dirname(file), {
     compressionLevel: 0,
@@ -32,16 +46,21 @@ export async function uploadWorkflowArtifact(
   if (response.id === undefined) {
     throw new Error(`the artifact service did not return an id for artifact ${describeValue(name)}`)
   }
-  return response.id
+  return { id: response.id, digest: normalizeArtifactDigest(response.digest ?? '') ?? '' }
 }
 
 /**
  * Downloads the workflow artifact `name` of this run into `destDir` (created if missing)
  * and returns the absolute paths of the files it held, sorted. A file of the same name
  * already in `destDir` is replaced. An artifact that does not exist is a ConfigurationError
- * that says which job must upload it.
+ * that says which job must upload it. With `expectedDigest` (`sha256:<hex>`, the upload's
+ * digest), a download whose digest differs is a ConfigurationError and returns nothing.
  */
-export async function downloadWorkflowArtifact(name: string, destDir: string): Promise<string[]> {
+export async function downloadWorkflowArtifact(
+  name: string,
+  destDir: string,
+  options: { expectedDigest?: string | undefined } = {},
+): Promise<string[]> {
   destDir = resolve(destDir)
   const client = new DefaultArtifactClient()
   let id: number
@@ -62,7 +81,17 @@ export async function downloadWorkflowArtifact(name: string, destDir: string): P
   // artifact's files, not whatever destDir held before.
   const staging = await mkdtemp(join(destDir, '.artifact-'))
   try {
-    await client.downloadArtifact(id, { path: staging })
+    const download = await client.downloadArtifact(id, {
+      path: staging,
+      ...(options.expectedDigest ? { expectedHash: options.expectedDigest } : {}),
+    })
+    if (download.digestMismatch) {
+      throw new ConfigurationError(
+        `input 'artifact-digest': workflow artifact ${describeValue(name)} (id ${id}) does not ` +
+          `have the digest ${options.expectedDigest} that its upload reported: it changed ` +
+          'after the build job uploaded it, so nothing was uploaded',
+      )
+    }
     const files: string[] = []
     for (const entry of await readdir(staging, { recursive: true, withFileTypes: true })) {
       if (!entry.isFile()) continue

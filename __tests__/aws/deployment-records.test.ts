@@ -1,0 +1,355 @@
+// Deployment records against s3rver through the real SDK (read back with the AWS CLI), and
+// the 412 path, which s3rver cannot produce (it ignores If-None-Match), with a mocked client.
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { mockClient } from 'aws-sdk-client-mock'
+import {
+  AwsClientFactory,
+  deploymentRecordKey,
+  findDeploymentRecord,
+  findRecordedArtifact,
+  runContext,
+  writeDeploymentRecord,
+  type DeploymentRecord,
+} from '../../packages/aws/src/index.js'
+import { ConfigurationError } from '../../packages/kit/src/index.js'
+import { startS3, type S3Sandbox } from '../../packages/sandbox/src/s3.js'
+import { offlineS3Client, preconditionFailed } from './s3-support.js'
+
+const run = promisify(execFile)
+const BUCKET = 'records'
+const RUN = {
+  runUrl: 'https://github.com/octo-org/octo-repo/actions/runs/1234567890',
+  commit: 'c0ffee0000000000000000000000000000000001',
+  actor: 'octocat',
+}
+const SHA_A = 'a'.repeat(64)
+
+let s3rver: S3Sandbox
+let factory: AwsClientFactory
+let s3: S3Client
+const savedEnv = { ...process.env }
+
+beforeAll(async () => {
+  s3rver = await startS3({ buckets: [BUCKET] })
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_S3: s3rver.url,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+  })
+  factory = new AwsClientFactory({ region: 'us-east-1', maxAttempts: 2, component: 'test' })
+  s3 = factory.client(S3Client)
+})
+
+afterAll(async () => {
+  factory.destroy()
+  process.env = savedEnv
+  await s3rver.close()
+})
+
+/** A clock that reads `iso` and then moves on one second per call. */
+function clock(iso: string): () => Date {
+  let at = Date.parse(iso)
+  return () => new Date((at += 1000) - 1000)
+}
+
+function record(
+  app: string,
+  environment: string,
+  version: string,
+  extra: Partial<DeploymentRecord> = {},
+): Omit<DeploymentRecord, 'time'> {
+  return {
+    app,
+    environment,
+    version,
+    bucket: BUCKET,
+    key: `${app}/${environment}/${version}.zip`,
+    sha256: SHA_A,
+    size: 5,
+    mode: 'deploy',
+    ...RUN,
+    ...extra,
+  }
+}
+
+async function put(key: string, body: string, metadata: Record<string, string> = {}) {
+  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, Metadata: metadata }))
+}
+
+describe('writing a record', () => {
+  it('stores the shared JSON shape under {app}/{environment}/deployments/<time>-<version>.json', async () => {
+    const { key } = await writeDeploymentRecord(s3, {
+      bucket: BUCKET,
+      record: record('web', 'prod', 'v1.2.3', { mode: 'rollback', size: 1234 }),
+      now: () => new Date('2026-12-01T10:50:03.789Z'),
+    })
+    expect(key).toBe('web/prod/deployments/20261201T105003Z-v1.2.3.json')
+    // An independent reader: the AWS CLI.
+    const env = { ...process.env, AWS_ENDPOINT_URL: s3rver.url, AWS_PAGER: '' }
+    const { stdout } = await run(
+      'aws',
+      ['s3', 'cp', '--only-show-errors', `s3://${BUCKET}/${key}`, '-'],
+      {
+        env,
+      },
+    )
+    expect(Object.keys(JSON.parse(stdout) as object)).toEqual([
+      'app',
+      'environment',
+      'version',
+      'bucket',
+      'key',
+      'sha256',
+      'size',
+      'time',
+      'run-url',
+      'commit',
+      'actor',
+      'mode',
+    ])
+    expect(JSON.parse(stdout)).toEqual({
+      app: 'web',
+      environment: 'prod',
+      version: 'v1.2.3',
+      bucket: BUCKET,
+      key: 'web/prod/v1.2.3.zip',
+      sha256: SHA_A,
+      size: 1234,
+      time: '2026-12-01T10:50:03Z',
+      'run-url': RUN.runUrl,
+      commit: RUN.commit,
+      actor: 'octocat',
+      mode: 'rollback',
+    })
+  })
+
+  it('refuses a field that is not valid before anything reaches S3', async () => {
+    const client = offlineS3Client()
+    const mock = mockClient(client)
+    await expect(
+      writeDeploymentRecord(client, {
+        bucket: BUCKET,
+        record: record('web', 'prod', 'v1', { actor: 'octocat\n::add-mask::x' }),
+      }),
+    ).rejects.toThrow(`field 'actor' "octocat\\n::add-mask::x" is not allowed`)
+    expect(mock.calls()).toHaveLength(0)
+    mock.restore()
+  })
+})
+
+describe('a record name that is taken (412)', () => {
+  it('writes create-only and, when the name exists, takes the next second', async () => {
+    const client = offlineS3Client()
+    const mock = mockClient(client)
+    mock.on(PutObjectCommand).rejectsOnce(preconditionFailed()).resolves({ ETag: '"e"' })
+    // The clock stands still: the retry must still move to a new name.
+    const { key, record: written } = await writeDeploymentRecord(client, {
+      bucket: BUCKET,
+      record: record('web', 'prod', 'v2'),
+      now: () => new Date('2026-12-01T10:50:03Z'),
+    })
+    const inputs = mock.commandCalls(PutObjectCommand).map(call => call.args[0].input)
+    expect(inputs.map(input => [input.Key, input.IfNoneMatch])).toEqual([
+      ['web/prod/deployments/20261201T105003Z-v2.json', '*'],
+      ['web/prod/deployments/20261201T105004Z-v2.json', '*'],
+    ])
+    expect(key).toBe('web/prod/deployments/20261201T105004Z-v2.json')
+    expect(written.time).toBe('2026-12-01T10:50:04Z')
+    expect(JSON.parse(String(inputs[1]?.Body)).time).toBe('2026-12-01T10:50:04Z')
+    mock.restore()
+  })
+
+  it('fails clearly when every name tried is taken, overwriting nothing', async () => {
+    const client = offlineS3Client()
+    const mock = mockClient(client)
+    mock.on(PutObjectCommand).rejects(preconditionFailed())
+    const failure = writeDeploymentRecord(client, {
+      bucket: BUCKET,
+      record: record('web', 'prod', 'v3'),
+      now: clock('2026-12-01T10:50:03Z'),
+      attempts: 3,
+    })
+    await expect(failure).rejects.toBeInstanceOf(ConfigurationError)
+    await expect(failure).rejects.toThrow(
+      'no deployment record was written: S3 refused (412 Precondition Failed) every name tried',
+    )
+    expect(mock.commandCalls(PutObjectCommand)).toHaveLength(3)
+    mock.restore()
+  })
+})
+
+describe('finding the record a rollback needs', () => {
+  beforeAll(async () => {
+    const at = clock('2026-11-01T08:00:00Z')
+    for (const version of ['v1.0.0', 'v1.1.0', 'v1.0.0', 'v1.2.0']) {
+      await writeDeploymentRecord(s3, {
+        bucket: BUCKET,
+        record: record('shop', 'prod', version, { sha256: version.at(-3)!.repeat(64) }),
+        now: at,
+      })
+    }
+    // Another environment's record is no evidence for prod.
+    await writeDeploymentRecord(s3, {
+      bucket: BUCKET,
+      record: record('shop', 'dev', 'v9.9.9'),
+      now: at,
+    })
+  })
+
+  it('returns the newest record of the version', async () => {
+    const found = await findDeploymentRecord(s3, {
+      bucket: BUCKET,
+      app: 'shop',
+      environment: 'prod',
+      version: 'v1.0.0',
+    })
+    expect(found.time).toBe('2026-11-01T08:00:02Z')
+  })
+
+  it("lists the environment's versions, newest first, when the version has no record", async () => {
+    const failure = findDeploymentRecord(s3, {
+      bucket: BUCKET,
+      app: 'shop',
+      environment: 'prod',
+      version: 'v9.9.9',
+    })
+    await expect(failure).rejects.toThrow(
+      'version "v9.9.9" was never deployed successfully to environment "prod", so it cannot be ' +
+        'rolled back to; versions deployed to prod (newest first, from ' +
+        's3://records/shop/prod/deployments/): v1.2.0, v1.0.0, v1.1.0. ' +
+        "Set 'allow-any-stored-version: true'",
+    )
+    await expect(
+      findDeploymentRecord(s3, { bucket: BUCKET, app: 'shop', environment: 'qa', version: 'v1' }),
+    ).rejects.toThrow(
+      'no deployment to qa has been recorded yet (under s3://records/shop/qa/deployments/)',
+    )
+  })
+
+  it('refuses a planted record whose body does not match its name, or is not valid', async () => {
+    const prefix = 'shop/stage/deployments/'
+    const plant = async (version: string, body: string) => {
+      await put(`${prefix}20261101T09000${version.slice(1)}Z-${version}.json`, body)
+      return findDeploymentRecord(s3, {
+        bucket: BUCKET,
+        app: 'shop',
+        environment: 'stage',
+        version,
+      })
+    }
+    const edited = (environment: string, version: string, change: object) =>
+      JSON.stringify({ ...JSON.parse(recordBody('shop', environment, version)), ...change })
+    await expect(plant('v5', edited('prod', 'v5', {}))).rejects.toThrow(
+      'deployment record s3://records/shop/stage/deployments/20261101T090005Z-v5.json says ' +
+        'environment "prod", not "stage": it cannot vouch for this rollback',
+    )
+    await expect(plant('v6', '{"app":"shop"')).rejects.toThrow(
+      '20261101T090006Z-v6.json is not valid JSON',
+    )
+    await expect(plant('v7', edited('stage', 'v7', { sha256: 'nope' }))).rejects.toThrow(
+      `field 'sha256' "nope" is not valid: use 64 lowercase hex digits`,
+    )
+    await expect(
+      plant('v8', edited('stage', 'v8', { 'run-url': 'https://evil/x' })),
+    ).rejects.toThrow(
+      `field 'run-url' "https://evil/x" is not valid: use the https URL of a workflow run`,
+    )
+  })
+})
+
+function recordBody(app: string, environment: string, version: string): string {
+  const { runUrl, ...rest } = record(app, environment, version)
+  return JSON.stringify({ ...rest, 'run-url': runUrl, time: '2026-11-01T09:00:00Z' })
+}
+
+describe('the recorded object', () => {
+  const lookup = (version: string) =>
+    findRecordedArtifact(s3, {
+      bucket: BUCKET,
+      app: 'api',
+      environment: 'prod',
+      version,
+      key: `api/prod/${version}.zip`,
+    })
+
+  it("gives the record's sha256, even when the object was replaced with forged metadata", async () => {
+    await put('api/prod/v1.zip', 'hello', { sha256: SHA_A })
+    await writeDeploymentRecord(s3, { bucket: BUCKET, record: record('api', 'prod', 'v1') })
+    // An attacker with write access to the key swaps the bytes (same size) and forges the
+    // metadata to match the record: the lookup cannot tell, but it hands the host the
+    // recorded sha256, which the new bytes do not have.
+    await put('api/prod/v1.zip', 'evil!', { sha256: SHA_A })
+    const { location } = await lookup('v1')
+    expect(location).toMatchObject({ key: 'api/prod/v1.zip', sha256: SHA_A, size: 5 })
+
+    // Forged to its own sha256 instead: refused outright.
+    const evilSha = 'e'.repeat(64)
+    await put('api/prod/v1.zip', 'evil!', { sha256: evilSha })
+    await expect(lookup('v1')).rejects.toThrow(
+      `s3://records/api/prod/v1.zip now says sha256 "${evilSha}", not the recorded one, so it is not what was deployed to prod`,
+    )
+  })
+
+  it('refuses an object that changed size or is gone', async () => {
+    await put('api/prod/v2.zip', 'hello')
+    await writeDeploymentRecord(s3, { bucket: BUCKET, record: record('api', 'prod', 'v2') })
+    await put('api/prod/v2.zip', 'hello, world')
+    await expect(lookup('v2')).rejects.toThrow(
+      's3://records/api/prod/v2.zip now holds 12 bytes where 5 were recorded',
+    )
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'api/prod/v2.zip' }))
+    await expect(lookup('v2')).rejects.toThrow('s3://records/api/prod/v2.zip no longer exists')
+  })
+
+  it('refuses a key other than the one recorded', async () => {
+    await put('api/prod/v3.zip', 'hello')
+    await writeDeploymentRecord(s3, {
+      bucket: BUCKET,
+      record: record('api', 'prod', 'v3', { key: 'api/v3.zip' }),
+    })
+    await expect(lookup('v3')).rejects.toThrow(
+      'v3 was deployed to prod from "s3://records/api/v3.zip", not from s3://records/api/prod/v3.zip',
+    )
+  })
+})
+
+describe('the run context', () => {
+  const env = {
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_REPOSITORY: 'octo-org/octo-repo',
+    GITHUB_RUN_ID: '1234567890',
+    GITHUB_SHA: RUN.commit,
+    GITHUB_ACTOR: 'dependabot[bot]',
+  }
+
+  it("builds the run URL and takes the commit and actor from the runner's variables", () => {
+    expect(runContext(env)).toEqual({ ...RUN, actor: 'dependabot[bot]' })
+  })
+
+  it.each([
+    [{ GITHUB_ACTOR: 'octo cat' }, `GITHUB_ACTOR "octo cat" is not valid`],
+    [{ GITHUB_SHA: 'HEAD;id' }, `GITHUB_SHA "HEAD;id" is not valid`],
+    [
+      { GITHUB_REPOSITORY: 'a/b/../c' },
+      `GITHUB_REPOSITORY "a/b/../c" is not valid: use OWNER/NAME`,
+    ],
+    [{ GITHUB_REPOSITORY: 'octo/..' }, `GITHUB_REPOSITORY "octo/.." is not valid`],
+    [
+      { GITHUB_SERVER_URL: 'javascript:alert(1)' },
+      'GITHUB_SERVER_URL "javascript:alert(1)" is not valid',
+    ],
+    [{ GITHUB_SHA: undefined }, 'GITHUB_SHA is not set'],
+  ])('refuses %j', (change, message) => {
+    expect(() => runContext({ ...env, ...change })).toThrow(message)
+  })
+})
+
+it('names records so that they sort by time', () => {
+  expect(deploymentRecordKey('web', 'prod', 'v1+b.2', new Date('2026-01-02T03:04:05.999Z'))).toBe(
+    'web/prod/deployments/20260102T030405Z-v1+b.2.json',
+  )
+})
