@@ -1,0 +1,148 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
+import { join } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { node24 } from '../support/run-action.js'
+import {
+  appsDir,
+  freePort,
+  run,
+  SSM_PATH,
+  StackHost,
+  waitForHealth,
+  waitForVersion,
+} from '../support/stacks.js'
+
+// The node-pm2 example's Node API under real pm2 (installed globally, as on a host), with the
+// hooks run as the SSM agent runs them: no HOME of their own and a minimal PATH.
+const nodeApi = join(appsDir, 'node-api')
+// The restart-command of the node-pm2 example.
+const PM2_RESTART = 'pm2 startOrReload ecosystem.config.cjs --update-env'
+// The quick start's former restart-command, which issue 12 found serving release 1 for ever.
+const QUICK_START_RESTART = 'pm2 reload api || pm2 start server.js --name api'
+
+interface Pm2Process {
+  name: string
+  pid: number
+  pm2_env: { status: string; pm_exec_path: string; pm_cwd: string }
+}
+
+async function pm2List(host: StackHost): Promise<Pm2Process[]> {
+  const { stdout } = await run('pm2', ['jlist'], { env: { PATH: SSM_PATH, HOME: host.home } })
+  return JSON.parse(stdout) as Pm2Process[]
+}
+
+async function onlineApis(host: StackHost): Promise<Pm2Process[]> {
+  return (await pm2List(host)).filter(p => p.name === 'api' && p.pm2_env.status === 'online')
+}
+
+describe('node-api under pm2', () => {
+  let host: StackHost
+  let url: string
+
+  beforeAll(async () => {
+    // pm2 must be on the SSM agent's PATH, where `npm install -g pm2` puts it. (Not
+    // `pm2 --version`: even that starts a pm2 daemon.)
+    await run('bash', ['-c', 'command -v pm2'], { env: { PATH: SSM_PATH } })
+  })
+
+  const newHost = async (): Promise<StackHost> => {
+    host = new StackHost('api')
+    const port = await freePort()
+    url = `http://127.0.0.1:${port}/health`
+    writeFileSync(join(host.sharedDir, '.env'), `PORT=${port}\n`)
+    return host
+  }
+
+  const deploy = async (version: string, restart: string): Promise<string> => {
+    const id = host.addRelease({ version, source: nodeApi, sharedPaths: ['.env'] })
+    host.switchTo(id)
+    await host.hook(id, restart)
+    return id
+  }
+
+  afterEach(async () => {
+    // pm2 kill stops the daemon of this host's HOME and every app it runs.
+    await run('pm2', ['kill'], { env: { PATH: SSM_PATH, HOME: host.home } })
+    host.cleanup()
+  })
+
+  it('keeps serving release 1 with the quick start command, because pm2 stored releases/<id>/server.js', async () => {
+    await newHost()
+    await deploy('v1', QUICK_START_RESTART)
+    const first = await waitForVersion(url, 'v1')
+    const second = await deploy('v2', QUICK_START_RESTART)
+    // pm2 did restart the app (a new pid answers), and the new process is release 1 again.
+    const after = await waitForHealth(url, health => health.pid !== first.pid)
+    expect(after.version).toBe('v1')
+    const [api] = await onlineApis(host)
+    expect(api?.pm2_env.pm_exec_path).not.toContain(second)
+    expect(api?.pm2_env.pm_exec_path).toMatch(/releases\/[^/]+-v1\/server\.js$/)
+  })
+
+  it('serves each new release with the ecosystem file, and the old one again after a switch back', async () => {
+    await newHost()
+    const shared = host.sharedSnapshot()
+    const v1 = await deploy('v1', PM2_RESTART)
+    await waitForVersion(url, 'v1')
+    expect(await onlineApis(host)).toHaveLength(1)
+
+    await deploy('v2', PM2_RESTART)
+    await waitForVersion(url, 'v2')
+    const [api] = await onlineApis(host)
+    expect(api?.pm2_env.pm_exec_path).toBe(join(host.deployDir, 'current', 'server.js'))
+    expect(await onlineApis(host)).toHaveLength(1)
+
+    // A rollback: current goes back to release 1 and the restart-command runs there.
+    host.switchTo(v1)
+    await host.hook(v1, PM2_RESTART)
+    await waitForVersion(url, 'v1')
+    expect(await onlineApis(host)).toHaveLength(1)
+    expect(host.sharedSnapshot()).toEqual(shared)
+  })
+})
+
+describe('node-api migrations on node:sqlite', () => {
+  let host: StackHost
+  // The example needs Node 22.5+ for node:sqlite. This machine's /usr/bin/node is older, so
+  // the test's host has Node 24 first on its PATH, as a host installed for this app would.
+  const hostPath = (): string => `${join(node24, '..')}:${SSM_PATH}`
+
+  beforeAll(() => {
+    host = new StackHost('api')
+  })
+  afterAll(() => host.cleanup())
+
+  const migrate = (id: string): Promise<{ stdout: string }> =>
+    host.hook(id, 'node migrate.js', { PATH: hostPath() })
+
+  const appliedMigrations = async (): Promise<string[]> => {
+    // python3's sqlite3 reads the database: a reader independent of node:sqlite.
+    const { stdout } = await run('python3', [
+      '-c',
+      'import sqlite3,sys,json; c=sqlite3.connect(sys.argv[1]); ' +
+        'print(json.dumps([r[0] for r in c.execute("select name from schema_migrations order by name")]))',
+      join(host.sharedDir, 'data', 'app.db'),
+    ])
+    return JSON.parse(stdout) as string[]
+  }
+
+  it('applies each migration once, to the database in shared/, and a failed one changes nothing', async () => {
+    const v1 = host.addRelease({ version: 'v1', source: nodeApi, sharedPaths: ['.env', 'data/'] })
+    expect((await migrate(v1)).stdout).toContain('applied 002_items_created_at.sql')
+    expect(await appliedMigrations()).toEqual(['001_create_items.sql', '002_items_created_at.sql'])
+
+    const v2 = host.addRelease({ version: 'v2', source: nodeApi, sharedPaths: ['.env', 'data/'] })
+    expect((await migrate(v2)).stdout).toContain('schema up to date (2 migrations)')
+    const before = host.sharedSnapshot()
+
+    const v3 = host.addRelease({
+      version: 'v3',
+      source: nodeApi,
+      sharedPaths: ['.env', 'data/'],
+      files: { 'migrations/003_broken.sql': 'ALTER TABLE items ADD COLUMN;\n' },
+    })
+    await expect(migrate(v3)).rejects.toThrow(/migration 003_broken\.sql failed/)
+    expect(await appliedMigrations()).toHaveLength(2)
+    expect(host.sharedSnapshot()).toEqual(before)
+  })
+})
