@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   appsDir,
@@ -69,11 +69,20 @@ describe('compose stack with a private dockerd and registry', () => {
     return packageDir
   }
 
-  const deploy = async (version: string): Promise<string> => {
-    const id = host.addRelease({ version, source: await buildRelease(version) })
+  /** Unpacks a release and pulls its image (before-switch); it is not switched to yet. */
+  const pullRelease = async (
+    version: string,
+    edit: (env: string) => string = env => env,
+  ): Promise<string> => {
+    const packageDir = await buildRelease(version)
+    const env = edit(readFileSync(join(packageDir, '.env'), 'utf8'))
+    const id = host.addRelease({
+      version,
+      source: packageDir,
+      sharedPaths: ['app.env'],
+      files: { '.env': env },
+    })
     await host.hook(id, BEFORE_SWITCH, dockerEnv())
-    host.switchTo(id)
-    await host.hook(id, RESTART, dockerEnv())
     return id
   }
 
@@ -83,21 +92,39 @@ describe('compose stack with a private dockerd and registry', () => {
       .split('\n')
       .filter(Boolean)
 
-  it('pulls each version from the registry, runs one container of it, and the old one after a switch back', async () => {
-    const v1 = await deploy('v1')
-    await waitForVersion(url, 'v1')
-    expect(await runningContainers()).toEqual([`${registry.address}/go-server:v1 stack`])
+  /** The version answers over HTTP, from the one container of the project. */
+  const expectServing = async (version: string): Promise<void> => {
+    await waitForVersion(url, version)
+    expect(await runningContainers()).toEqual([`${registry.address}/go-server:${version} stack`])
+  }
+
+  it('pulls v1, v2, refuses a broken v3, then runs v2 again (automatic rollback) and v1 (by version)', async () => {
+    // The host's secrets, provisioned once in shared/.
+    writeFileSync(join(host.sharedDir, 'app.env'), 'API_TOKEN=s3cr3t-from-shared\n')
     const shared = host.sharedSnapshot()
+    const v1 = await pullRelease('v1')
+    await host.switchAndRestart(v1, RESTART, dockerEnv())
+    await expectServing('v1')
+    const [container] = (await dockerCli('ps', '--quiet')).split('\n')
+    const env = await dockerCli('inspect', '--format', '{{json .Config.Env}}', container ?? '')
+    expect(JSON.parse(env)).toContain('API_TOKEN=s3cr3t-from-shared')
 
-    await deploy('v2')
-    await waitForVersion(url, 'v2')
-    expect(await runningContainers()).toEqual([`${registry.address}/go-server:v2 stack`])
+    const v2 = await pullRelease('v2')
+    await host.switchAndRestart(v2, RESTART, dockerEnv())
+    await expectServing('v2')
 
-    // A rollback: the old release's compose file and .env bring back the old image.
-    host.switchTo(v1)
-    await host.hook(v1, RESTART, dockerEnv())
-    await waitForVersion(url, 'v1')
-    expect(await runningContainers()).toEqual([`${registry.address}/go-server:v1 stack`])
+    // v3's release sets a port the server cannot listen on: the container exits and restarts,
+    // while `docker-compose up -d` says all is well. Only the health check can tell.
+    const v3 = await pullRelease('v3', env => env.replace(/^APP_PORT=.*$/m, 'APP_PORT=notaport'))
+    await host.switchAndRestart(v3, RESTART, dockerEnv())
+    await expect(waitForVersion(url, 'v3', { timeoutMs: 5_000 })).rejects.toThrow(/never answered/)
+
+    // The engine's rollback: the previous release's compose file and .env, so its image.
+    await host.switchAndRestart(v2, RESTART, dockerEnv())
+    await expectServing('v2')
+    // A rollback by version: the same again, to v1.
+    await host.switchAndRestart(v1, RESTART, dockerEnv())
+    await expectServing('v1')
     expect(host.sharedSnapshot()).toEqual(shared)
   }, 600_000)
 

@@ -56,40 +56,54 @@ describe('go-server under supervisord', () => {
     return stdout.split('\n').filter(line => /\bRUNNING\b/.test(line))
   }
 
-  const expectOneLiveServer = async (): Promise<void> => {
+  /** The version answers over HTTPS, from the one running server process. */
+  const expectServing = async (version: string): Promise<void> => {
+    await waitForVersion(url, version, { ca })
     expect(await runningPrograms()).toHaveLength(1)
     // supervisorctl restart waits for the old process to exit: only one binary runs.
     await waitUntil('one server process', () => host.processesRunningFromDeployDir().length === 1)
   }
 
-  const deploy = async (version: string): Promise<string> => {
-    const id = host.addRelease({ version, source: goServer, sharedPaths: ['configs/certs/'] })
+  /** A release built by before-switch; it is not switched to yet. */
+  const build = async (version: string, files: Record<string, string> = {}): Promise<string> => {
+    const id = host.addRelease({
+      version,
+      source: goServer,
+      sharedPaths: ['configs/certs/'],
+      files,
+    })
     await host.hook(id, BEFORE_SWITCH)
-    host.switchTo(id)
-    await host.hook(id, restart())
     return id
   }
 
-  it('builds on the host, serves each release over HTTPS, and the old one after a switch back', async () => {
+  it('serves v1, v2 over HTTPS, refuses a broken v3, then v2 again (automatic rollback) and v1 (by version)', async () => {
     const shared = host.sharedSnapshot()
-    const v1 = await deploy('v1')
-    await waitForVersion(url, 'v1', { ca })
-    await expectOneLiveServer()
+    const v1 = await build('v1')
+    await host.switchAndRestart(v1, restart())
+    await expectServing('v1')
 
-    const v2 = await deploy('v2')
-    await waitForVersion(url, 'v2', { ca })
-    await expectOneLiveServer()
+    const v2 = await build('v2')
+    await host.switchAndRestart(v2, restart())
+    await expectServing('v2')
     const [pid] = host.processesRunningFromDeployDir()
     // The running binary is release 2's own, found through current when supervisord started it.
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain(join(host.deployDir, 'current'))
     expect(readlinkSync(`/proc/${pid}/exe`)).toBe(join(host.releaseDir(v2), 'server'))
 
-    host.switchTo(v1)
-    await host.hook(v1, restart())
-    await waitForVersion(url, 'v1', { ca })
-    await expectOneLiveServer()
+    // v3 builds but exits at once: supervisorctl restart fails, which fails the deploy.
+    const v3 = await build('v3', {
+      'cmd/server/main.go': 'package main\n\nfunc main() { panic("broken v3") }\n',
+    })
+    await expect(host.switchAndRestart(v3, restart())).rejects.toThrow(/spawn error/)
+
+    // The engine's rollback: current back to v2, and the same restart-command there.
+    await host.switchAndRestart(v2, restart())
+    await expectServing('v2')
+    // A rollback by version: the same again, to v1.
+    await host.switchAndRestart(v1, restart())
+    await expectServing('v1')
     expect(host.sharedSnapshot()).toEqual(shared)
-  }, 120_000)
+  }, 180_000)
 
   it('cannot build without HOME or GOCACHE, as the SSM agent starts commands', async () => {
     const id = host.addRelease({ version: 'v9', source: goServer })

@@ -152,6 +152,16 @@ export class StackHost {
     renameSync(tmp, join(this.deployDir, 'current'))
   }
 
+  /** Switches current to releases/<id> and runs the restart-command there, as the engine does. */
+  async switchAndRestart(
+    id: string,
+    restartCommand: string,
+    extra: Record<string, string> = {},
+  ): Promise<void> {
+    this.switchTo(id)
+    await this.hook(id, restartCommand, extra)
+  }
+
   /** The environment a hook of release <id> gets. */
   hookEnv(id: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const dir = this.releaseDir(id)
