@@ -7,6 +7,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import {
+  closeSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -20,7 +21,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
-import { get as httpGet, request as httpRequest } from 'node:http'
+import { get as httpGet, request as httpRequest, type IncomingMessage } from 'node:http'
 import { get as httpsGet } from 'node:https'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -59,11 +60,16 @@ export function run(
       },
       (error, stdout, stderr) => {
         if (error) {
-          const code = (error as { code?: unknown }).code
+          const { code, signal, killed } = error as {
+            code?: unknown
+            signal?: unknown
+            killed?: boolean
+          }
+          const how = killed
+            ? `timed out, ${String(signal)}`
+            : `exit code ${String(code ?? signal)}`
           reject(
-            new Error(
-              `${file} ${args.join(' ')} failed (${String(code)}):\n${stdout}\n${stderr}`.trim(),
-            ),
+            new Error(`${file} ${args.join(' ')} failed (${how}):\n${stdout}\n${stderr}`.trim()),
           )
         } else {
           resolve({ stdout, stderr })
@@ -229,7 +235,7 @@ export interface Health {
 /** GET over http(s) that resolves with the status and body, or rejects on a network error. */
 export function fetchText(url: string, ca?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const onResponse = (response: import('node:http').IncomingMessage): void => {
+    const onResponse = (response: IncomingMessage): void => {
       let body = ''
       response.setEncoding('utf8')
       response.on('data', chunk => (body += chunk))
@@ -313,17 +319,33 @@ export class Daemon {
     readonly logFile: string,
   ) {}
 
-  /** Starts `file args` with output to logFile, in its own process group. */
-  static start(
+  /**
+   * Starts `file args` in its own process group, with the SSM agent's PATH and output to
+   * logFile, and waits until `ready` holds. If it never does, the daemon is stopped and the
+   * error carries its log.
+   */
+  static async start(
     name: string,
     file: string,
     args: string[],
     logFile: string,
-    env: NodeJS.ProcessEnv = { PATH: SSM_PATH },
-  ): Daemon {
+    ready: () => boolean | Promise<boolean>,
+  ): Promise<Daemon> {
     const log = openSync(logFile, 'a')
-    const child = spawn(file, args, { env, stdio: ['ignore', log, log], detached: true })
-    return new Daemon(name, child, logFile)
+    const child = spawn(file, args, {
+      env: { PATH: SSM_PATH },
+      stdio: ['ignore', log, log],
+      detached: true,
+    })
+    closeSync(log)
+    const daemon = new Daemon(name, child, logFile)
+    try {
+      await daemon.waitReady(ready)
+    } catch (error) {
+      await daemon.stop()
+      throw error
+    }
+    return daemon
   }
 
   get running(): boolean {
@@ -336,7 +358,7 @@ export class Daemon {
   }
 
   /** Waits until `ready` holds; fails early, with the log, if the process exits. */
-  waitReady(ready: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  private waitReady(ready: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
     return waitUntil(`${this.name} to be ready`, ready, timeoutMs, () =>
       this.running ? undefined : 'it exited',
     ).catch((error: Error) => {
@@ -362,7 +384,7 @@ export class Daemon {
 }
 
 /** Unmounts whatever is still mounted under dir (deepest first), e.g. dockerd's netns file. */
-export async function unmountUnder(dir: string): Promise<void> {
+async function unmountUnder(dir: string): Promise<void> {
   const mounts = readFileSync('/proc/self/mounts', 'utf8')
     .split('\n')
     .map(line => line.split(' ')[1] ?? '')
@@ -386,7 +408,7 @@ export interface DockerDaemon {
 export async function startDockerd(dir: string): Promise<DockerDaemon> {
   mkdirSync(dir, { recursive: true })
   const socket = join(dir, 'docker.sock')
-  const daemon = Daemon.start(
+  const daemon = await Daemon.start(
     'dockerd',
     'dockerd',
     [
@@ -402,8 +424,11 @@ export async function startDockerd(dir: string): Promise<DockerDaemon> {
       '--storage-driver=overlay2',
     ],
     join(dir, 'dockerd.log'),
-  )
-  await daemon.waitReady(() => dockerPing(socket))
+    () => dockerPing(socket),
+  ).catch(async (error: unknown) => {
+    await unmountUnder(dir)
+    throw error
+  })
   return {
     host: `unix://${socket}`,
     async stop() {
@@ -449,13 +474,11 @@ export async function startRegistry(dir: string): Promise<Registry> {
       '',
     ].join('\n'),
   )
-  const daemon = Daemon.start(
+  const daemon = await Daemon.start(
     'docker-registry',
     'docker-registry',
     ['serve', config],
     join(dir, 'registry.log'),
-  )
-  await daemon.waitReady(
     async () => (await fetchText(`http://127.0.0.1:${port}/v2/`)).status === 200,
   )
   return { address: `localhost:${port}`, stop: () => daemon.stop() }
@@ -492,18 +515,17 @@ export async function startSupervisord(dir: string, programs: string): Promise<S
     programs,
   ]
   writeFileSync(config, `${lines.join('\n')}\n`)
-  const daemon = Daemon.start(
+  const daemon = await Daemon.start(
     'supervisord',
     'supervisord',
     ['--nodaemon', '--configuration', config],
     join(dir, 'supervisord.out'),
+    async () => {
+      await run('supervisorctl', ['-c', config, 'pid'], { env: { PATH: SSM_PATH } })
+      return true
+    },
   )
-  const ctl = `supervisorctl -c ${config}`
-  await daemon.waitReady(async () => {
-    await run('supervisorctl', ['-c', config, 'pid'], { env: { PATH: SSM_PATH } })
-    return true
-  })
-  return { config, ctl, stop: () => daemon.stop() }
+  return { config, ctl: `supervisorctl -c ${config}`, stop: () => daemon.stop() }
 }
 
 /** A self-signed certificate for 127.0.0.1 and localhost, made with openssl. */
