@@ -232,7 +232,11 @@ export interface Health {
   pid?: number
 }
 
-/** GET over http(s) that resolves with the status and body, or rejects on a network error. */
+/**
+ * GET over http(s), on a new connection each time (a kept-alive socket to a process that is
+ * stopping would fail for that reason alone). Resolves with the status and body, or rejects
+ * on a network error.
+ */
 export function fetchText(url: string, ca?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const onResponse = (response: IncomingMessage): void => {
@@ -242,8 +246,8 @@ export function fetchText(url: string, ca?: string): Promise<{ status: number; b
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
     }
     const request = url.startsWith('https:')
-      ? httpsGet(url, ca === undefined ? {} : { ca }, onResponse)
-      : httpGet(url, onResponse)
+      ? httpsGet(url, { agent: false, ...(ca === undefined ? {} : { ca }) }, onResponse)
+      : httpGet(url, { agent: false }, onResponse)
     request.setTimeout(5_000, () => request.destroy(new Error(`timeout: ${url}`)))
     request.on('error', reject)
   })

@@ -18,6 +18,10 @@ const server = createServer((request, response) => {
   response.end(JSON.stringify({ error: 'not found' }))
 })
 
-server.listen(port, host, () => console.log(`node-api ${version} on ${host}:${port}`))
+server.listen(port, host, () => {
+  console.log(`node-api ${version} on ${host}:${port}`)
+  // pm2 (wait_ready) stops the old worker only once the new one says it is listening.
+  if (process.send) process.send('ready')
+})
 process.on('SIGINT', () => server.close(() => process.exit(0)))
 process.on('SIGTERM', () => server.close(() => process.exit(0)))
