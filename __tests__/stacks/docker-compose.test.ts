@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   appsDir,
-  freePort,
+  healthEndpoint,
   run,
   SSM_PATH,
   StackHost,
@@ -25,8 +25,7 @@ describe('compose stack with a private dockerd and registry', () => {
   let host: StackHost
   let docker: DockerDaemon
   let registry: Registry
-  let port: number
-  let url: string
+  let app: { port: number; url: string }
 
   const dockerEnv = (): Record<string, string> => ({ DOCKER_HOST: docker.host })
 
@@ -39,8 +38,7 @@ describe('compose stack with a private dockerd and registry', () => {
     const registryDir = join(host.root, 'registry')
     mkdirSync(registryDir)
     registry = await startRegistry(registryDir)
-    port = await freePort()
-    url = `http://127.0.0.1:${port}/health`
+    app = await healthEndpoint()
   }, 120_000)
 
   afterAll(async () => {
@@ -61,7 +59,7 @@ describe('compose stack with a private dockerd and registry', () => {
     // The runner's own environment: its HOME keeps Go's build cache between runs. A cold
     // cache rebuilds the standard library without cgo: minutes on a busy machine.
     await run(join(composeApp, 'build.sh'), [version, registry.address, packageDir], {
-      env: { ...process.env, APP_PORT: String(port), ...dockerEnv() },
+      env: { ...process.env, APP_PORT: String(app.port), ...dockerEnv() },
       timeoutMs: 300_000,
     })
     // The host must pull the image from the registry: the runner's copy goes away.
@@ -94,7 +92,7 @@ describe('compose stack with a private dockerd and registry', () => {
 
   /** The version answers over HTTP, from the one container of the project. */
   const expectServing = async (version: string): Promise<void> => {
-    await waitForVersion(url, version)
+    await waitForVersion(app.url, version)
     expect(await runningContainers()).toEqual([`${registry.address}/go-server:${version} stack`])
   }
 
@@ -117,7 +115,9 @@ describe('compose stack with a private dockerd and registry', () => {
     // while `docker-compose up -d` says all is well. Only the health check can tell.
     const v3 = await pullRelease('v3', env => env.replace(/^APP_PORT=.*$/m, 'APP_PORT=notaport'))
     await host.switchAndRestart(v3, RESTART, dockerEnv())
-    await expect(waitForVersion(url, 'v3', { timeoutMs: 5_000 })).rejects.toThrow(/never answered/)
+    await expect(waitForVersion(app.url, 'v3', { timeoutMs: 5_000 })).rejects.toThrow(
+      /never answered/,
+    )
 
     // The engine's rollback: the previous release's compose file and .env, so its image.
     await host.switchAndRestart(v2, RESTART, dockerEnv())

@@ -1,11 +1,22 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { join } from 'node:path'
-import { writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
 import { node24 } from '../support/run-action.js'
 import {
   appsDir,
+  createUser,
+  deleteUser,
   fetchText,
-  freePort,
+  healthEndpoint,
   run,
   SSM_PATH,
   StackHost,
@@ -29,8 +40,14 @@ interface Pm2Process {
 }
 
 async function pm2List(host: StackHost): Promise<Pm2Process[]> {
-  const { stdout } = await run('pm2', ['jlist'], { env: { PATH: SSM_PATH, HOME: host.home } })
-  return JSON.parse(stdout) as Pm2Process[]
+  return JSON.parse((await host.asHookUser('pm2', ['jlist'])).stdout) as Pm2Process[]
+}
+
+/** Sets the app's PORT (in shared/.env) to a free port and returns its /health URL. */
+async function listenOnFreePort(host: StackHost): Promise<string> {
+  const { port, url } = await healthEndpoint()
+  writeFileSync(join(host.sharedDir, '.env'), `PORT=${port}\n`)
+  return url
 }
 
 async function onlineApis(host: StackHost): Promise<Pm2Process[]> {
@@ -49,9 +66,7 @@ describe('node-api under pm2', () => {
 
   const newHost = async (): Promise<StackHost> => {
     host = new StackHost('api')
-    const port = await freePort()
-    url = `http://127.0.0.1:${port}/health`
-    writeFileSync(join(host.sharedDir, '.env'), `PORT=${port}\n`)
+    url = await listenOnFreePort(host)
     return host
   }
 
@@ -73,7 +88,7 @@ describe('node-api under pm2', () => {
 
   afterEach(async () => {
     // pm2 kill stops the daemon of this host's HOME and every app it runs.
-    await run('pm2', ['kill'], { env: { PATH: SSM_PATH, HOME: host.home } })
+    await host.asHookUser('pm2', ['kill'])
     host.cleanup()
   })
 
@@ -145,6 +160,53 @@ describe('node-api under pm2', () => {
     expect(new Set(seen)).toEqual(new Set(['v1', 'v2']))
     expect(seen.at(-1)).toBe('v2')
     expect(await onlineApis(host)).toHaveLength(1)
+  })
+})
+
+describe('node-api under pm2 as the run-as user', () => {
+  let homes: string
+  let user: string | undefined
+  let host: StackHost | undefined
+
+  beforeAll(() => {
+    homes = mkdtempSync(join(tmpdir(), 'stack-homes-'))
+    chmodSync(homes, 0o755)
+  })
+  afterEach(async () => {
+    await host?.asHookUser('pm2', ['kill']).catch(() => undefined)
+    if (user !== undefined) await deleteUser(user)
+    host?.cleanup()
+    user = host = undefined
+  })
+  afterAll(() => rmSync(homes, { recursive: true, force: true }))
+
+  /** A host whose hooks run as a new user with that home, like `run-as: ubuntu`. */
+  const hostForUser = async (home: string): Promise<{ host: StackHost; url: string }> => {
+    user = await createUser(home)
+    host = new StackHost('api', 'develop', user)
+    return { host, url: await listenOnFreePort(host) }
+  }
+
+  it('keeps the pm2 daemon in the user database home that runuser sets', async () => {
+    const home = join(homes, 'app')
+    mkdirSync(home)
+    const { host, url } = await hostForUser(home)
+    await run('chown', [`${user}:`, home])
+    for (const version of ['v1', 'v2']) {
+      const id = host.addRelease({ version, source: nodeApi, sharedPaths: ['.env'] })
+      await host.switchAndRestart(id, PM2_RESTART)
+      await waitForVersion(url, version)
+    }
+    const daemon = readFileSync(join(home, '.pm2', 'pm2.pid'), 'utf8').trim()
+    expect(statSync(`/proc/${daemon}`).uid).toBe(Number((await run('id', ['-u', user!])).stdout))
+    expect((await pm2List(host)).filter(p => p.pm2_env.status === 'online')).toHaveLength(1)
+  })
+
+  it('fails the restart-command when that home does not exist', async () => {
+    const home = join(homes, 'missing')
+    const { host } = await hostForUser(home)
+    const id = host.addRelease({ version: 'v1', source: nodeApi, sharedPaths: ['.env'] })
+    await expect(host.switchAndRestart(id, PM2_RESTART)).rejects.toThrow(home)
   })
 })
 

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   appsDir,
-  freePort,
+  healthEndpoint,
   makeCertificate,
   run,
   SSM_PATH,
@@ -30,8 +30,8 @@ describe('go-server under supervisord', () => {
     host = new StackHost('flutter-webrtc')
     const certs = join(host.sharedDir, 'configs', 'certs')
     ca = readFileSync((await makeCertificate(certs)).cert, 'utf8')
-    const port = await freePort()
-    url = `https://127.0.0.1:${port}/health`
+    const { port, url: healthUrl } = await healthEndpoint('https')
+    url = healthUrl
     // The example's program, with this host's deploy dir and port, run as root.
     const program = readFileSync(join(goServer, 'deploy', 'supervisor.conf'), 'utf8')
       .replaceAll('/opt/flutter-webrtc', host.deployDir)

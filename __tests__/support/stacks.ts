@@ -4,9 +4,11 @@
  * them (no HOME of its own, a minimal PATH), and private instances of dockerd, the Docker
  * registry and supervisord, each under its own temp dir and stopped by the test.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import {
+  chmodSync,
   closeSync,
   cpSync,
   existsSync,
@@ -27,8 +29,6 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { freePort } from '../../packages/sandbox/src/ports.js'
 import { repoRoot } from './run-action.js'
-
-export { freePort }
 
 /** The PATH the SSM agent gives the commands it runs. */
 export const SSM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -101,8 +101,10 @@ export interface ReleaseSpec {
 
 /**
  * A temp host with a deploy dir. Hooks run like the engine's: in releases/<id>, under bash,
- * with only PATH, HOME (the engine supplies root's home when SSM gives none; here a temp dir,
- * so pm2, go and docker keep their state per test) and the DEPLOY_* variables.
+ * with only PATH, HOME and the DEPLOY_* variables. As root, HOME is a temp dir standing in for
+ * the root home the engine supplies when SSM gives none, so pm2, go and docker keep their
+ * state per test. With `runAs`, hooks run through runuser as the engine does (which sets that
+ * user's HOME from the user database), and releases are handed to that user.
  */
 export class StackHost {
   readonly root: string
@@ -114,8 +116,10 @@ export class StackHost {
   constructor(
     readonly appName: string,
     readonly environment = 'develop',
+    readonly runAs?: string,
   ) {
     this.root = mkdtempSync(join(tmpdir(), `stack-${appName}-`))
+    chmodSync(this.root, 0o755) // the run-as user must reach the deploy dir
     this.deployDir = join(this.root, 'srv', appName)
     this.sharedDir = join(this.deployDir, 'shared')
     this.home = join(this.root, 'root-home')
@@ -139,6 +143,7 @@ export class StackHost {
     }
     // The engine writes the version on REVISION's first line.
     writeFileSync(join(dir, 'REVISION'), `${spec.version}\n`)
+    if (this.runAs !== undefined) execFileSync('chown', ['-R', '-P', `${this.runAs}:`, dir])
     for (const entry of spec.sharedPaths ?? []) {
       const path = entry.replace(/\/$/, '')
       const shared = join(this.sharedDir, path)
@@ -168,12 +173,12 @@ export class StackHost {
     await this.hook(id, restartCommand, extra)
   }
 
-  /** The environment a hook of release <id> gets. */
-  hookEnv(id: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  /** The environment a hook of release <id> gets (as root; runuser sets the run-as user's HOME). */
+  hookEnv(id: string, extra: Record<string, string> = {}): Record<string, string> {
     const dir = this.releaseDir(id)
     return {
       PATH: SSM_PATH,
-      HOME: this.home,
+      ...(this.runAs === undefined ? { HOME: this.home } : {}),
       DEPLOY_VERSION: id.slice(20),
       DEPLOY_ENVIRONMENT: this.environment,
       DEPLOY_APP_NAME: this.appName,
@@ -187,7 +192,21 @@ export class StackHost {
 
   /** Runs a hook's shell code as the engine does: bash -c, in the release, the bare env. */
   hook(id: string, command: string, extra: Record<string, string> = {}): Promise<CommandOutput> {
-    return run('bash', ['-c', command], { cwd: this.releaseDir(id), env: this.hookEnv(id, extra) })
+    const cwd = this.releaseDir(id)
+    const env = this.hookEnv(id, extra)
+    if (this.runAs === undefined) return run('bash', ['-c', command], { cwd, env })
+    const vars = Object.entries(env).map(([name, value]) => `${name}=${value}`)
+    return run('runuser', ['-u', this.runAs, '--', 'env', ...vars, 'bash', '-c', command], {
+      cwd,
+      env: { PATH: SSM_PATH },
+    })
+  }
+
+  /** Runs a program as the host's hook user (root, or runAs), with that user's HOME. */
+  asHookUser(file: string, args: string[]): Promise<CommandOutput> {
+    if (this.runAs === undefined)
+      return run(file, args, { env: { PATH: SSM_PATH, HOME: this.home } })
+    return run('runuser', ['-u', this.runAs, '--', file, ...args], { env: { PATH: SSM_PATH } })
   }
 
   /** Every file under shared/ with its bytes, to prove a deploy left them alone. */
@@ -223,6 +242,14 @@ export class StackHost {
   cleanup(): void {
     rmSync(this.root, { recursive: true, force: true })
   }
+}
+
+/** A free loopback port, and the /health URL of an app that listens there. */
+export async function healthEndpoint(
+  scheme: 'http' | 'https' = 'http',
+): Promise<{ port: number; url: string }> {
+  const port = await freePort()
+  return { port, url: `${scheme}://127.0.0.1:${port}/health` }
 }
 
 /** The JSON a /health endpoint answered. */
@@ -530,6 +557,29 @@ export async function startSupervisord(dir: string, programs: string): Promise<S
     },
   )
   return { config, ctl: `supervisorctl -c ${config}`, stop: () => daemon.stop() }
+}
+
+/**
+ * Creates a system user for a test (a unique name, the given home, which is not created) and
+ * returns its name. Delete it with deleteUser.
+ */
+export async function createUser(home: string): Promise<string> {
+  const name = `stk${randomBytes(4).toString('hex')}`
+  await run('useradd', [
+    '--system',
+    '--user-group',
+    '--no-create-home',
+    '--home-dir',
+    home,
+    '--shell',
+    '/usr/sbin/nologin',
+    name,
+  ])
+  return name
+}
+
+export async function deleteUser(name: string): Promise<void> {
+  await run('userdel', [name])
 }
 
 /** A self-signed certificate for 127.0.0.1 and localhost, made with openssl. */
