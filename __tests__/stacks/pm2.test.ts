@@ -1,14 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals'
 import { join } from 'node:path'
-import {
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { node24 } from '../support/run-action.js'
 import {
@@ -16,7 +8,8 @@ import {
   createUser,
   deleteUser,
   fetchText,
-  healthEndpoint,
+  listenOnFreePort,
+  PM2_RESTART,
   run,
   SSM_PATH,
   StackHost,
@@ -28,8 +21,6 @@ import {
 // The node-pm2 example's Node API under real pm2 (installed globally, as on a host), with the
 // hooks run as the SSM agent runs them: no HOME of their own and a minimal PATH.
 const nodeApi = join(appsDir, 'node-api')
-// The restart-command of the node-pm2 example.
-const PM2_RESTART = 'pm2 startOrReload ecosystem.config.cjs --update-env'
 // The quick start's former restart-command, which issue 12 found serving release 1 for ever.
 const QUICK_START_RESTART = 'pm2 reload api || pm2 start server.js --name api'
 
@@ -41,13 +32,6 @@ interface Pm2Process {
 
 async function pm2List(host: StackHost): Promise<Pm2Process[]> {
   return JSON.parse((await host.asHookUser('pm2', ['jlist'])).stdout) as Pm2Process[]
-}
-
-/** Sets the app's PORT (in shared/.env) to a free port and returns its /health URL. */
-async function listenOnFreePort(host: StackHost): Promise<string> {
-  const { port, url } = await healthEndpoint()
-  writeFileSync(join(host.sharedDir, '.env'), `PORT=${port}\n`)
-  return url
 }
 
 async function onlineApis(host: StackHost): Promise<Pm2Process[]> {

@@ -33,6 +33,9 @@ import { repoRoot } from './run-action.js'
 /** The PATH the SSM agent gives the commands it runs. */
 export const SSM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
+/** The restart-command of the node-pm2 example (node-api's ecosystem file). */
+export const PM2_RESTART = 'pm2 startOrReload ecosystem.config.cjs --update-env'
+
 /** The example apps' sources. */
 export const appsDir = join(repoRoot, 'examples', 'apps')
 
@@ -250,6 +253,13 @@ export async function healthEndpoint(
 ): Promise<{ port: number; url: string }> {
   const port = await freePort()
   return { port, url: `${scheme}://127.0.0.1:${port}/health` }
+}
+
+/** Sets node-api's PORT (in shared/.env) to a free port and returns its /health URL. */
+export async function listenOnFreePort(host: StackHost): Promise<string> {
+  const { port, url } = await healthEndpoint()
+  writeFileSync(join(host.sharedDir, '.env'), `PORT=${port}\n`)
+  return url
 }
 
 /** The JSON a /health endpoint answered. */
