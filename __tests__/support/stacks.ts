@@ -19,6 +19,7 @@ import {
   readdirSync,
   readlinkSync,
   renameSync,
+  statSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -26,8 +27,20 @@ import {
 import { get as httpGet, request as httpRequest, type IncomingMessage } from 'node:http'
 import { get as httpsGet } from 'node:https'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { freePort } from '../../packages/sandbox/src/ports.js'
+import {
+  renderCommands,
+  type EngineResult,
+  type RemoteOptions,
+} from '../../packages/remote/src/index.js'
+import {
+  runCommands,
+  startFileServer,
+  writeZip,
+  type FileServer,
+  type ZipEntry,
+} from '../remote/support/site.js'
 import { repoRoot } from './run-action.js'
 
 /** The PATH the SSM agent gives the commands it runs. */
@@ -617,4 +630,63 @@ export async function makeCertificate(dir: string): Promise<{ cert: string; key:
     cert,
   ])
   return { cert, key }
+}
+
+/** The files of a directory as zip entries, with some replaced or added. */
+function entriesOf(dir: string, replaced: Record<string, string>): ZipEntry[] {
+  const entries: ZipEntry[] = []
+  const walk = (path: string): void => {
+    for (const name of readdirSync(path)) {
+      const file = join(path, name)
+      if (statSync(file).isDirectory()) walk(file)
+      else entries.push({ name: relative(dir, file), content: readFileSync(file, 'utf8') })
+    }
+  }
+  walk(dir)
+  const kept = entries.filter(entry => !(entry.name in replaced))
+  return [...kept, ...Object.entries(replaced).map(([name, content]) => ({ name, content }))]
+}
+
+/**
+ * The real release engine on a StackHost: packages are zipped (by python3, an independent
+ * writer) and served over loopback like presigned URLs; the engine is rendered as ssm-deploy
+ * renders it and run by sh as the SSM agent runs it, with the given environment.
+ */
+export class EngineDriver {
+  private constructor(
+    private readonly host: StackHost,
+    private readonly artifacts: string,
+    private readonly files: FileServer,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  static async start(host: StackHost, env: Record<string, string>): Promise<EngineDriver> {
+    const artifacts = join(host.root, 'artifacts')
+    mkdirSync(artifacts, { recursive: true })
+    return new EngineDriver(host, artifacts, await startFileServer(artifacts), env)
+  }
+
+  /** Zips source (with files replaced) and returns the artifact options of a deploy. */
+  artifact(
+    version: string,
+    source: string,
+    replaced: Record<string, string> = {},
+  ): Pick<RemoteOptions, 'artifactUri' | 'artifactSha256' | 'download'> {
+    const name = `${this.host.appName}-${version}.zip`
+    const sha = writeZip(join(this.artifacts, name), entriesOf(source, replaced))
+    return { artifactUri: this.files.url(name), artifactSha256: sha, download: 'presigned' }
+  }
+
+  /** Runs the engine; fails when it printed no result line. */
+  async run(options: RemoteOptions): Promise<EngineResult> {
+    // jest's NODE_OPTIONS must not reach the host.
+    const env = { HOME: this.host.home, NODE_OPTIONS: '', ...this.env }
+    const run = await runCommands(renderCommands(options), this.host.root, { env })
+    if (run.result === undefined) throw new Error(`no result line:\n${run.stdout}\n${run.stderr}`)
+    return run.result
+  }
+
+  close(): Promise<void> {
+    return this.files.close()
+  }
 }
