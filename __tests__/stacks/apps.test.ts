@@ -65,6 +65,12 @@ describe('the version an example app reports', () => {
     }
   }
 
+  it("go-server: the version in the engine's .deploy-release.json, when there is no REVISION", async () => {
+    const releaseDir = release('go-server-record', 'go-server')
+    writeFileSync(join(releaseDir, '.deploy-release.json'), '{"app":"x","version":"v5.0.0"}\n')
+    expect(await reportedVersion('go-server', releaseDir, 'v9.9.9')).toBe('v5.0.0')
+  })
+
   for (const app of ['node-api', 'go-server'] as const) {
     it(`${app}: REVISION's first line, over DEPLOY_VERSION`, async () => {
       const releaseDir = release(`${app}-revision`, app, 'v1.2.3\nsha=0123abc\n')

@@ -78,7 +78,8 @@ func binaryDir() string {
 	return filepath.Dir(exe)
 }
 
-// releaseVersion is the first line of REVISION beside the binary, else DEPLOY_VERSION.
+// releaseVersion is the first line of REVISION beside the binary, else the version in the
+// engine's .deploy-release.json there, else DEPLOY_VERSION.
 func releaseVersion(dir string) string {
 	if file, err := os.Open(filepath.Join(dir, "REVISION")); err == nil {
 		defer file.Close()
@@ -87,6 +88,14 @@ func releaseVersion(dir string) string {
 			if line := strings.TrimSpace(scanner.Text()); line != "" {
 				return line
 			}
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, ".deploy-release.json")); err == nil {
+		var record struct {
+			Version string `json:"version"`
+		}
+		if json.Unmarshal(data, &record) == nil && record.Version != "" {
+			return record.Version
 		}
 	}
 	return envOr("DEPLOY_VERSION", "unknown")
