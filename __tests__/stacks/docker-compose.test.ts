@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { RemoteOptions } from '../../packages/remote/src/index.js'
 import {
   appsDir,
+  EngineDriver,
   healthEndpoint,
   run,
   SSM_PATH,
@@ -41,12 +43,16 @@ describe('compose stack with a private dockerd and registry', () => {
     app = await healthEndpoint()
   }, 120_000)
 
+  /** Removes every container of the private daemon. */
+  const removeContainers = async (): Promise<void> => {
+    const ids = (await dockerCli('ps', '--all', '--quiet')).split('\n').filter(Boolean)
+    if (ids.length > 0) await dockerCli('rm', '--force', ...ids)
+  }
+
   afterAll(async () => {
     // Containers first, so the daemon stops with nothing running.
     if (docker) {
-      const ids = (await dockerCli('ps', '--all', '--quiet').catch(() => '')).split('\n')
-      const running = ids.filter(Boolean)
-      if (running.length > 0) await dockerCli('rm', '--force', ...running).catch(() => '')
+      await removeContainers().catch(() => undefined)
       await docker.stop()
     }
     await registry?.stop()
@@ -67,13 +73,24 @@ describe('compose stack with a private dockerd and registry', () => {
     return packageDir
   }
 
+  /** A package made by build.sh, and its .env as edited for the test. */
+  const editedRelease = async (
+    version: string,
+    edit: (env: string) => string,
+  ): Promise<{ packageDir: string; env: string }> => {
+    const packageDir = await buildRelease(version)
+    return { packageDir, env: edit(readFileSync(join(packageDir, '.env'), 'utf8')) }
+  }
+
+  /** v3's edit: a port the server cannot listen on, so its container exits and restarts. */
+  const breakPort = (env: string): string => env.replace(/^APP_PORT=.*$/m, 'APP_PORT=notaport')
+
   /** Unpacks a release and pulls its image (before-switch); it is not switched to yet. */
   const pullRelease = async (
     version: string,
     edit: (env: string) => string = env => env,
   ): Promise<string> => {
-    const packageDir = await buildRelease(version)
-    const env = edit(readFileSync(join(packageDir, '.env'), 'utf8'))
+    const { packageDir, env } = await editedRelease(version, edit)
     const id = host.addRelease({
       version,
       source: packageDir,
@@ -111,9 +128,9 @@ describe('compose stack with a private dockerd and registry', () => {
     await host.switchAndRestart(v2, RESTART, dockerEnv())
     await expectServing('v2')
 
-    // v3's release sets a port the server cannot listen on: the container exits and restarts,
-    // while `docker-compose up -d` says all is well. Only the health check can tell.
-    const v3 = await pullRelease('v3', env => env.replace(/^APP_PORT=.*$/m, 'APP_PORT=notaport'))
+    // v3's container exits and restarts while `docker-compose up -d` says all is well. Only
+    // the health check can tell.
+    const v3 = await pullRelease('v3', breakPort)
     await host.switchAndRestart(v3, RESTART, dockerEnv())
     await expect(waitForVersion(app.url, 'v3', { timeoutMs: 5_000 })).rejects.toThrow(
       /never answered/,
@@ -126,6 +143,59 @@ describe('compose stack with a private dockerd and registry', () => {
     await host.switchAndRestart(v1, RESTART, dockerEnv())
     await expectServing('v1')
     expect(host.sharedSnapshot()).toEqual(shared)
+  }, 600_000)
+
+  it('through the release engine: deploys v1 and v2, rolls a broken v3 back by itself, then rolls back to v1', async () => {
+    await removeContainers()
+    const target = new StackHost('stack', 'production')
+    writeFileSync(join(target.sharedDir, 'app.env'), 'API_TOKEN=s3cr3t-from-shared\n')
+    const shared = target.sharedSnapshot()
+    const engine = await EngineDriver.start(target, { PATH: SSM_PATH, ...dockerEnv() })
+    /** The example's ssm-deploy inputs for this host, for a package made by build.sh. */
+    const options = async (
+      version: string,
+      edit: (env: string) => string = env => env,
+    ): Promise<RemoteOptions> => {
+      const { packageDir, env } = await editedRelease(version, edit)
+      return {
+        mode: 'deploy',
+        deployDir: target.deployDir,
+        appName: 'stack',
+        environment: 'production',
+        version,
+        ...engine.artifact(version, packageDir, { '.env': env }),
+        sharedPaths: ['app.env'],
+        beforeSwitch: BEFORE_SWITCH,
+        restartCommand: RESTART,
+        healthUrl: app.url,
+        healthRetries: 5,
+        healthIntervalMs: 500,
+        keepReleases: 5,
+        lockTimeoutMs: 60_000,
+      }
+    }
+    try {
+      expect(await engine.run(await options('v1'))).toMatchObject({ status: 'deployed' })
+      await expectServing('v1')
+      expect(await engine.run(await options('v2'))).toMatchObject({ status: 'deployed' })
+      await expectServing('v2')
+      const broken = await options('v3', breakPort)
+      expect(await engine.run(broken)).toMatchObject({
+        status: 'rolled-back',
+        previousVersion: 'v2',
+      })
+      await expectServing('v2')
+      const rollback: RemoteOptions = { ...(await options('v1')), mode: 'rollback' }
+      delete rollback.artifactUri
+      delete rollback.artifactSha256
+      expect(await engine.run(rollback)).toMatchObject({ status: 'deployed', version: 'v1' })
+      await expectServing('v1')
+      expect(target.sharedSnapshot()).toEqual(shared)
+    } finally {
+      await engine.close()
+      await removeContainers()
+      target.cleanup()
+    }
   }, 600_000)
 
   it('refuses a version that cannot be a Docker tag, naming it', async () => {
