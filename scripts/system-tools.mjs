@@ -18,6 +18,8 @@ const TABLE = JSON.parse(readFileSync(new URL('./system-tools.json', import.meta
 
 /** Debian package of every tool the tests use, by tool name. */
 export const SYSTEM_TOOLS = TABLE.tools
+/** npm package (name@version) of every tool installed with `npm install -g`, by tool name. */
+export const NPM_GLOBAL_TOOLS = TABLE.npmGlobal ?? {}
 
 /** True when `name` is an executable file in one of PATH's directories. */
 export function onPath(name, path = process.env.PATH ?? '') {
@@ -37,11 +39,15 @@ export function onPath(name, path = process.env.PATH ?? '') {
 
 /** The tools that are not on PATH. */
 export function missingTools() {
-  return Object.keys(SYSTEM_TOOLS).filter(tool => !onPath(tool))
+  return [...Object.keys(SYSTEM_TOOLS), ...Object.keys(NPM_GLOBAL_TOOLS)].filter(
+    tool => !onPath(tool),
+  )
 }
 
 /** The one line that says how to get `tool`. */
 export function installHint(tool) {
+  if (Object.hasOwn(NPM_GLOBAL_TOOLS, tool))
+    return `missing system tool: ${tool} (install the npm package: npm install -g ${NPM_GLOBAL_TOOLS[tool]})`
   return `missing system tool: ${tool} (install the Debian package: apt-get install ${SYSTEM_TOOLS[tool]})`
 }
 
@@ -65,12 +71,31 @@ function aptGet(prefix, args) {
 function install(missing) {
   const prefix = aptGetPrefix()
   if (prefix === undefined) return false
-  const packages = [...new Set(missing.map(tool => SYSTEM_TOOLS[tool]))].sort()
-  console.error(`system tools: installing ${packages.join(' ')} with apt-get`)
-  return (
-    aptGet(prefix, ['update', '-qq']) &&
-    aptGet(prefix, ['install', '-y', '-qq', '--no-install-recommends', ...packages])
-  )
+  const fromApt = missing.filter(tool => Object.hasOwn(SYSTEM_TOOLS, tool))
+  const fromNpm = missing.filter(tool => Object.hasOwn(NPM_GLOBAL_TOOLS, tool))
+  let ok = true
+  if (fromApt.length > 0) {
+    const packages = [...new Set(fromApt.map(tool => SYSTEM_TOOLS[tool]))].sort()
+    console.error(`system tools: installing ${packages.join(' ')} with apt-get`)
+    ok =
+      aptGet(prefix, ['update', '-qq']) &&
+      aptGet(prefix, ['install', '-y', '-qq', '--no-install-recommends', ...packages])
+  }
+  if (fromNpm.length > 0) {
+    const packages = fromNpm.map(tool => NPM_GLOBAL_TOOLS[tool])
+    console.error(`system tools: installing ${packages.join(' ')} with npm install -g`)
+    const [program, ...rest] = [
+      ...prefix,
+      'npm',
+      'install',
+      '-g',
+      '--no-audit',
+      '--no-fund',
+      ...packages,
+    ]
+    ok = spawnSync(program, rest, { stdio: ['ignore', 'ignore', 'inherit'] }).status === 0 && ok
+  }
+  return ok
 }
 
 function main(args) {

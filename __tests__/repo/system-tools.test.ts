@@ -55,6 +55,23 @@ describe('the system tools check before npm test', () => {
     expect(run.status).toBe(0)
   })
 
+  it('names a tool that comes from npm with its pinned npm package', () => {
+    const pm2 = spawnSync('sh', ['-c', 'command -v pm2'], { encoding: 'utf8' }).stdout.trim()
+    expect(pm2).not.toBe('')
+    const hide = `mount --bind /dev/null "$0" && exec "$@"`
+    const [program, args] = inPrivateMountNamespace(hide, [
+      pm2,
+      ...['runuser', '-u', 'nobody', '--', process.execPath, script, '--install'],
+    ])
+    const run = spawnSync(program, args, { encoding: 'utf8' })
+    const table = JSON.parse(readFileSync(join(repoRoot, 'scripts/system-tools.json'), 'utf8'))
+    expect(table.npmGlobal.pm2).toMatch(/^pm2@\d+\.\d+\.\d+$/)
+    expect(run.stderr.trim().split('\n')).toContain(
+      `missing system tool: pm2 (install the npm package: npm install -g ${table.npmGlobal.pm2})`,
+    )
+    expect(run.status).toBe(1)
+  })
+
   it('names a missing tool and its package in one line when it cannot install', () => {
     expect(shellcheck).not.toBe('')
     const run = withoutShellcheck('--install', { user: 'nobody' })

@@ -6,11 +6,12 @@ const { join } = require('node:path')
 // through current/server.js still reports the release it was started from.
 const releaseDir = __dirname
 
-/** The first line of the release's REVISION file, else DEPLOY_VERSION, else 'unknown'. */
+/** The version= line of the release's REVISION file, else DEPLOY_VERSION, else 'unknown'. */
 function releaseVersion() {
   try {
-    const first = readFileSync(join(releaseDir, 'REVISION'), 'utf8').split('\n')[0].trim()
-    if (first) return first
+    const text = readFileSync(join(releaseDir, 'REVISION'), 'utf8')
+    const line = text.split('\n').find(l => l.startsWith('version='))
+    if (line && line.length > 'version='.length) return line.slice('version='.length).trim()
   } catch {
     // no REVISION: a release packaged before the engine wrote one
   }

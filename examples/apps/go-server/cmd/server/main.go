@@ -78,15 +78,17 @@ func binaryDir() string {
 	return filepath.Dir(exe)
 }
 
-// releaseVersion is the first line of REVISION beside the binary, else the version in the
-// engine's .deploy-release.json there, else DEPLOY_VERSION.
+// releaseVersion is the version= line of REVISION beside the binary (the engine writes
+// version=, commit=, time= and environment= lines), else the version in the engine's
+// .deploy-release.json there, else DEPLOY_VERSION.
 func releaseVersion(dir string) string {
 	if file, err := os.Open(filepath.Join(dir, "REVISION")); err == nil {
 		defer file.Close()
 		scanner := bufio.NewScanner(file)
-		if scanner.Scan() {
-			if line := strings.TrimSpace(scanner.Text()); line != "" {
-				return line
+		for scanner.Scan() {
+			line := scanner.Text()
+			if strings.HasPrefix(line, "version=") && len(line) > len("version=") {
+				return strings.TrimSpace(strings.TrimPrefix(line, "version="))
 			}
 		}
 	}
