@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
@@ -29,7 +30,9 @@ afterAll(async () => {
   await site?.close()
 })
 
-const env = () => ({ ...sandbox.env, GITHUB_REPOSITORY: 'acme/app' }) as Record<string, string>
+const COMMIT = 'abc1234def5678abc1234def5678abc1234def56'
+const env = () =>
+  ({ ...sandbox.env, GITHUB_REPOSITORY: 'acme/app', GITHUB_SHA: COMMIT }) as Record<string, string>
 const hostInputs = (version: string, variant?: 'unhealthy') => {
   const artifact = site.artifact(
     version,
@@ -82,6 +85,10 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
     expect(results(run.outputs)[0]?.warnings).toEqual([rootHooks])
     expect(run.warnings).toContain(`${HOST}: ${rootHooks}`)
     expect(await site.servingVersion()).toBe('v1.0.0')
+    // The release knows itself: its REVISION names the version and the workflow's commit.
+    expect(readFileSync(join(site.deployDir, 'current', 'REVISION'), 'utf8')).toMatch(
+      new RegExp(`^version=v1\\.0\\.0\\ncommit=${COMMIT}\\ntime=\\S+Z\\nenvironment=develop\\n$`),
+    )
     // The host's output is in a log group, fenced so it cannot run workflow commands.
     expect(run.stdout).toMatch(
       new RegExp(

@@ -56,11 +56,15 @@ export function readRemoteOptions(inputs: Inputs, mode?: 'deploy' | 'rollback'):
     GITHUB_SERVER_URL: server,
     GITHUB_REPOSITORY: repository,
     GITHUB_RUN_ID: runId,
+    GITHUB_SHA: sha,
   } = process.env
   const optional = <K extends keyof RemoteOptions>(key: K, value: RemoteOptions[K] | undefined) =>
     value === undefined ? {} : { [key]: value }
+  const engineMode = mode ?? inputs.enum('mode', ['deploy', 'rollback'], 'deploy')
   return {
-    mode: mode ?? inputs.enum('mode', ['deploy', 'rollback'], 'deploy'),
+    mode: engineMode,
+    // A deploy ships the workflow's own commit; a rollback's release was built from another.
+    ...optional('commit', engineMode === 'deploy' && sha ? sha : undefined),
     deployDir: renderTemplate('deploy-dir', inputs.string('deploy-dir', '/opt/{app}'), {
       app: appName,
     }),
