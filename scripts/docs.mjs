@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Writes the generated reference tables, so the docs cannot drift from the metadata:
-//   - each action's inputs and outputs into README.md from its action.yml, between
+//   - each action's inputs and outputs into docs/actions/NAME.md from its action.yml, between
 //     `<!-- action-docs:NAME -->` and `<!-- /action-docs:NAME -->`;
 //   - the reusable workflow's inputs and outputs into docs/workflow.md from
 //     .github/workflows/deploy.yml, between `<!-- workflow-docs:deploy -->` and its end mark.
@@ -91,7 +91,7 @@ const actions = readdirSync(join(root, 'actions'), { withFileTypes: true })
   .map(entry => entry.name)
 
 const files = [
-  fill('README.md', 'action-docs', actions, actionTables),
+  ...actions.map(name => fill(`docs/actions/${name}.md`, 'action-docs', [name], actionTables)),
   fill('docs/workflow.md', 'workflow-docs', ['deploy'], workflowTables),
 ]
 const stale = files.filter(({ before, after }) => before !== after)
@@ -99,7 +99,7 @@ if (process.argv.includes('--check')) {
   for (const { file } of stale)
     console.error(`${file}: tables are out of date: run \`npm run docs\`.`)
   if (stale.length > 0) process.exit(1)
-  console.log('README.md and docs/workflow.md tables match action.yml and deploy.yml.')
+  console.log('The tables in docs/ match every action.yml and deploy.yml.')
 } else {
   for (const { file, after } of stale) {
     writeFileSync(join(root, file), after)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { fleetStatus, type FleetStatus, type HostStatus } from '../../packages/fleet/src/status.js'
 
-// The table in the README's "Deploying" section, row by row.
+// The table in docs/actions/ssm-deploy.md, row by row.
 const TABLE: [HostStatus[], FleetStatus][] = [
   [['success'], 'success'],
   [['success', 'success', 'success'], 'success'],

@@ -13,7 +13,7 @@ import {
   waitForHealth,
 } from '../support/stacks.js'
 
-// Where each example app takes the version it reports: the first line of REVISION in its own
+// Where each example app takes the version it reports: the version= line of REVISION in its own
 // release (as the engine writes it), else DEPLOY_VERSION. Each app runs straight from a
 // release dir here, without a service manager.
 describe('the version an example app reports', () => {
@@ -72,8 +72,12 @@ describe('the version an example app reports', () => {
   })
 
   for (const app of ['node-api', 'go-server'] as const) {
-    it(`${app}: REVISION's first line, over DEPLOY_VERSION`, async () => {
-      const releaseDir = release(`${app}-revision`, app, 'v1.2.3\nsha=0123abc\n')
+    it(`${app}: REVISION's version= line, over DEPLOY_VERSION`, async () => {
+      const releaseDir = release(
+        `${app}-revision`,
+        app,
+        'version=v1.2.3\ncommit=0123abc\ntime=2026-12-01T10:00:00Z\nenvironment=prod\n',
+      )
       expect(await reportedVersion(app, releaseDir, 'v9.9.9')).toBe('v1.2.3')
     })
 

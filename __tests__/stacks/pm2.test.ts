@@ -7,7 +7,6 @@ import {
   appsDir,
   createUser,
   deleteUser,
-  fetchText,
   listenOnFreePort,
   PM2_RESTART,
   run,
@@ -116,35 +115,6 @@ describe('node-api under pm2', () => {
     await expectServing('v1')
     expect(host.sharedSnapshot()).toEqual(shared)
   }, 120_000)
-
-  it('reloads v1 to v2 without a failed request (cluster mode)', async () => {
-    await newHost()
-    await deploy('v1', PM2_RESTART)
-    await expectServing('v1')
-    const seen: string[] = []
-    const failures: string[] = []
-    let done = false
-    const traffic = (async () => {
-      while (!done) {
-        try {
-          const { status, body } = await fetchText(url)
-          if (status === 200) seen.push((JSON.parse(body) as { version: string }).version)
-          else failures.push(`${status} ${body}`)
-        } catch (error) {
-          failures.push(String(error))
-        }
-      }
-    })()
-    await deploy('v2', PM2_RESTART)
-    await expectServing('v2')
-    done = true
-    await traffic
-    expect(failures).toEqual([])
-    // Both workers answer for a moment; then only the new one.
-    expect(new Set(seen)).toEqual(new Set(['v1', 'v2']))
-    expect(seen.at(-1)).toBe('v2')
-    expect(await onlineApis(host)).toHaveLength(1)
-  })
 })
 
 describe('node-api under pm2 as the run-as user', () => {

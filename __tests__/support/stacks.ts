@@ -157,8 +157,12 @@ export class StackHost {
       mkdirSync(dirname(join(dir, path)), { recursive: true })
       writeFileSync(join(dir, path), content)
     }
-    // The engine writes the version on REVISION's first line.
-    writeFileSync(join(dir, 'REVISION'), `${spec.version}\n`)
+    // As the engine writes it: version=, commit=, time= and environment= lines.
+    const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+    writeFileSync(
+      join(dir, 'REVISION'),
+      `version=${spec.version}\ncommit=\ntime=${time}\nenvironment=test\n`,
+    )
     if (this.runAs !== undefined) execFileSync('chown', ['-R', '-P', `${this.runAs}:`, dir])
     for (const entry of spec.sharedPaths ?? []) {
       const path = entry.replace(/\/$/, '')

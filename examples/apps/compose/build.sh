@@ -31,7 +31,7 @@ context=$(mktemp -d)
 trap 'rm -rf -- "$context"' EXIT
 
 (cd -- "$here/../go-server" && CGO_ENABLED=0 go build -trimpath -o "$context/server" ./cmd/server)
-printf '%s\n' "$version" >"$context/REVISION"
+printf 'version=%s\n' "$version" >"$context/REVISION"
 cp -- "$here/Dockerfile" "$context/Dockerfile"
 
 image=$registry/go-server:$version

@@ -97,6 +97,9 @@ export function translateCredentialError(error: unknown): ConfigurationError | u
   return undefined
 }
 
+// AWS's own refusal names the principal and the resource it refused: shown whole, not cut.
+const MAX_AWS_DETAIL_SHOWN = 1000
+
 /**
  * Turns a failed AssumeRoleWithWebIdentity into an error that says what to fix: for
  * AccessDenied, the trust policy's `aud` and `sub` conditions next to what this token
@@ -294,7 +297,7 @@ export function translateFleetError(error: unknown, context: FleetOperation): Er
   if (code === 'InvalidInstanceId' || code === 'InvalidInstanceIdException') {
     return new ConfigurationError(
       `SSM refused the instances of ${context.operation}${instances} in region ${context.region} ` +
-        `(InvalidInstanceId: ${describeValue(detail)}): an instance must be running, not terminated, and ` +
+        `(InvalidInstanceId: ${describeValue(detail, MAX_AWS_DETAIL_SHOWN)}): an instance must be running, not terminated, and ` +
         'managed by SSM (agent running, instance profile with AmazonSSMManagedInstanceCore), in ' +
         "this region. find-instance with 'require-ssm-online: true' lists only such instances.",
     )
@@ -311,7 +314,7 @@ export function translateFleetError(error: unknown, context: FleetOperation): Er
         : `The role needs ${action} (see docs/iam/deploy-role-policy.json).`
     return new ConfigurationError(
       `access denied: ${context.operation}${instances} in region ${context.region} (${code}: ` +
-        `${describeValue(detail)}). ${why}`,
+        `${describeValue(detail, MAX_AWS_DETAIL_SHOWN)}). ${why}`,
     )
   }
   return error instanceof Error ? error : new Error(detail)
