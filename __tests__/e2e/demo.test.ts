@@ -90,6 +90,14 @@ describe('npm run demo', () => {
     expect(output).toContain(
       'gh workflow run deploy.yml --repo acme/hello --ref master -f environment=develop -f version=',
     )
+    // Each heading is a sentence; the fourth run is a rollback through the version input.
+    expect(output.match(/## \S+ (Deploy of|Rollback of) .*/g)?.map(h => h.split(' ')[2])).toEqual([
+      'Deploy',
+      'Deploy',
+      'Deploy',
+      'Rollback',
+    ])
+    expect(output).toMatch(/## ✅ Rollback of develop to v1\.0\.0-master-[0-9a-f]{7} succeeded/)
     // Nothing left behind: no process, no file in its TMPDIR, nothing new in /opt.
     expect(leftovers).toEqual([])
     expect(readdirSync(temp)).toEqual([])

@@ -172,6 +172,7 @@ export const PIPELINE_STEPS: readonly PipelineStep[] = [
         c.steps.verify?.['rolled-back'] === 'true'
           ? 'rolled-back'
           : c.steps.deploy?.status || 'failed',
+      mode: c.inputs.version ? 'rollback' : 'deploy',
       environment: c.steps.env?.environment ?? '',
       version: built(c),
       'previous-version': c.steps.deploy?.['previous-version'] ?? '',
