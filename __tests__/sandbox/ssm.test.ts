@@ -73,14 +73,14 @@ function maxOverlap(log: string): number {
 }
 
 describe('SendCommand and GetCommandInvocation', () => {
-  it('runs the commands under sh in the instance directory with its own HOME and env', async () => {
+  it('runs the commands under sh in the instance directory with no HOME, and its env', async () => {
     const instance = sandbox.instances[0]!
     instance.env.APP_COLOUR = 'blue'
     const commandId = await send(
       [instance.id],
       [
         'echo "cwd=$(pwd)"',
-        'echo "home=$HOME colour=$APP_COLOUR id=$AWS_SSM_INSTANCE_ID"',
+        'echo "home=${HOME-unset} colour=$APP_COLOUR id=$AWS_SSM_INSTANCE_ID"',
         'echo oops >&2',
         'exit 3',
       ],
@@ -100,7 +100,7 @@ describe('SendCommand and GetCommandInvocation', () => {
       StandardErrorContent: 'oops\n',
     })
     expect(out.StandardOutputContent).toBe(
-      `cwd=${instance.dir}\nhome=${instance.dir} colour=blue id=${instance.id}\n`,
+      `cwd=${instance.dir}\nhome=unset colour=blue id=${instance.id}\n`,
     )
     expect(out.ExecutionElapsedTime).toMatch(/^PT\d+\.\d{3}S$/)
     // The agent's script file holds the commands joined by newlines.
@@ -116,7 +116,7 @@ describe('SendCommand and GetCommandInvocation', () => {
       'utf8',
     )
     expect(script).toBe(
-      'echo "cwd=$(pwd)"\necho "home=$HOME colour=$APP_COLOUR id=$AWS_SSM_INSTANCE_ID"\necho oops >&2\nexit 3\n',
+      'echo "cwd=$(pwd)"\necho "home=${HOME-unset} colour=$APP_COLOUR id=$AWS_SSM_INSTANCE_ID"\necho oops >&2\nexit 3\n',
     )
   })
 

@@ -3,8 +3,9 @@
  * SSM agent (ping status, version) and the fault knobs that make it misbehave.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { allocateAddressBlock, PrivateNetwork, type AddressBlock } from './network.js'
 import { killMarkedProcesses, processWideSet } from './processes.js'
 
 /** EC2 instance states. */
@@ -89,6 +90,18 @@ export interface InstanceSpec {
    * This lets several instances use the same deploy-dir as real hosts do. Needs root.
    */
   privateDirs?: readonly string[]
+  /**
+   * `private`: the instance has a network of its own, like a host (see network.ts): its own
+   * loopback, reached from the machine at its private address. Needs root.
+   */
+  network?: 'shared' | 'private'
+  /** Private network: machine ports reachable inside at 127.0.0.1:<port>, besides the sandbox's. */
+  forwardPorts?: readonly number[]
+  /**
+   * Directories this host has before the agent's PATH, e.g. a newer Node than the machine's.
+   * (The agent's PATH is fixed; a host's own tools live in its /usr/local/bin.)
+   */
+  path?: readonly string[]
 }
 
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/
@@ -98,7 +111,7 @@ export function isInstanceId(value: string): boolean {
   return INSTANCE_ID.test(value)
 }
 
-/** One simulated EC2 instance. Its directory is its HOME and default working directory. */
+/** One simulated EC2 instance. Its directory is its default working directory. */
 export class SandboxInstance {
   readonly id: string
   readonly dir: string
@@ -113,6 +126,12 @@ export class SandboxInstance {
   ssmManaged: boolean
   faults: InstanceFaults
   readonly privateDirs: readonly string[]
+  /** Its own network (network: 'private'), else undefined: it shares the machine's. */
+  readonly network: PrivateNetwork | undefined
+  /** Machine ports forwarded into a private network. */
+  readonly forwardPorts: readonly number[]
+  /** Directories before the agent's PATH (InstanceSpec.path). */
+  readonly path: readonly string[]
   /** The INSTANCE_MARKER value every process this instance starts carries. */
   readonly marker: string
   readonly launchTime: Date
@@ -130,6 +149,8 @@ export class SandboxInstance {
     spec: InstanceSpec
     /** Unique to the fleet, so one sandbox never kills another's processes. */
     fleetToken?: string
+    /** The fleet's address block, for a private network. */
+    addressBlock?: () => AddressBlock
   }) {
     const { id, dir, index, region, spec } = options
     this.id = id
@@ -139,8 +160,21 @@ export class SandboxInstance {
     if (spec.name !== undefined) this.tags.set('Name', spec.name)
     this.state = spec.state ?? 'running'
     this.env = { ...spec.env }
-    this.privateIpAddress =
-      spec.privateIpAddress ?? `10.0.${Math.floor(index / 250)}.${(index % 250) + 4}`
+    if (spec.network === 'private') {
+      if (!options.addressBlock || index >= 240)
+        throw new Error(
+          'a private network needs an address block with room (at most 240 instances)',
+        )
+      const block = options.addressBlock()
+      this.network = new PrivateNetwork(dir, `${block.prefix}.${index + 10}`, block)
+      this.privateIpAddress = this.network.address
+    } else {
+      this.network = undefined
+      this.privateIpAddress =
+        spec.privateIpAddress ?? `10.0.${Math.floor(index / 250)}.${(index % 250) + 4}`
+    }
+    this.forwardPorts = [...(spec.forwardPorts ?? [])]
+    this.path = [...(spec.path ?? [])]
     this.availabilityZone = spec.availabilityZone ?? `${region}${'abc'[index % 3]}`
     this.instanceType = spec.instanceType ?? 't3.micro'
     this.agentVersion = spec.agentVersion ?? '3.3.1802.0'
@@ -150,6 +184,11 @@ export class SandboxInstance {
     this.marker = `${options.fleetToken ?? randomBytes(8).toString('hex')}/${id}`
     this.launchTime = new Date()
     this.lastSeen = new Date()
+  }
+
+  /** Path of its network namespace, for `nsenter --net=<netns>`; undefined when shared. */
+  get netns(): string | undefined {
+    return this.network?.netns
   }
 
   /** The `Name` tag, or undefined. */
@@ -225,6 +264,24 @@ export class SandboxInstance {
   }
 }
 
+/** The PATH the SSM agent gives its commands: systemd's default for services. */
+export const SSM_AGENT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+/**
+ * The one tool hosts take from the machine's own PATH: `aws`. A host's AWS CLI must honour
+ * AWS_ENDPOINT_URL_S3 to reach the sandbox's S3 (CLI 1.29+ / 2.13+), and the one in the
+ * agent's PATH here may predate it (Debian 12's is 2.9), so hosts run the CLI the machine's
+ * user would run. Everything else comes from the agent's PATH, as on a host.
+ */
+function hostTools(dir: string): string {
+  mkdirSync(dir, { recursive: true })
+  const machinePath = `'${(process.env.PATH ?? SSM_AGENT_PATH).replaceAll("'", `'\\''`)}'`
+  writeFileSync(join(dir, 'aws'), `#!/bin/sh\nPATH=${machinePath} exec aws "$@"\n`, {
+    mode: 0o755,
+  })
+  return dir
+}
+
 /** SIGKILLs a process group, ignoring one that is already gone. */
 export function killProcessGroup(groupId: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   try {
@@ -246,11 +303,21 @@ export class Fleet {
   /** The INSTANCE_MARKER prefix of this fleet's processes. */
   readonly token = randomBytes(8).toString('hex')
   private readonly byId = new Map<string, SandboxInstance>()
+  private addressBlock: AddressBlock | undefined
+
+  /** Tools every host has that the machine's own PATH cannot give them (see hostTools). */
+  readonly hostBin: string
 
   constructor(options: { rootDir: string; region: string }) {
     this.rootDir = options.rootDir
     this.region = options.region
+    this.hostBin = hostTools(join(options.rootDir, '.host-bin'))
     openFleets.add(this)
+  }
+
+  /** The PATH of the agent's commands on `instance`. */
+  agentPath(instance: SandboxInstance): string {
+    return [this.hostBin, ...instance.path, SSM_AGENT_PATH].join(':')
   }
 
   /** Creates an instance and its directory. */
@@ -271,6 +338,7 @@ export class Fleet {
       region: this.region,
       spec,
       fleetToken: this.token,
+      addressBlock: () => (this.addressBlock ??= allocateAddressBlock()),
     })
     this.byId.set(id, instance)
     return instance
@@ -302,6 +370,7 @@ export class Fleet {
   killAllProcesses(): void {
     for (const instance of this.byId.values()) instance.killProcessGroups()
     killMarkedProcesses(`${this.token}/`)
+    for (const instance of this.byId.values()) instance.network?.close()
     openFleets.delete(this)
   }
 }

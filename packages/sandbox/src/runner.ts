@@ -120,9 +120,19 @@ function outermost(paths: string[]): string[] {
 /**
  * The program and arguments that run `_script.sh`: plain `sh`, or, when the instance has
  * private directories, `unshare --mount` with each one bind-mounted from the instance's own
- * tree before `exec sh`. unshare execs in place, so the pid and process group stay the same.
+ * tree before `exec sh`; inside its network namespace when it has a private network.
+ * unshare execs in place, so the pid and process group stay the same.
  */
 export function scriptCommand(instance: SandboxInstance, scriptPath: string): [string, string[]] {
+  const [program, args] = inOwnMounts(instance, scriptPath)
+  // nsenter without --pid execs in place too: same pid, same process group.
+  return instance.netns
+    ? ['nsenter', [`--net=${instance.netns}`, '--', program, ...args]]
+    : [program, args]
+}
+
+/** `sh _script.sh`, inside the instance's private mounts when it has private dirs. */
+function inOwnMounts(instance: SandboxInstance, scriptPath: string): [string, string[]] {
   if (instance.privateDirs.length === 0) return ['sh', [scriptPath]]
   for (const target of instance.privateDirs) {
     if (!isAbsolute(target) || target === '/')

@@ -232,6 +232,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         await ssmEndpoint.close()
       },
     })
+    // Private hosts reach the sandbox's endpoints at the same 127.0.0.1 URLs.
+    const endpointPorts = [ec2Endpoint, ssmEndpoint, s3, sts, oidc].flatMap(service =>
+      service ? [Number(new URL(service.url).port)] : [],
+    )
+    for (const instance of instances)
+      await instance.network?.forward([...endpointPorts, ...instance.forwardPorts], instance.marker)
     const env: SandboxEnv = {
       AWS_ENDPOINT_URL_EC2: ec2Endpoint.url,
       AWS_ENDPOINT_URL_SSM: ssmEndpoint.url,

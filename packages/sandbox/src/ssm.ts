@@ -869,10 +869,9 @@ export class SsmService {
         commandId: command.id,
         commands: command.commands,
         workingDirectory: cwd,
+        // The agent's own environment under systemd: a minimal PATH, no HOME, no LANG.
         env: {
-          PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-          LANG: 'C.UTF-8',
-          HOME: instance.dir,
+          PATH: this.fleet.agentPath(instance),
           AWS_SSM_INSTANCE_ID: instance.id,
           AWS_SSM_REGION_NAME: this.settings.region,
           ...this.settings.instanceEnv,
