@@ -52,4 +52,32 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Start-up time: the heavy packages are loaded with import() where a step needs them,
+    // so a step that fails on its inputs never loads them (bench/startup). Types are free.
+    files: ['actions/**/*.ts', 'packages/**/*.ts'],
+    ignores: ['packages/sandbox/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '@aws-sdk/client-*',
+                '@aws-sdk/credential-providers',
+                '@aws-sdk/lib-storage',
+                '@aws-sdk/s3-request-presigner',
+                '@actions/artifact',
+                '@actions/github',
+              ],
+              allowTypeImports: true,
+              message:
+                "load it with `await import('…')` where a step needs it (start-up time, bench/startup); `import type` is fine",
+            },
+          ],
+        },
+      ],
+    },
+  },
 )
