@@ -9,7 +9,10 @@ const workflowFiles = ['.github/workflows', 'examples']
   .filter(dir => existsSync(dir))
   .flatMap(dir =>
     readdirSync(dir, { recursive: true, encoding: 'utf8' })
-      .filter(name => /\.ya?ml$/.test(name) && !name.includes('hello-app'))
+      // The example apps' own YAML (a compose file) is not a workflow.
+      .filter(
+        name => /\.ya?ml$/.test(name) && !name.includes('hello-app') && !name.startsWith('apps/'),
+      )
       .map(name => join(dir, name)),
   )
 
