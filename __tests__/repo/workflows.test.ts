@@ -60,6 +60,13 @@ describe('the workflow rules catch', () => {
       /has no input 'fromat'/,
     ],
     [
+      "an unknown input of this suite's action called from a caller at a release tag",
+      wrap(
+        '      - uses: OWNER/ec2-deploy-actions/actions/version-tag@v1\n        with:\n          fromat: x\n',
+      ),
+      /OWNER\/ec2-deploy-actions\/actions\/version-tag@v1 has no input 'fromat'/,
+    ],
+    [
       'a missing required input',
       wrap('      - uses: $/actions/resolve-environment\n'),
       /needs input 'rules'/,
@@ -76,6 +83,14 @@ describe('the workflow rules catch', () => {
     ],
   ])('%s', (_what, content, problem) => {
     expect(lintWorkflow('t.yml', content).join('\n')).toMatch(problem)
+  })
+  it("accepts this suite's actions from a caller at a release tag, like the reusable workflow", () => {
+    expect(
+      lintWorkflow(
+        't.yml',
+        wrap('      - uses: OWNER/ec2-deploy-actions/actions/version-tag@v1\n'),
+      ),
+    ).toEqual([])
   })
   it('inputs of the reusable workflow that it does not declare, or required ones left out', () => {
     const call = (withBlock: string) =>

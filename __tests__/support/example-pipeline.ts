@@ -11,10 +11,8 @@ import {
   chmodSync,
   chownSync,
   cpSync,
-  existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -28,7 +26,7 @@ import { runPipeline, type PipelineResult } from '../../packages/sandbox/src/pip
 import type { SandboxInstance } from '../../packages/sandbox/src/instances.js'
 import { startSandbox, type Sandbox } from '../../packages/sandbox/src/server.js'
 import { repoRoot } from './run-action.js'
-import { appsDir, run, waitUntil } from './stacks.js'
+import { appsDir, filesUnder, run, waitUntil } from './stacks.js'
 
 /** A caller workflow of examples/, parsed. */
 export interface Example {
@@ -191,12 +189,9 @@ export async function removeExampleUser(name: string): Promise<void> {
 
 /** Numeric uid and gid of a user. */
 function ids(user: string): { uid: number; gid: number } {
-  const [uid, gid] = execFileSync('id', ['-u', user], { encoding: 'utf8' })
-    .trim()
-    .concat(' ', execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim())
-    .split(' ')
-    .map(Number)
-  return { uid: uid as number, gid: gid as number }
+  const id = (flag: string): number =>
+    Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim())
+  return { uid: id('-u'), gid: id('-g') }
 }
 
 /** What a step of the test runs: a push of `ref`, or a rollback to `version` (workflow_dispatch). */
@@ -221,7 +216,7 @@ export interface ExampleOptions {
   hostEnv?: Record<string, string>
   /** Machine ports each host reaches at 127.0.0.1:<port> (a registry). */
   forwardPorts?: () => number[]
-  /** Inputs the test replaces, with the reason in the test file. */
+  /** Inputs the test replaces (say why where they are given). */
   overrides?: (deployment: ExampleDeployment, trigger: Trigger) => Record<string, string>
 }
 
@@ -352,17 +347,7 @@ export class ExampleDeployment {
 
   /** Every file under the host's shared/ with its bytes. */
   sharedFiles(host: ExampleHost): Record<string, string> {
-    const files: Record<string, string> = {}
-    const walk = (dir: string, prefix: string): void => {
-      if (!existsSync(dir)) return
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = `${prefix}${entry.name}`
-        if (entry.isDirectory()) walk(join(dir, entry.name), `${path}/`)
-        else files[path] = readFileSync(join(dir, entry.name)).toString('base64')
-      }
-    }
-    walk(this.onDisk(host, join(this.deployDir, 'shared')), '')
-    return files
+    return filesUnder(this.onDisk(host, join(this.deployDir, 'shared')))
   }
 
   /**

@@ -217,21 +217,26 @@ export class StackHost {
 
   /** Every file under shared/ with its bytes, to prove a deploy left them alone. */
   sharedSnapshot(): Record<string, string> {
-    const files: Record<string, string> = {}
-    const walk = (dir: string, prefix: string): void => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = `${prefix}${entry.name}`
-        if (entry.isDirectory()) walk(join(dir, entry.name), `${path}/`)
-        else files[path] = readFileSync(join(dir, entry.name)).toString('base64')
-      }
-    }
-    walk(this.sharedDir, '')
-    return files
+    return filesUnder(this.sharedDir)
   }
 
   cleanup(): void {
     rmSync(this.root, { recursive: true, force: true })
   }
+}
+
+/** Every file under dir (relative path → its bytes, base64); empty when dir does not exist. */
+export function filesUnder(dir: string): Record<string, string> {
+  const files: Record<string, string> = {}
+  const walk = (at: string, prefix: string): void => {
+    for (const entry of readdirSync(at, { withFileTypes: true })) {
+      const path = `${prefix}${entry.name}`
+      if (entry.isDirectory()) walk(join(at, entry.name), `${path}/`)
+      else files[path] = readFileSync(join(at, entry.name)).toString('base64')
+    }
+  }
+  if (existsSync(dir)) walk(dir, '')
+  return files
 }
 
 /** A free loopback port, and the /health URL of an app that listens there. */
