@@ -3,27 +3,21 @@
  * supervisord, HTTPS with a certificate in shared/) and docker-compose (an image per version
  * in a registry, pulled by each host's own dockerd).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runAction } from '../../packages/sandbox/src/local-action.js'
 import {
   commentedInput,
+  commentLine,
+  readExample,
   type ExampleDeployment,
   type ExampleHost,
   type ExampleSpec,
   type HostProbe,
   type Trigger,
 } from './example-pipeline.js'
-import {
-  commentLine,
-  goServerChanges,
-  healthPort,
-  installSudoers,
-  removeSudoers,
-  versionAt,
-  verifyUrlsOnHosts,
-} from './example-stacks.js'
+import { healthPort, versionAt, verifyUrlsOnHosts } from './example-stacks.js'
 import {
   appsDir,
   makeCertificate,
@@ -32,6 +26,40 @@ import {
   waitUntil,
   type DockerDaemon,
 } from './stacks.js'
+
+const goServerMain = readFileSync(join(appsDir, 'go-server', 'cmd', 'server', 'main.go'), 'utf8')
+
+/** v2 changes the server; v3's server exits at start (log.Fatal before it listens). */
+export const goServerChanges: ExampleSpec['changes'] = {
+  v2: { 'cmd/server/main.go': `${goServerMain}\n// v2: a change\n` },
+  v3: {
+    'cmd/server/main.go': goServerMain.replace(
+      'func main() {\n',
+      'func main() {\n\tlog.Fatal("v3 is broken: the server exits at start")\n',
+    ),
+  },
+}
+
+/** Where the tests put sudoers drop-ins (removed by the test that wrote them). */
+function sudoersFile(user: string): string {
+  return `/etc/sudoers.d/ec2-deploy-example-${user}`
+}
+
+/** Installs a sudoers drop-in for the run-as user, checked by visudo first. */
+export async function installSudoers(user: string, rule: string): Promise<void> {
+  const draft = `${sudoersFile(user)}.draft`
+  writeFileSync(`${draft}`, `${rule}\n`, { mode: 0o440 })
+  try {
+    await run('visudo', ['-c', '-q', '-f', draft])
+    renameSync(draft, sudoersFile(user))
+  } finally {
+    rmSync(draft, { force: true })
+  }
+}
+
+export function removeSudoers(user: string): void {
+  rmSync(sudoersFile(user), { force: true })
+}
 
 /** Debian's supervisord.conf; the tests' hosts keep its socket and pid file in a private dir. */
 const SUPERVISORD_CONF = '/etc/supervisor/supervisord.conf'
@@ -49,6 +77,10 @@ export function supervisorExample(
   environments: Record<string, number>,
 ): Omit<ExampleSpec, 'pushes'> {
   const file = 'flutter-webrtc.yml'
+  // The port the health-command asks on each host.
+  const port = /127\.0\.0\.1:(\d+)\/health/.exec(
+    readExample(file).inputs['health-command'] ?? '',
+  )?.[1]
   const cas = new Map<string, string>()
   let user = ''
   return {
@@ -95,7 +127,7 @@ export function supervisorExample(
     },
     probe: (deployment): HostProbe => ({
       servedVersion: host =>
-        versionAt(`https://${host.address}:8443/health`, cas.get(host.instance.id)),
+        versionAt(`https://${host.address}:${port}/health`, cas.get(host.instance.id)),
       liveInstances: async host => {
         const { stdout } = await deployment.onHost(host, supervisorctl('status'))
         return stdout.split('\n').filter(line => /\bRUNNING\b/.test(line)).length

@@ -72,17 +72,23 @@ export function readExample(file: string): Example {
   return { file, text, workflow, inputs }
 }
 
+/** The one line of the example's comments that matches `pattern` (e.g. a sudoers rule). */
+export function commentLine(example: { file: string; text: string }, pattern: RegExp): string {
+  const lines = example.text
+    .split('\n')
+    .map(line => /^\s*#\s+(.*)$/.exec(line)?.[1]?.trim() ?? '')
+    .filter(line => pattern.test(line))
+  if (lines.length !== 1)
+    throw new Error(`examples/${example.file}: expected one comment line matching ${pattern}`)
+  return lines[0] as string
+}
+
 /**
  * The value of an input shown only in the example's comments, as `#   name: value` (the
  * variant a test runs where the example's own command cannot run, e.g. without systemd).
- * Fails unless exactly one such line exists.
  */
 export function commentedInput(example: Example, name: string): string {
-  const pattern = new RegExp(`^\\s*#\\s+${name}: (.+)$`, 'gm')
-  const values = [...example.text.matchAll(pattern)].map(match => (match[1] ?? '').trim())
-  if (values.length !== 1)
-    throw new Error(`examples/${example.file}: expected one '# ${name}:' comment line`)
-  return values[0] as string
+  return commentLine(example, new RegExp(`^${name}: `)).slice(name.length + 2)
 }
 
 /** `Key=Value` lines with {app} and {environment} filled in. */

@@ -1,9 +1,8 @@
 /**
- * The real tools of the examples, as their pipeline tests use them on the sandbox's hosts:
- * node-api under pm2, and how each test sees a host (the version it serves, the live
- * instances its service manager shows).
+ * How the examples' pipeline tests see a host (the version it serves, over HTTP), and node-api
+ * under pm2 (node-pm2, multi-env, main-to-prod). go-server's examples: example-go.ts.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { node24 } from './run-action.js'
 import {
@@ -14,7 +13,7 @@ import {
   type HostProbe,
   type Trigger,
 } from './example-pipeline.js'
-import { appsDir, fetchText, run } from './stacks.js'
+import { appsDir, fetchText } from './stacks.js'
 
 /** The version a /health URL reports, or why it reports none. */
 export async function versionAt(url: string, ca?: string): Promise<string> {
@@ -107,49 +106,4 @@ export function pm2Example(options: {
     overrides: (deployment, trigger) =>
       verifyUrlsOnHosts(deployment, trigger, host => `http://${host.address}:${port}/health`),
   }
-}
-
-const goServerMain = readFileSync(join(appsDir, 'go-server', 'cmd', 'server', 'main.go'), 'utf8')
-
-/** v2 changes the server; v3's server exits at start (log.Fatal before it listens). */
-export const goServerChanges: ExampleSpec['changes'] = {
-  v2: { 'cmd/server/main.go': `${goServerMain}\n// v2: a change\n` },
-  v3: {
-    'cmd/server/main.go': goServerMain.replace(
-      'func main() {\n',
-      'func main() {\n\tlog.Fatal("v3 is broken: the server exits at start")\n',
-    ),
-  },
-}
-
-/** The one line of the example's comments that matches `pattern` (e.g. a sudoers rule). */
-export function commentLine(example: { file: string; text: string }, pattern: RegExp): string {
-  const lines = example.text
-    .split('\n')
-    .map(line => /^\s*#\s+(.*)$/.exec(line)?.[1]?.trim() ?? '')
-    .filter(line => pattern.test(line))
-  if (lines.length !== 1)
-    throw new Error(`examples/${example.file}: expected one comment line matching ${pattern}`)
-  return lines[0] as string
-}
-
-/** Where the tests put sudoers drop-ins (removed by the test that wrote them). */
-function sudoersFile(user: string): string {
-  return `/etc/sudoers.d/ec2-deploy-example-${user}`
-}
-
-/** Installs a sudoers drop-in for the run-as user, checked by visudo first. */
-export async function installSudoers(user: string, rule: string): Promise<void> {
-  const draft = `${sudoersFile(user)}.draft`
-  writeFileSync(`${draft}`, `${rule}\n`, { mode: 0o440 })
-  try {
-    await run('visudo', ['-c', '-q', '-f', draft])
-    renameSync(draft, sudoersFile(user))
-  } finally {
-    rmSync(draft, { force: true })
-  }
-}
-
-export function removeSudoers(user: string): void {
-  rmSync(sudoersFile(user), { force: true })
 }
