@@ -66,6 +66,8 @@ describe('renderCommands', () => {
       .split('\n')
     expect(body).toContain("EC2D_DEPLOY_DIR='/srv/app'")
     expect(body).toContain("EC2D_VERSION='v1.2.3'")
+    // The health gate checks the served version unless told not to.
+    expect(body).toContain("EC2D_HEALTH_VERSION='true'")
     expect(body).toContain("EC2D_SHARED_PATHS='.env")
     expect(body).toContain("EC2D_BEFORE_SWITCH='npm ci --omit=dev && npx prisma migrate deploy'")
     expect(body.join('\n')).toContain(ENGINE_SCRIPT.replace(/^#!.*\n/, ''))
@@ -148,6 +150,11 @@ describe('renderCommands', () => {
     ['shared-paths', { sharedPaths: ['/abs'] }, /input 'shared-paths'/],
     ['shared-paths', { sharedPaths: ['.deploy-release.json'] }, /input 'shared-paths'/],
     ['health-url', { healthUrl: 'ftp://x/health' }, /input 'health-url'/],
+    [
+      'health-version',
+      { healthVersion: 'yes' as never },
+      /input 'health-version': "yes" is not valid: use true or false/,
+    ],
     ['health-retries', { healthRetries: 0 }, /input 'health-retries': "0".*from 1 to 100/],
     ['health-interval', { healthIntervalMs: -5 }, /input 'health-interval'/],
     ['keep-releases', { keepReleases: 0 }, /input 'keep-releases'/],

@@ -38,6 +38,7 @@
 : "${EC2D_RESTART_COMMAND:=}"
 : "${EC2D_HEALTH_COMMAND:=}"
 : "${EC2D_HEALTH_URL:=}"
+: "${EC2D_HEALTH_VERSION:=true}"       # health-url must report the version of the release checked
 : "${EC2D_HEALTH_RETRIES:=10}"         # attempts in all
 : "${EC2D_HEALTH_INTERVAL_MS:=2000}"   # first delay; doubles up to 4x
 : "${EC2D_KEEP_RELEASES:=5}"
@@ -76,6 +77,10 @@ readonly HISTORY_MAX_LINES=1000 HISTORY_KEEP_LINES=500
 # stays within OUTPUT_BUDGET (the rest goes to the log only); the result line's free text is cut
 # to REASON_MAX and at most WARNINGS_MAX warnings of WARNING_MAX characters.
 readonly OUTPUT_BUDGET=12000 REASON_MAX=1500 WARNINGS_MAX=5 WARNING_MAX=300
+# Of a health-url answer, the first HEALTH_BODY_MAX bytes are read; a body that splits into
+# more than HEALTH_JSON_PARTS parts at '"' (about half as many strings) is not read as JSON,
+# which bash does at some 30 microseconds a part (the headers and the text still count).
+readonly HEALTH_BODY_MAX=65536 HEALTH_JSON_PARTS=16384
 
 # The engine's own state is private; release trees and shared/ get umask 022 where made.
 umask 077
@@ -89,6 +94,7 @@ shopt -s nullglob
 R_PREV_VERSION='' R_VERSION='' R_RELEASE='' R_PREV_RELEASE='' RESULT_DONE=''
 PHASE='' PHASE_START=0 PHASES='' NOW_MS=0 START_MS=0
 LOCK_FD='' LOG_FILE=/dev/null CUR_ID='' NEW_ID='' SWITCHED='' LOCK_HELD='' RUN_AS_OTHER='' HOOK_RC=0 ARTIFACT=''
+HEALTH_PROBLEM='' SERVED=''
 OUT_CHARS=0 OUT_HELD=0
 declare -A STATUS=()
 declare -a WARNINGS=()
@@ -238,6 +244,8 @@ validate_options() {
   ((EC2D_KEEP_RELEASES >= 1)) || fail_option keep-releases "$EC2D_KEEP_RELEASES" 'at least 1'
   [[ $EC2D_ALLOW_DOWNGRADE == true || $EC2D_ALLOW_DOWNGRADE == false ]] ||
     fail_option allow-downgrade "$EC2D_ALLOW_DOWNGRADE" 'use true or false'
+  [[ $EC2D_HEALTH_VERSION == true || $EC2D_HEALTH_VERSION == false ]] ||
+    fail_option health-version "$EC2D_HEALTH_VERSION" 'use true or false'
   local path
   while IFS= read -r path; do
     [[ -z $path ]] && continue
@@ -492,40 +500,182 @@ run_hook() {
 }
 
 # Health gate: health-url and/or health-command must pass within health-retries attempts.
+# HEALTH_PROBLEM says why the last attempt failed (for the log and the result's reason).
 health_check() { # RELEASE_ID
+  HEALTH_PROBLEM=''
   if [[ -z $EC2D_HEALTH_URL && -z $EC2D_HEALTH_COMMAND ]]; then
     log 'no health check configured: the restart is taken as healthy'
     return 0
   fi
-  local attempt delay=$EC2D_HEALTH_INTERVAL_MS cap=$((EC2D_HEALTH_INTERVAL_MS * 4)) offset
+  local attempt delay=$EC2D_HEALTH_INTERVAL_MS cap=$((EC2D_HEALTH_INTERVAL_MS * 4)) offset shown='' why
   for ((attempt = 1; attempt <= EC2D_HEALTH_RETRIES; attempt++)); do
     offset=$(file_size "$LOG_FILE")
+    HEALTH_PROBLEM=''
     if health_once "$1"; then
       log "healthy (attempt $attempt of $EC2D_HEALTH_RETRIES)"
       return 0
     fi
     if ((attempt == EC2D_HEALTH_RETRIES)); then
-      log "unhealthy after $attempt attempts; last lines (full log: $LOG_FILE):"
+      log "unhealthy after $attempt attempts: $HEALTH_PROBLEM; last lines (full log: $LOG_FILE):"
       print_log_tail "$offset"
       return 1
     fi
-    log "not healthy yet (attempt $attempt of $EC2D_HEALTH_RETRIES); next try in $(ms_to_s "$delay")s"
+    # The reason when it changes, not at every attempt: retries must not fill the output.
+    why=''
+    [[ $HEALTH_PROBLEM == "$shown" ]] || why=": $HEALTH_PROBLEM" shown=$HEALTH_PROBLEM
+    log "not healthy yet (attempt $attempt of $EC2D_HEALTH_RETRIES$why); next try in $(ms_to_s "$delay")s"
     sleep "$(ms_to_s "$delay")"
     delay=$((delay * 2 > cap ? cap : delay * 2))
   done
   return 1
 }
 
-health_once() {
+health_once() { # RELEASE_ID
   if [[ -n $EC2D_HEALTH_URL ]]; then
-    printf '\n==> GET %s\n' "$EC2D_HEALTH_URL" >>"$LOG_FILE"
-    curl -fsS -o /dev/null --max-time 10 -- "$EC2D_HEALTH_URL" </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- ||
-      return 1
+    health_url_once "$(version_of "$1")" || return 1
   fi
   if [[ -n $EC2D_HEALTH_COMMAND ]]; then
-    run_hook health-command "$EC2D_HEALTH_COMMAND" "$1" >/dev/null || return 1
+    if ! run_hook health-command "$EC2D_HEALTH_COMMAND" "$1" >/dev/null; then
+      HEALTH_PROBLEM="health-command failed with exit code $HOOK_RC"
+      return 1
+    fi
   fi
   return 0
+}
+
+# Text from the remote answer, fit to print: printable ASCII only, at most $2 characters.
+remote_text() {
+  local text=${1//[^[:print:]]/}
+  ((${#text} <= $2)) || text="${text:0:$2-3}..."
+  printf '%s' "$text"
+}
+
+# One GET of health-url: a 2xx (or 3xx) answer, which by default must report VERSION (the
+# release being checked). The answer is hostile input: the body is kept to its first
+# HEALTH_BODY_MAX bytes in the root-only .deploy/tmp, read as data only, and what of it is
+# printed goes through remote_text.
+health_url_once() { # VERSION
+  local expected=$1 dir=$EC2D_DEPLOY_DIR/.deploy/tmp rc error
+  local body=$dir/health-body headers=$dir/health-headers errors=$dir/health-errors
+  if ! { mkdir -p -- "$dir" && rm -f -- "$body" "$headers" "$errors"; }; then
+    HEALTH_PROBLEM="cannot write to $dir"
+    return 1
+  fi
+  printf '\n==> GET %s\n' "$EC2D_HEALTH_URL" >>"$LOG_FILE"
+  curl -fsS --max-time 10 -D "$headers" -o - -- "$EC2D_HEALTH_URL" </dev/null 2>"$errors" {LOCK_FD}>&- |
+    head -c "$HEALTH_BODY_MAX" >"$body" {LOCK_FD}>&-
+  rc=${PIPESTATUS[0]}
+  # 23: curl could not write on once head had the first HEALTH_BODY_MAX bytes: enough to read.
+  ((rc == 23 && $(file_size "$body") >= HEALTH_BODY_MAX)) && rc=0
+  if ((rc != 0)); then
+    error=$(tail -n 1 -- "$errors" 2>/dev/null)
+    error=${error#curl: }
+    HEALTH_PROBLEM="health-url failed: $(remote_text "${error:-curl exit code $rc}" 200)"
+    printf '%s\n' "$HEALTH_PROBLEM" >>"$LOG_FILE"
+    return 1
+  fi
+  [[ $EC2D_HEALTH_VERSION == true ]] || return 0
+  served_version "$body" "$headers" "$expected"
+  if [[ -z $SERVED ]]; then
+    HEALTH_PROBLEM="no version in the answer of health-url: report \"$expected\" as the JSON field version, a X-App-Version header or text in the body (from REVISION or \$DEPLOY_VERSION), or set health-version: false"
+  elif [[ $SERVED != "$expected" ]]; then
+    HEALTH_PROBLEM="health-url serves version $(json_str "$(remote_text "$SERVED" 64)"), not \"$expected\""
+  else
+    printf 'serves version "%s"\n' "$expected" >>"$LOG_FILE"
+    return 0
+  fi
+  printf '%s\n' "$HEALTH_PROBLEM" >>"$LOG_FILE"
+  return 1
+}
+
+# The version an answer reports, read as verify-health reads it by default: the top-level JSON
+# field version, else the header X-App-Version, else X-Version, else EXPECTED when the body
+# holds it as text. Sets SERVED ('' when none is found). served_version BODY HEADERS EXPECTED
+served_version() {
+  local body line name value
+  SERVED=''
+  body=$(tr -d '\000' <"$1")
+  json_version "$body" && return 0
+  for name in x-app-version x-version; do
+    while IFS= read -r line; do
+      line=${line%$'\r'}
+      [[ ${line,,} == "$name":* ]] || continue
+      value=${line#*:}
+      value=${value#"${value%%[![:space:]]*}"}
+      value=${value%"${value##*[![:space:]]}"}
+      [[ -n $value ]] && SERVED=$value && return 0
+    done < <(head -c "$HEALTH_BODY_MAX" -- "$2" | tr -d '\000')
+  done
+  [[ $body == *"$3"* ]] && SERVED=$3
+  return 0
+}
+
+# The top-level field version of a JSON object (a string, number or boolean; the last one
+# wins, as with JSON.parse): sets SERVED and succeeds, else fails. No JSON tool is assumed on
+# the host: the text is split at '"' (one after an odd run of backslashes is inside a string),
+# and the brackets outside strings give the depth. A key is a string followed by ':'.
+# See HEALTH_JSON_PARTS for the limit.
+json_version() { # BODY
+  local body=$1 part brackets opens i j n depth=0 outside=1 closed='' key='' key_depth=0
+  local wanted='' found='' value='' tail
+  local -a parts=()
+  [[ $body =~ ^[[:space:]]*\{ && $body =~ \}[[:space:]]*$ ]] || return 1
+  IFS='"' read -r -d '' -a parts <<<"$body" || :
+  n=${#parts[@]}
+  ((n <= HEALTH_JSON_PARTS)) || return 1
+  for ((i = 0; i < n; i++)); do
+    part=${parts[i]}
+    if ((outside)); then
+      if [[ -n $key ]]; then
+        if ((key_depth == 1)) && [[ $key == version && $part =~ ^[[:space:]]*:[[:space:]]*(.*)$ ]]; then
+          value=${BASH_REMATCH[1]}
+          if [[ -z $value ]]; then
+            wanted=1
+          elif [[ $value =~ ^(-?[0-9][0-9.eE+-]*|true|false)[[:space:]]*([,}]|$) ]]; then
+            found=1 value=${BASH_REMATCH[1]}
+          else
+            found='' value='' # null, an object or an array: no version (a later one may be)
+          fi
+        fi
+        key=''
+      fi
+      brackets=${part//[^\]\[\{\}]/}
+      [[ -z $closed || -z $brackets ]] || return 1
+      if ((${#brackets} <= 64)); then
+        for ((j = 0; j < ${#brackets}; j++)); do
+          [[ -z $closed ]] || return 1
+          case ${brackets:j:1} in
+            '{' | '[') depth=$((depth + 1)) ;;
+            *) depth=$((depth - 1)) ;;
+          esac
+          ((depth >= 0)) || return 1
+          ((depth > 0)) || closed=1
+        done
+      else
+        opens=${brackets//[\]\}]/}
+        depth=$((depth + 2 * ${#opens} - ${#brackets}))
+        ((depth > 0 || (depth == 0 && i == n - 1))) || return 1
+        ((depth > 0)) || closed=1
+      fi
+      outside=0
+      continue
+    fi
+    [[ -z $closed ]] || return 1
+    # A quote after an odd run of backslashes is escaped: the string goes on.
+    while tail=${part##*[!\\]} && ((${#tail} % 2 == 1)); do
+      ((i + 1 < n)) || return 1
+      i=$((i + 1))
+      part+="\"${parts[i]}"
+    done
+    if [[ -n $wanted ]]; then
+      found=1 value=$part wanted=''
+    else
+      key=$part key_depth=$depth
+    fi
+    outside=1
+  done
+  [[ -n $closed && $outside == 0 && -n $found ]] || return 1
+  SERVED=$value
 }
 
 # --- fetch, check, extract -----------------------------------------------------------------
@@ -753,7 +903,7 @@ switch_to() {
   run_hook restart-command "$EC2D_RESTART_COMMAND" "$id" ||
     roll_back "restart-command failed with exit code $HOOK_RC"
   phase health
-  health_check "$id" || roll_back "health check failed after $EC2D_HEALTH_RETRIES attempts"
+  health_check "$id" || roll_back "health check failed after $EC2D_HEALTH_RETRIES attempts: $HEALTH_PROBLEM"
 }
 
 # After a failure at or after the switch: back to the release that was current, restart it,
@@ -775,7 +925,7 @@ roll_back() {
     finish rollback-failed "$EXIT_ROLLBACK_FAILED" "$reason; restarting $R_PREV_VERSION failed with exit code $HOOK_RC"
   phase rollback-health
   health_check "$CUR_ID" ||
-    finish rollback-failed "$EXIT_ROLLBACK_FAILED" "$reason; $R_PREV_VERSION is unhealthy after the rollback"
+    finish rollback-failed "$EXIT_ROLLBACK_FAILED" "$reason; $R_PREV_VERSION is unhealthy after the rollback ($HEALTH_PROBLEM)"
   prune
   finish rolled-back "$EXIT_ROLLED_BACK" "$reason; rolled back to $R_PREV_VERSION"
 }
@@ -852,7 +1002,7 @@ noop_if_current() { # VERSION
     finish noop "$EXIT_OK" "$1 is already current and healthy"
   fi
   R_RELEASE=''
-  log "$1 is current but unhealthy: deploying it again"
+  log "$1 is current but unhealthy ($HEALTH_PROBLEM): deploying it again"
 }
 
 deploy_new() {

@@ -81,6 +81,7 @@ export function readRemoteOptions(inputs: Inputs, mode?: 'deploy' | 'rollback'):
     ...optional('restartCommand', inputs.optional('restart-command')),
     ...optional('healthCommand', inputs.optional('health-command')),
     ...optional('healthUrl', inputs.optional('health-url')),
+    healthVersion: inputs.boolean('health-version', true),
     healthRetries: inputs.integer('health-retries', 10, { min: 1, max: 1000 }),
     healthIntervalMs: inputs.duration('health-interval', 2000, { minMs: 100, maxMs: 600_000 }),
     keepReleases: inputs.integer('keep-releases', 5, { min: 1, max: 100 }),

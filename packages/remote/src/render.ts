@@ -51,6 +51,11 @@ export interface RemoteOptions {
   healthCommand?: string
   /** `health-url`: an http(s) URL on the host that answers 2xx when healthy. */
   healthUrl?: string
+  /**
+   * `health-version`: health-url must also report the version of the release it checks (the
+   * JSON field version, a X-App-Version or X-Version header, or text in the body); default true.
+   */
+  healthVersion?: boolean
   /** `health-retries`: attempts of the health check in all (default 10). */
   healthRetries?: number
   /** `health-interval`: first delay between attempts in ms, doubling up to 4× (default 2000). */
@@ -70,6 +75,7 @@ export interface RemoteOptions {
 /** Defaults that match the engine's own. */
 export const REMOTE_DEFAULTS = {
   download: 'instance-role',
+  healthVersion: true,
   healthRetries: 10,
   healthIntervalMs: 2000,
   keepReleases: 5,
@@ -223,6 +229,10 @@ export function engineVariables(options: RemoteOptions): Record<string, string> 
   if (typeof allowDowngrade !== 'boolean') {
     throw invalidInput('allow-downgrade', String(allowDowngrade), 'use true or false')
   }
+  const healthVersion = options.healthVersion ?? REMOTE_DEFAULTS.healthVersion
+  if (typeof healthVersion !== 'boolean') {
+    throw invalidInput('health-version', String(healthVersion), 'use true or false')
+  }
   return {
     EC2D_MODE: mode,
     EC2D_DEPLOY_DIR: absolutePath('deploy-dir', options.deployDir),
@@ -239,6 +249,7 @@ export function engineVariables(options: RemoteOptions): Record<string, string> 
     EC2D_RESTART_COMMAND: hook('restart-command', options.restartCommand),
     EC2D_HEALTH_COMMAND: hook('health-command', options.healthCommand),
     EC2D_HEALTH_URL: healthUrl,
+    EC2D_HEALTH_VERSION: healthVersion ? 'true' : 'false',
     EC2D_HEALTH_RETRIES: integer(
       'health-retries',
       options.healthRetries ?? REMOTE_DEFAULTS.healthRetries,

@@ -140,6 +140,7 @@ export const PIPELINE_STEPS: readonly PipelineStep[] = [
         'restart-command',
         'health-command',
         'health-url',
+        'health-version',
       ]),
       ...aws(c),
     }),
@@ -197,6 +198,7 @@ const HOST_INPUTS = [
   'restart-command',
   'health-command',
   'health-url',
+  'health-version',
 ]
 
 function pick(from: Record<string, string>, names: readonly string[]): Record<string, string> {
@@ -220,6 +222,7 @@ export const WORKFLOW_DEFAULTS: Readonly<Record<string, string>> = {
   'restart-command': '',
   'health-command': '',
   'health-url': '',
+  'health-version': 'true',
   'health-retries': '10',
   'health-interval': '2s',
   'keep-releases': '5',
