@@ -1,5 +1,3 @@
-import { EC2Client } from '@aws-sdk/client-ec2'
-import { SSMClient } from '@aws-sdk/client-ssm'
 import { Inputs, escapeMarkdown } from '../../packages/kit/src/index.js'
 import {
   appendSummary,
@@ -34,6 +32,9 @@ await runAction(
       inputs,
       logger: runnerLogger,
     })
+    // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
+    const { EC2Client } = await import('@aws-sdk/client-ec2')
+    const { SSMClient } = await import('@aws-sdk/client-ssm')
     const { instances, skipped } = await findInstances(
       { ec2: aws.client(EC2Client), ssm: aws.client(SSMClient) },
       options,

@@ -1,4 +1,3 @@
-import { S3Client } from '@aws-sdk/client-s3'
 import {
   ENVIRONMENT_RULE,
   Inputs,
@@ -53,6 +52,8 @@ await runAction(async () => {
     logger: runnerLogger,
   })
   try {
+    // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
+    const { S3Client } = await import('@aws-sdk/client-s3')
     const written = await writeDeploymentRecord(clients.client(S3Client), {
       bucket,
       record: { app, environment, version, bucket, key, sha256, size, mode, ...run },

@@ -1,6 +1,5 @@
 import { join } from 'node:path'
 import * as core from '@actions/core'
-import { S3Client } from '@aws-sdk/client-s3'
 import {
   ConfigurationError,
   ENVIRONMENT_RULE,
@@ -139,8 +138,10 @@ await runAction(async () => {
     aws,
     logger: runnerLogger,
   })
-  const s3 = clients.client(S3Client)
   try {
+    // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
+    const { S3Client } = await import('@aws-sdk/client-s3')
+    const s3 = clients.client(S3Client)
     let location: ArtifactLocation
     if (file === undefined && !allowAnyStoredVersion) {
       // Narrowed by the check above: a recorded rollback has both.

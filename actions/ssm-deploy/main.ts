@@ -1,5 +1,3 @@
-import { EC2Client } from '@aws-sdk/client-ec2'
-import { SSMClient } from '@aws-sdk/client-ssm'
 import { FailureReport, Inputs, describeValue, sleep } from '../../packages/kit/src/index.js'
 import { printFenced, runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
 import { awsClientsFromInputs } from '../../packages/kit/src/github-aws.js'
@@ -40,6 +38,9 @@ await runAction(
           stop.signal.addEventListener('abort', () => resolve(), { once: true }),
         ),
       ])
+    // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
+    const { EC2Client } = await import('@aws-sdk/client-ec2')
+    const { SSMClient } = await import('@aws-sdk/client-ssm')
     const runner = new FleetCommandRunner(aws.client(SSMClient), runnerLogger, {
       sleep: interruptibleSleep,
     })

@@ -1,5 +1,3 @@
-import * as github from '@actions/github'
-
 /** What the GitHub Deployment and its status record. */
 export interface DeploymentRecord {
   environment: string
@@ -16,6 +14,8 @@ export interface DeploymentRecord {
  * Environments page shows what is live where. Returns the deployment id.
  */
 export async function recordDeployment(token: string, record: DeploymentRecord): Promise<number> {
+  // Loaded only when a deployment is recorded, not at start-up (bench/startup).
+  const github = await import('@actions/github')
   const octokit = github.getOctokit(token)
   const { owner, repo } = github.context.repo
   const created = await octokit.rest.repos.createDeployment({

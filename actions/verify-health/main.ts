@@ -1,4 +1,3 @@
-import { SSMClient } from '@aws-sdk/client-ssm'
 import {
   ConfigurationError,
   FailureReport,
@@ -83,8 +82,9 @@ await runAction(
       via === 'ssm' || rollback
         ? await awsClientsFromInputs({ component: 'verify-health', inputs, logger: runnerLogger })
         : undefined
-    const makeRunner = () =>
-      new FleetCommandRunner((aws as NonNullable<typeof aws>).client(SSMClient), runnerLogger)
+    // The SDK is loaded here, when needed: a step that fails on its inputs never loads it.
+    const ssm = aws && aws.client((await import('@aws-sdk/client-ssm')).SSMClient)
+    const makeRunner = () => new FleetCommandRunner(ssm as NonNullable<typeof ssm>, runnerLogger)
 
     const report: CheckReport = http
       ? await checkUrls({ ...http, ...timing }, runnerLogger)

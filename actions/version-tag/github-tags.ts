@@ -1,4 +1,3 @@
-import * as github from '@actions/github'
 import type { TagApi } from '../../packages/refs/src/index.js'
 
 function status(error: unknown): number | undefined {
@@ -7,8 +6,12 @@ function status(error: unknown): number | undefined {
     : undefined
 }
 
-/** TagApi over the GitHub REST API for the current repository (GITHUB_REPOSITORY). */
-export function githubTagApi(token: string): TagApi {
+/**
+ * TagApi over the GitHub REST API for the current repository (GITHUB_REPOSITORY).
+ * @actions/github is loaded here, only when a tag is pushed, not at start-up (bench/startup).
+ */
+export async function githubTagApi(token: string): Promise<TagApi> {
+  const github = await import('@actions/github')
   const octokit = github.getOctokit(token)
   const { owner, repo } = github.context.repo
   return {

@@ -42,7 +42,7 @@ await runAction(async () => {
     if (token === undefined) {
       throw new ConfigurationError("input 'push-tag' is true but input 'token' is empty")
     }
-    await ensureTag(githubTagApi(token), result.version, result.sha, runnerLogger)
+    await ensureTag(await githubTagApi(token), result.version, result.sha, runnerLogger)
   }
   runnerLogger.info(`Version: ${result.version} (semver ${result.semver})`)
   setOutputs({

@@ -1,5 +1,4 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types'
-import { fromWebToken } from '@aws-sdk/credential-providers'
 import { ConfigurationError, describeValue, type Logger } from '../../kit/src/index.js'
 import { translateStsError } from './errors.js'
 import type { AwsClientConfig } from './config.js'
@@ -84,6 +83,7 @@ export function webIdentityCredentials(options: WebIdentityOptions): AwsCredenti
   let expiresAt = 0
   const assume = async (): Promise<AwsCredentialIdentity> => {
     const token = await options.getToken()
+    const { fromWebToken } = await import('@aws-sdk/credential-providers')
     let credentials: AwsCredentialIdentity
     try {
       credentials = await fromWebToken({

@@ -1,7 +1,7 @@
 // Deployment records: one immutable JSON object per successful deploy or rollback, under
 // `{app}/{environment}/deployments/`. They are the evidence a rollback needs: a version may
 // go back to an environment only if it was deployed there, with the sha256 recorded then.
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import type { S3Client } from '@aws-sdk/client-s3'
 import { APP_RULE } from '../../artifact/src/index.js'
 import {
   ConfigurationError,
@@ -235,6 +235,7 @@ export async function writeDeploymentRecord(
   const now = options.now ?? (() => new Date())
   const attempts = options.attempts ?? 5
   const { app, environment, version } = options.record
+  const { PutObjectCommand } = await import('@aws-sdk/client-s3')
   let time = now()
   const taken: string[] = []
   for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -305,6 +306,7 @@ export async function readDeploymentRecord(
   key: string,
 ): Promise<DeploymentRecord> {
   const where = `deployment record ${s3Uri(bucket, key)}`
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3')
   let body: string
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))

@@ -5,16 +5,9 @@ import { freemem } from 'node:os'
 
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type S3Client,
-  type ServerSideEncryption,
-  type StorageClass,
-} from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+// The SDK's modules are loaded with import() where a call needs them, so a step that fails
+// on its inputs never loads them (bench/startup); statically, only their types.
+import type { S3Client, ServerSideEncryption, StorageClass } from '@aws-sdk/client-s3'
 import {
   ConfigurationError,
   describeValue,
@@ -88,6 +81,7 @@ export async function headObject(
   bucket: string,
   key: string,
 ): Promise<ObjectInfo | undefined> {
+  const { HeadObjectCommand } = await import('@aws-sdk/client-s3')
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))
     const metadata = head.Metadata ?? {}
@@ -125,6 +119,7 @@ export async function listNewestObjects(
   limit = 10,
   maxPages = 10,
 ): Promise<{ objects: ListedObject[]; complete: boolean }> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3')
   const all: ListedObject[] = []
   let token: string | undefined
   let pages = 0
@@ -156,6 +151,7 @@ export async function listNewestObjects(
 
 /** sha256 of an object's bytes, downloaded as a stream (for objects without our metadata). */
 export async function hashObject(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3')
   let body: Readable
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
@@ -259,6 +255,7 @@ export async function putArtifact(
   s3: S3Client,
   options: PutArtifactOptions,
 ): Promise<{ etag: string; versionId: string }> {
+  const { Upload } = await import('@aws-sdk/lib-storage')
   const partSize = effectivePartSize(options.size, options.partSize)
   if (partSize !== options.partSize) {
     options.logger?.info(
@@ -545,6 +542,10 @@ export async function presignDownload(
       `presigned URL expiry ${expiresSeconds}s is not valid: use 1s to 12h`,
     )
   }
+  const [{ GetObjectCommand }, { getSignedUrl }] = await Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('@aws-sdk/s3-request-presigner'),
+  ])
   return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), {
     expiresIn: expiresSeconds,
   })

@@ -1,11 +1,6 @@
-import {
-  CancelCommandCommand,
-  GetCommandInvocationCommand,
-  ListCommandInvocationsCommand,
-  SendCommandCommand,
-  type CommandInvocation,
-  type SSMClient,
-} from '@aws-sdk/client-ssm'
+// The SDK's commands are loaded with import() where a call needs them, so a step that fails
+// on its inputs never loads the SDK (bench/startup); statically, only its types.
+import type { CommandInvocation, SSMClient } from '@aws-sdk/client-ssm'
 import { explainFleetCall } from '../../aws/src/index.js'
 import { errorMessage, sleep as realSleep, type Logger } from '../../kit/src/index.js'
 import { NO_INVOCATION_REASON, judgeInvocation, type InvocationState } from './verdict.js'
@@ -175,6 +170,7 @@ export class FleetCommandRunner {
 
   /** Sends the command in ⌈N/50⌉ SendCommand calls; returns the instances of each command id. */
   async send(command: FleetCommand): Promise<Map<string, string[]>> {
+    const { SendCommandCommand } = await import('@aws-sdk/client-ssm')
     const byCommand = new Map<string, string[]>()
     for (const instanceIds of chunk(command.instanceIds, SEND_COMMAND_MAX_TARGETS)) {
       this.stats.sendCalls++
@@ -235,6 +231,7 @@ export class FleetCommandRunner {
     deadline: number,
     aborted: () => boolean = () => false,
   ): Promise<InstanceOutcome[]> {
+    const { ListCommandInvocationsCommand } = await import('@aws-sdk/client-ssm')
     const { now } = this.tuning
     const start = now()
     const tracked = new Map<string, Tracked>()
@@ -395,6 +392,7 @@ export class FleetCommandRunner {
     stdoutTruncated: boolean
     stderrTruncated: boolean
   }> {
+    const { GetCommandInvocationCommand } = await import('@aws-sdk/client-ssm')
     const response = await this.ssm.send(
       new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
     )
@@ -410,6 +408,7 @@ export class FleetCommandRunner {
 
   /** Cancels every command this runner sent; errors are logged, not thrown (we are already failing). */
   async cancelAll(): Promise<void> {
+    const { CancelCommandCommand } = await import('@aws-sdk/client-ssm')
     await Promise.all(
       this.commandIds.map(async commandId => {
         try {

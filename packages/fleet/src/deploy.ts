@@ -1,4 +1,4 @@
-import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2'
+import type { EC2Client } from '@aws-sdk/client-ec2'
 import { errorMessage, type Logger } from '../../kit/src/index.js'
 import {
   describeExitCode,
@@ -84,6 +84,7 @@ async function instanceNames(
 ): Promise<Map<string, string>> {
   const names = new Map<string, string>()
   if (!ec2) return names
+  const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2')
   try {
     for (let i = 0; i < ids.length; i += 1000) {
       const page = await ec2.send(

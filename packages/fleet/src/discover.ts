@@ -1,10 +1,6 @@
-import {
-  DescribeInstancesCommand,
-  type EC2Client,
-  type Filter,
-  type Instance,
-} from '@aws-sdk/client-ec2'
-import { DescribeInstanceInformationCommand, type SSMClient } from '@aws-sdk/client-ssm'
+// The SDK's commands are loaded with import() where a call needs them (bench/startup).
+import type { EC2Client, Filter, Instance } from '@aws-sdk/client-ec2'
+import type { SSMClient } from '@aws-sdk/client-ssm'
 import { explainFleetCall } from '../../aws/src/index.js'
 import {
   ConfigurationError,
@@ -132,6 +128,7 @@ async function describeAll(
   instanceIds: readonly string[],
   pageSize = 1000,
 ): Promise<Instance[]> {
+  const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2')
   const instances: Instance[] = []
   let nextToken: string | undefined
   do {
@@ -159,6 +156,7 @@ async function ssmStatus(
   ssm: SSMClient,
   ids: readonly string[],
 ): Promise<Map<string, { ping: string; agent: string }>> {
+  const { DescribeInstanceInformationCommand } = await import('@aws-sdk/client-ssm')
   const status = new Map<string, { ping: string; agent: string }>()
   for (let i = 0; i < ids.length; i += SSM_INFO_BATCH) {
     let nextToken: string | undefined

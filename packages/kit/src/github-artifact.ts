@@ -1,9 +1,10 @@
 // The GitHub-facing workflow-artifact hand-off between the build job and the deploy job.
-// Only actions/ import this file (it pulls in @actions/artifact, which needs the runner's
-// ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL).
+// Only actions/ import this file (it uses @actions/artifact, which needs the runner's
+// ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL). @actions/artifact is by far the largest
+// module a bundle holds: it is loaded with import() when an artifact is moved, never at
+// start-up (bench/startup).
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises'
 import { dirname, join, relative, resolve } from 'node:path'
-import { DefaultArtifactClient } from '@actions/artifact'
 import { ConfigurationError, describeValue, errorMessage } from './errors.js'
 
 /** Options of {@link uploadWorkflowArtifact}. */
@@ -38,6 +39,7 @@ export async function uploadWorkflowArtifact(
   file: string,
   options: UploadWorkflowArtifactOptions = {},
 ): Promise<UploadedWorkflowArtifact> {
+  const { DefaultArtifactClient } = await import('@actions/artifact')
   const client = new DefaultArtifactClient()
   const response = await client.uploadArtifact(name, [file], dirname(file), {
     compressionLevel: 0,
@@ -62,6 +64,7 @@ export async function downloadWorkflowArtifact(
   options: { expectedDigest?: string | undefined } = {},
 ): Promise<string[]> {
   destDir = resolve(destDir)
+  const { DefaultArtifactClient } = await import('@actions/artifact')
   const client = new DefaultArtifactClient()
   let id: number
   try {

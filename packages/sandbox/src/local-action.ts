@@ -120,6 +120,20 @@ function commandMessages(stdout: string, command: string): string[] {
     .map(m => m.replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%'))
 }
 
+/** The run every action runs in unless `env` says otherwise (the `github` context's source). */
+export const RUN_DEFAULTS: Readonly<Record<string, string>> = {
+  GITHUB_REPOSITORY: 'octo-org/octo-repo',
+  GITHUB_REPOSITORY_OWNER: 'octo-org',
+  GITHUB_SERVER_URL: 'https://github.com',
+  GITHUB_API_URL: 'https://api.github.com',
+  GITHUB_RUN_ID: '1234567890',
+  GITHUB_RUN_NUMBER: '42',
+  GITHUB_RUN_ATTEMPT: '1',
+  GITHUB_WORKFLOW: 'deploy',
+  GITHUB_EVENT_NAME: 'push',
+  GITHUB_ACTOR: 'octocat',
+}
+
 export interface StartedAction {
   child: ChildProcess
   result: Promise<ActionRun>
@@ -160,16 +174,7 @@ export function startAction(name: string, options: RunActionOptions = {}): Start
     GITHUB_STEP_SUMMARY: files.summary,
     GITHUB_ENV: files.env,
     GITHUB_WORKSPACE: options.cwd ?? work,
-    GITHUB_REPOSITORY: 'octo-org/octo-repo',
-    GITHUB_REPOSITORY_OWNER: 'octo-org',
-    GITHUB_SERVER_URL: 'https://github.com',
-    GITHUB_API_URL: 'https://api.github.com',
-    GITHUB_RUN_ID: '1234567890',
-    GITHUB_RUN_NUMBER: '42',
-    GITHUB_RUN_ATTEMPT: '1',
-    GITHUB_WORKFLOW: 'deploy',
-    GITHUB_EVENT_NAME: 'push',
-    GITHUB_ACTOR: 'octocat',
+    ...RUN_DEFAULTS,
     RUNNER_TEMP: work,
     RUNNER_OS: 'Linux',
   }

@@ -1,244 +1,46 @@
 /**
- * The reusable workflow (.github/workflows/deploy.yml) run on this machine: the same jobs, the
- * same actions in the same order with the same `with:` keys, each bundle run as the runner
- * runs it. The demo and the examples' tests deploy through it; a test keeps it in step with
- * deploy.yml.
+ * The reusable workflow (.github/workflows/deploy.yml) run on this machine, from the file
+ * itself: readWorkflow() reads its inputs, jobs and steps, runWorkflow() runs them as GitHub
+ * does (`needs`, `if:`, status functions, outputs, every `${{ }}` through GitHub's expression
+ * engine), and this driver gives each step its local meaning:
+ * - `$/actions/<name>`: the bundle dist/<name>/index.js, run as the runner runs it (runAction);
+ * - `actions/checkout`: the caller's checkout directory becomes the job's workspace.
+ * Every job starts in a fresh, empty workspace; the jobs of a run share one workflow-artifact
+ * store (the stand-in), as on GitHub; only a job granted `id-token: write` reaches the OIDC
+ * token service. The demo and the examples' tests deploy through it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ArtifactServiceStandIn } from './artifact-service.js'
-import { runAction, type ActionRun } from './local-action.js'
+import { RUN_DEFAULTS, repoRoot, runAction, type ActionRun } from './local-action.js'
+import { readWorkflow, type WorkflowStep } from './workflow.js'
+import {
+  runWorkflow,
+  workflowInputs,
+  type JobResult,
+  type StepCall,
+  type StepExecutor,
+} from './workflow-run.js'
 
-/** What the steps of one run can see: the workflow inputs and the earlier steps' outputs. */
+/** The reusable workflow runPipeline runs unless told otherwise. */
+export const DEPLOY_WORKFLOW = join(repoRoot, '.github/workflows/deploy.yml')
+
+/** One step of the workflow: `job`, `id`, `action` (the suite's action name), `uses`, … */
+export type PipelineStep = WorkflowStep
+
+/** What the steps of one run can see, as the run goes. */
 export interface PipelineContext {
-  /** deploy.yml's inputs, defaults filled in (see {@link WORKFLOW_DEFAULTS}). */
+  /** The workflow's inputs as text, defaults filled in. */
   inputs: Record<string, string>
-  /** Outputs by step id (env, version, zip, upload, hosts, deploy, verify, record). */
+  /** Outputs by step id of every step that ran (env, version, zip, upload, hosts, deploy, …). */
   steps: Record<string, Record<string, string>>
-  /** The `github` context values deploy.yml reads. */
-  github: { workflowRef: string }
-}
-
-/** One step of deploy.yml: which job, the step id, the action and its `with:`. */
-export interface PipelineStep {
-  job: 'resolve' | 'build' | 'deploy'
-  id: string
-  action: string
-  /** Whether the step runs (deploy.yml's `if:`); always() steps say so. */
-  when?: (context: PipelineContext) => boolean
-  always?: boolean
-  with: (context: PipelineContext) => Record<string, string>
-}
-
-const built = (c: PipelineContext) => c.inputs.version || (c.steps.version?.version ?? '')
-const aws = (c: PipelineContext) => ({
-  'role-to-assume': c.inputs['role-to-assume'] ?? '',
-  'aws-region': c.inputs['aws-region'] ?? '',
-})
-
-/** deploy.yml's steps, in order (the checkout step is the caller's checkout directory). */
-export const PIPELINE_STEPS: readonly PipelineStep[] = [
-  {
-    job: 'resolve',
-    id: 'env',
-    action: 'resolve-environment',
-    with: c => ({
-      rules: c.inputs.rules ?? '',
-      environment: c.inputs.environment ?? '',
-      version: c.inputs.version ?? '',
-      production: c.inputs.production ?? '',
-    }),
-  },
-  { job: 'build', id: 'version', action: 'version-tag', with: () => ({}) },
-  {
-    job: 'build',
-    id: 'zip',
-    action: 'package-zip',
-    with: c => ({
-      path: c.inputs.path ?? '',
-      include: c.inputs.include ?? '',
-      exclude: c.inputs.exclude ?? '',
-      app: c.inputs['app-name'] ?? '',
-      version: c.steps.version?.version ?? '',
-      'artifact-name': 'release-zip',
-    }),
-  },
-  {
-    job: 'deploy',
-    id: 'upload',
-    action: 's3-upload',
-    with: c => ({
-      'artifact-name': c.inputs.version === '' ? 'release-zip' : '',
-      'expected-sha256': c.steps.zip?.sha256 ?? '',
-      'artifact-digest': c.steps.zip?.['artifact-digest'] ?? '',
-      bucket: c.inputs.bucket ?? '',
-      key: c.inputs.key ?? '',
-      app: c.inputs['app-name'] ?? '',
-      version: built(c),
-      environment: c.steps.env?.environment ?? '',
-      ...aws(c),
-    }),
-  },
-  {
-    job: 'deploy',
-    id: 'hosts',
-    action: 'find-instance',
-    with: c => ({
-      tags: c.inputs['instance-tags'] ?? '',
-      environment: c.steps.env?.environment ?? '',
-      'app-name': c.inputs['app-name'] ?? '',
-      ...aws(c),
-    }),
-  },
-  {
-    job: 'deploy',
-    id: 'deploy',
-    action: 'ssm-deploy',
-    with: c => ({
-      'instance-ids': c.steps.hosts?.['instance-ids'] ?? '',
-      mode: c.inputs.version === '' ? 'deploy' : 'rollback',
-      'artifact-uri': c.steps.upload?.uri ?? '',
-      'artifact-sha256': c.steps.upload?.sha256 ?? '',
-      version: built(c),
-      environment: c.steps.env?.environment ?? '',
-      'app-name': c.inputs['app-name'] ?? '',
-      ...pick(c.inputs, HOST_INPUTS),
-      ...pick(c.inputs, [
-        'health-retries',
-        'health-interval',
-        'keep-releases',
-        'max-concurrency',
-        'max-errors',
-        'timeout',
-      ]),
-      ...aws(c),
-    }),
-  },
-  {
-    job: 'deploy',
-    id: 'verify',
-    action: 'verify-health',
-    when: c => c.inputs['verify-urls'] !== '' || c.inputs['verify-command'] !== '',
-    with: c => ({
-      via: c.inputs['verify-urls'] !== '' ? 'http' : 'ssm',
-      urls: c.inputs['verify-urls'] ?? '',
-      command: c.inputs['verify-command'] ?? '',
-      'expect-version':
-        c.inputs['verify-urls'] !== '' && c.inputs['verify-version'] !== 'false' ? built(c) : '',
-      'initial-delay': c.inputs['verify-initial-delay'] ?? '',
-      retries: c.inputs['verify-retries'] ?? '',
-      'instance-ids': c.steps.hosts?.['instance-ids'] ?? '',
-      'rollback-on-failure': c.inputs['rollback-on-failure'] ?? '',
-      'previous-version': c.steps.deploy?.['previous-version'] ?? '',
-      'app-name': c.inputs['app-name'] ?? '',
-      'deploy-dir': c.inputs['deploy-dir'] ?? '',
-      environment: c.steps.env?.environment ?? '',
-      ...pick(c.inputs, [
-        'run-as',
-        'stop-command',
-        'restart-command',
-        'health-command',
-        'health-url',
-        'health-version',
-      ]),
-      ...aws(c),
-    }),
-  },
-  {
-    job: 'deploy',
-    id: 'record',
-    action: 'record-release',
-    with: c => ({
-      bucket: c.steps.upload?.bucket ?? '',
-      key: c.steps.upload?.key ?? '',
-      app: c.inputs['app-name'] ?? '',
-      environment: c.steps.env?.environment ?? '',
-      version: built(c),
-      sha256: c.steps.upload?.sha256 ?? '',
-      size: c.steps.upload?.size ?? '',
-      mode: c.inputs.version === '' ? 'deploy' : 'rollback',
-      'deploy-status':
-        c.steps.verify?.['rolled-back'] === 'true' ? 'rolled-back' : (c.steps.deploy?.status ?? ''),
-      ...aws(c),
-    }),
-  },
-  {
-    job: 'deploy',
-    id: 'summary',
-    action: 'summary',
-    always: true,
-    with: c => ({
-      status:
-        c.steps.verify?.['rolled-back'] === 'true'
-          ? 'rolled-back'
-          : c.steps.deploy?.status || 'failed',
-      mode: c.inputs.version ? 'rollback' : 'deploy',
-      environment: c.steps.env?.environment ?? '',
-      version: built(c),
-      'previous-version': c.steps.deploy?.['previous-version'] ?? '',
-      'artifact-uri': c.steps.upload?.uri ?? '',
-      'artifact-sha256': c.steps.upload?.sha256 ?? '',
-      'artifact-size': c.steps.upload?.size ?? '',
-      'deploy-results': c.steps.deploy?.results ?? '',
-      'health-results': c.steps.verify?.results ?? '',
-      'command-id': c.steps.deploy?.['command-id'] ?? '',
-      'aws-region': c.inputs['aws-region'] ?? '',
-      'rollback-workflow': c.github.workflowRef,
-    }),
-  },
-]
-
-const HOST_INPUTS = [
-  'deploy-dir',
-  'run-as',
-  'shared-paths',
-  'before-switch',
-  'stop-command',
-  'restart-command',
-  'health-command',
-  'health-url',
-  'health-version',
-]
-
-function pick(from: Record<string, string>, names: readonly string[]): Record<string, string> {
-  return Object.fromEntries(names.map(name => [name, from[name] ?? '']))
-}
-
-/** deploy.yml's input defaults, for inputs a caller leaves out. */
-export const WORKFLOW_DEFAULTS: Readonly<Record<string, string>> = {
-  environment: '',
-  version: '',
-  production: 'prod, production',
-  path: '.',
-  include: '**',
-  exclude: '.git/**',
-  key: '{app}/{environment}/{version}.zip',
-  'deploy-dir': '/opt/{app}',
-  'run-as': '',
-  'shared-paths': '',
-  'before-switch': '',
-  'stop-command': '',
-  'restart-command': '',
-  'health-command': '',
-  'health-url': '',
-  'health-version': 'true',
-  'health-retries': '10',
-  'health-interval': '2s',
-  'keep-releases': '5',
-  'max-concurrency': '1',
-  'max-errors': '0',
-  timeout: '30m',
-  'verify-urls': '',
-  'verify-version': 'true',
-  'verify-command': '',
-  'verify-initial-delay': '0s',
-  'verify-retries': '5',
-  'rollback-on-failure': 'true',
+  /** The `github` context the expressions read (ref, sha, event_name, workflow_ref, …). */
+  github: Record<string, string>
 }
 
 export interface PipelineOptions {
-  /** deploy.yml's `with:` from the caller; unset inputs take their defaults. */
+  /** The workflow's `with:` from the caller; unset inputs take their defaults. */
   inputs: Record<string, string>
   /** The caller run's ref and commit, and the checkout the build job packs. */
   ref: string
@@ -249,89 +51,137 @@ export interface PipelineOptions {
   workflowRef?: string
   /** The sandbox's environment (endpoints, OIDC token service) and anything else. */
   env: Record<string, string>
-  /** Called after every step, for progress lines. */
+  /** Called after every step that ran a bundle, for progress lines. */
   onStep?: (step: PipelineStep, run: ActionRun | undefined, context: PipelineContext) => void
+  /** The workflow file; default deploy.yml. */
+  workflow?: string
 }
 
 export interface PipelineResult {
   context: PipelineContext
-  /** The deploy job's outcome: ssm-deploy's status, or where it stopped. */
+  /** The workflow's `status` output (ssm-deploy's status), else `failed` or `skipped`. */
   status: string
+  /** Every bundle run, in order. */
   runs: { step: PipelineStep; run: ActionRun }[]
-  /** The job summary the summary step wrote. */
+  /** The run's job summaries: what every step wrote, in order. */
   summary: string
+  /** Each job's result, outputs, steps' outcomes, name and environment. */
+  jobs: Record<string, JobResult>
+  /** The workflow's outputs (deploy.yml: environment, version, status). */
+  outputs: Record<string, string>
 }
 
-/**
- * Runs deploy.yml's jobs as GitHub would: resolve; build only without an explicit `version`;
- * deploy only when a rule matched. Within a job, a failed step skips the rest except
- * `if: always()` steps.
- */
+const OIDC_VARIABLES = ['ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN']
+
+/** Whether a job may ask for an OIDC token: `id-token: write`, or `write-all`. */
+function grantsIdToken(permissions: unknown): boolean {
+  if (permissions === 'write-all') return true
+  return (
+    typeof permissions === 'object' &&
+    permissions !== null &&
+    (permissions as Record<string, unknown>)['id-token'] === 'write'
+  )
+}
+
+/** The `github` context of the caller's run, from the same values the actions' environment has. */
+function githubContext(options: PipelineOptions): Record<string, string> {
+  const run = { ...RUN_DEFAULTS, ...options.env }
+  const repository = run.GITHUB_REPOSITORY ?? ''
+  const kind = /^refs\/(heads|tags)\//.exec(options.ref)?.[1]
+  return {
+    ref: options.ref,
+    ref_name: options.ref.replace(/^refs\/(heads|tags|pull)\//, ''),
+    ref_type: kind === 'heads' ? 'branch' : kind === 'tags' ? 'tag' : '',
+    sha: options.sha,
+    event_name: options.eventName ?? 'push',
+    repository,
+    repository_owner: repository.split('/')[0] ?? '',
+    server_url: run.GITHUB_SERVER_URL ?? '',
+    api_url: run.GITHUB_API_URL ?? '',
+    run_id: run.GITHUB_RUN_ID ?? '',
+    run_number: run.GITHUB_RUN_NUMBER ?? '',
+    run_attempt: run.GITHUB_RUN_ATTEMPT ?? '',
+    workflow: run.GITHUB_WORKFLOW ?? '',
+    workflow_ref: options.workflowRef ?? '',
+    actor: run.GITHUB_ACTOR ?? '',
+  }
+}
+
+/** actions/checkout here: the caller's checkout, with its whole history and no stored credentials. */
+function checkCheckout({ with: inputs }: StepCall): void {
+  for (const [key, value] of Object.entries(inputs)) {
+    if (key === 'persist-credentials' || (key === 'fetch-depth' && value === '0')) continue
+    throw new Error(
+      `with.${key} ${JSON.stringify(value)}: the local checkout is the caller's directory with its whole history; only fetch-depth: 0 and persist-credentials mean that here`,
+    )
+  }
+}
+
+/** Runs the workflow's jobs and steps as GitHub would, each action from its bundle. */
 export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
+  const workflow = readWorkflow(options.workflow ?? DEPLOY_WORKFLOW)
+  const github = githubContext(options)
+  const inputs = workflowInputs(workflow, options.inputs, github)
   const context: PipelineContext = {
-    inputs: { ...WORKFLOW_DEFAULTS, ...options.inputs },
+    inputs: Object.fromEntries(
+      Object.entries(inputs).map(([name, value]) => [name, String(value)]),
+    ),
     steps: {},
-    github: { workflowRef: options.workflowRef ?? '' },
+    github,
+  }
+  const runs: PipelineResult['runs'] = []
+  const summaries: string[] = []
+  const scratch = mkdtempSync(join(tmpdir(), 'pipeline-'))
+  const workspaces = new Map<string, string>()
+  const workspace = (job: string) => {
+    if (!workspaces.has(job)) workspaces.set(job, mkdtempSync(join(scratch, `${job}-`)))
+    return workspaces.get(job) as string
   }
   const artifacts = await new ArtifactServiceStandIn().start()
-  const runs: PipelineResult['runs'] = []
-  const deployDir = mkdtempSync(join(tmpdir(), 'deploy-job-'))
-  let summary = ''
+  const execute: StepExecutor = async call => {
+    const { step, job } = call
+    if (step.kind === 'checkout') {
+      checkCheckout(call)
+      workspaces.set(job.id, options.checkout)
+      context.steps[step.id] = { ref: options.ref, commit: options.sha }
+      return { ok: true, outputs: context.steps[step.id] ?? {} }
+    }
+    const oidc = grantsIdToken(job.permissions ?? workflow.permissions)
+    const run = await runAction(step.action, {
+      inputs: call.with,
+      env: {
+        ...options.env,
+        ...call.env,
+        ...artifacts.env(),
+        ...(oidc ? {} : Object.fromEntries(OIDC_VARIABLES.map(name => [name, undefined]))),
+        GITHUB_REF: options.ref,
+        GITHUB_SHA: options.sha,
+        GITHUB_EVENT_NAME: github.event_name,
+        GITHUB_JOB: job.id,
+      },
+      cwd: workspace(job.id),
+    })
+    context.steps[step.id] = run.outputs
+    runs.push({ step, run })
+    summaries.push(run.summary)
+    options.onStep?.(step, run, context)
+    return { ok: run.exitCode === 0, outputs: run.outputs }
+  }
   try {
-    const env = {
-      ...options.env,
-      ...artifacts.env(),
-      GITHUB_REF: options.ref,
-      GITHUB_SHA: options.sha,
-      GITHUB_EVENT_NAME: options.eventName ?? 'push',
+    const run = await runWorkflow(workflow, { inputs: options.inputs, github }, execute)
+    const failed = Object.values(run.jobs).some(job =>
+      ['failure', 'cancelled'].includes(job.result),
+    )
+    return {
+      context,
+      status: run.outputs.status || (failed ? 'failed' : 'skipped'),
+      runs,
+      summary: summaries.join(''),
+      jobs: run.jobs,
+      outputs: run.outputs,
     }
-    const failedJobs = new Set<string>()
-    for (const step of PIPELINE_STEPS) {
-      const jobRuns = step.job === 'build' ? context.inputs.version === '' : true
-      const deploys = step.job === 'resolve' || context.steps.env?.deploy === 'true'
-      const upstreamFailed =
-        failedJobs.has('resolve') || (step.job === 'deploy' && failedJobs.has('build'))
-      const stepFailedBefore = failedJobs.has(step.job)
-      if (!jobRuns || !deploys || upstreamFailed) continue
-      if (stepFailedBefore && !step.always) continue
-      if (step.when && !step.when(context)) continue
-      const run = await runAction(step.action, {
-        inputs: step.with(context),
-        env,
-        cwd: step.job === 'build' ? options.checkout : deployDir,
-      })
-      context.steps[step.id] = run.outputs
-      runs.push({ step, run })
-      if (step.action === 'summary') summary = run.summary
-      if (run.exitCode !== 0) failedJobs.add(step.job)
-      options.onStep?.(step, run, context)
-    }
-    const status = context.steps.deploy?.status || (failedJobs.size > 0 ? 'failed' : 'skipped')
-    return { context, status, runs, summary }
   } finally {
     await artifacts.stop()
-    rmSync(deployDir, { recursive: true, force: true })
+    rmSync(scratch, { recursive: true, force: true })
   }
-}
-
-/** The `with:` keys deploy.yml gives each step, from the file itself. */
-export function workflowStepKeys(
-  workflowFile: string,
-  parse: (text: string) => unknown,
-): { action: string; id: string; keys: string[] }[] {
-  const workflow = parse(readFileSync(workflowFile, 'utf8')) as {
-    jobs: Record<
-      string,
-      { steps: { id?: string; uses?: string; with?: Record<string, unknown> }[] }
-    >
-  }
-  return Object.values(workflow.jobs).flatMap(job =>
-    job.steps
-      .filter(step => step.uses?.startsWith('$/actions/'))
-      .map(step => ({
-        action: (step.uses as string).slice('$/actions/'.length),
-        id: step.id ?? '',
-        keys: Object.keys(step.with ?? {}).sort(),
-      })),
-  )
 }
