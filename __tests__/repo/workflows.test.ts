@@ -9,7 +9,10 @@ const workflowFiles = ['.github/workflows', 'examples']
   .filter(dir => existsSync(dir))
   .flatMap(dir =>
     readdirSync(dir, { recursive: true, encoding: 'utf8' })
-      .filter(name => /\.ya?ml$/.test(name) && !name.includes('hello-app'))
+      // The example apps' own YAML (a compose file) is not a workflow.
+      .filter(
+        name => /\.ya?ml$/.test(name) && !name.includes('hello-app') && !name.startsWith('apps/'),
+      )
       .map(name => join(dir, name)),
   )
 
@@ -57,6 +60,13 @@ describe('the workflow rules catch', () => {
       /has no input 'fromat'/,
     ],
     [
+      "an unknown input of this suite's action called from a caller at a release tag",
+      wrap(
+        '      - uses: OWNER/ec2-deploy-actions/actions/version-tag@v1\n        with:\n          fromat: x\n',
+      ),
+      /OWNER\/ec2-deploy-actions\/actions\/version-tag@v1 has no input 'fromat'/,
+    ],
+    [
       'a missing required input',
       wrap('      - uses: $/actions/resolve-environment\n'),
       /needs input 'rules'/,
@@ -73,6 +83,14 @@ describe('the workflow rules catch', () => {
     ],
   ])('%s', (_what, content, problem) => {
     expect(lintWorkflow('t.yml', content).join('\n')).toMatch(problem)
+  })
+  it("accepts this suite's actions from a caller at a release tag, like the reusable workflow", () => {
+    expect(
+      lintWorkflow(
+        't.yml',
+        wrap('      - uses: OWNER/ec2-deploy-actions/actions/version-tag@v1\n'),
+      ),
+    ).toEqual([])
   })
   it('inputs of the reusable workflow that it does not declare, or required ones left out', () => {
     const call = (withBlock: string) =>

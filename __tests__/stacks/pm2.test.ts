@@ -14,7 +14,6 @@ import {
   StackHost,
   waitForHealth,
   waitForVersion,
-  waitUntil,
 } from '../support/stacks.js'
 
 // The node-pm2 example's Node API under real pm2 (installed globally, as on a host), with the
@@ -63,12 +62,6 @@ describe('node-api under pm2', () => {
     return id
   }
 
-  /** The version answers over HTTP, from the one pm2 process of the app. */
-  const expectServing = async (version: string): Promise<void> => {
-    await waitForVersion(url, version)
-    expect(await onlineApis(host)).toHaveLength(1)
-  }
-
   afterEach(async () => {
     // pm2 kill stops the daemon of this host's HOME and every app it runs.
     await host.asHookUser('pm2', ['kill'])
@@ -87,34 +80,6 @@ describe('node-api under pm2', () => {
     expect(api?.pm2_env.pm_exec_path).not.toContain(second)
     expect(api?.pm2_env.pm_exec_path).toMatch(/releases\/[^/]+-v1\/server\.js$/)
   })
-
-  it('serves v1, v2, not a broken v3, then v2 again (automatic rollback) and v1 (rollback by version)', async () => {
-    await newHost()
-    const shared = host.sharedSnapshot()
-    const v1 = await deploy('v1', PM2_RESTART)
-    await expectServing('v1')
-
-    const v2 = await deploy('v2', PM2_RESTART)
-    await expectServing('v2')
-    const [api] = await onlineApis(host)
-    expect(api?.pm2_env.pm_exec_path).toBe(join(host.deployDir, 'current', 'server.js'))
-
-    // v3 crashes at startup. pm2 accepts the reload (exit 0) and restarts it until it gives up,
-    // so only the health check can tell.
-    await deploy('v3', PM2_RESTART, { 'server.js': "throw new Error('broken v3')\n" })
-    await waitUntil('pm2 to give up on v3', async () =>
-      (await pm2List(host)).some(p => p.name === 'api' && p.pm2_env.status === 'errored'),
-    )
-    await expect(waitForVersion(url, 'v3', { timeoutMs: 3_000 })).rejects.toThrow(/never answered/)
-
-    // The engine's rollback: current back to v2, and the same restart-command there.
-    await host.switchAndRestart(v2, PM2_RESTART)
-    await expectServing('v2')
-    // A rollback by version: the same again, to v1.
-    await host.switchAndRestart(v1, PM2_RESTART)
-    await expectServing('v1')
-    expect(host.sharedSnapshot()).toEqual(shared)
-  }, 120_000)
 })
 
 describe('node-api under pm2 as the run-as user', () => {

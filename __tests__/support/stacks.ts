@@ -17,9 +17,7 @@ import {
   openSync,
   readFileSync,
   readdirSync,
-  readlinkSync,
   renameSync,
-  statSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -27,20 +25,8 @@ import {
 import { get as httpGet, request as httpRequest, type IncomingMessage } from 'node:http'
 import { get as httpsGet } from 'node:https'
 import { tmpdir } from 'node:os'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join } from 'node:path'
 import { freePort } from '../../packages/sandbox/src/ports.js'
-import {
-  renderCommands,
-  type EngineResult,
-  type RemoteOptions,
-} from '../../packages/remote/src/index.js'
-import {
-  runCommands,
-  startFileServer,
-  writeZip,
-  type FileServer,
-  type ZipEntry,
-} from '../remote/support/site.js'
 import { repoRoot } from './run-action.js'
 
 /** The PATH the SSM agent gives the commands it runs. */
@@ -231,37 +217,26 @@ export class StackHost {
 
   /** Every file under shared/ with its bytes, to prove a deploy left them alone. */
   sharedSnapshot(): Record<string, string> {
-    const files: Record<string, string> = {}
-    const walk = (dir: string, prefix: string): void => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = `${prefix}${entry.name}`
-        if (entry.isDirectory()) walk(join(dir, entry.name), `${path}/`)
-        else files[path] = readFileSync(join(dir, entry.name)).toString('base64')
-      }
-    }
-    walk(this.sharedDir, '')
-    return files
-  }
-
-  /** Pids of the live processes whose binary lies under the deploy dir. */
-  processesRunningFromDeployDir(): number[] {
-    const pids: number[] = []
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue
-      let exe: string
-      try {
-        exe = readlinkSync(`/proc/${name}/exe`)
-      } catch {
-        continue // gone, or a kernel thread
-      }
-      if (exe.startsWith(`${this.deployDir}/`)) pids.push(Number(name))
-    }
-    return pids
+    return filesUnder(this.sharedDir)
   }
 
   cleanup(): void {
     rmSync(this.root, { recursive: true, force: true })
   }
+}
+
+/** Every file under dir (relative path → its bytes, base64); empty when dir does not exist. */
+export function filesUnder(dir: string): Record<string, string> {
+  const files: Record<string, string> = {}
+  const walk = (at: string, prefix: string): void => {
+    for (const entry of readdirSync(at, { withFileTypes: true })) {
+      const path = `${prefix}${entry.name}`
+      if (entry.isDirectory()) walk(join(at, entry.name), `${path}/`)
+      else files[path] = readFileSync(join(at, entry.name)).toString('base64')
+    }
+  }
+  if (existsSync(dir)) walk(dir, '')
+  return files
 }
 
 /** A free loopback port, and the /health URL of an app that listens there. */
@@ -459,39 +434,57 @@ export interface DockerDaemon {
   stop(): Promise<void>
 }
 
+/** Where a private dockerd runs; everything not given lives under its dir. */
+export interface DockerdOptions {
+  /** Run it in this network namespace (a host's own, for `network_mode: host`). */
+  netns?: string | undefined
+  /** Its exec root (containerd's sockets): keep the path short, unix sockets allow 107 bytes. */
+  execRoot?: string
+}
+
 /**
  * Starts dockerd under dir. No bridge, no iptables: containers use the host's network
- * (`network_mode: host`), so nothing touches the machine's firewall or other daemons.
+ * (`network_mode: host`), so nothing touches the machine's firewall or other daemons. Its
+ * socket is dir/docker.sock, for root and the docker group.
  */
-export async function startDockerd(dir: string): Promise<DockerDaemon> {
+export async function startDockerd(
+  dir: string,
+  options: DockerdOptions = {},
+): Promise<DockerDaemon> {
   mkdirSync(dir, { recursive: true })
   const socket = join(dir, 'docker.sock')
-  const daemon = await Daemon.start(
-    'dockerd',
-    'dockerd',
-    [
-      `--data-root=${join(dir, 'data')}`,
-      `--exec-root=${join(dir, 'exec')}`,
-      `--pidfile=${join(dir, 'docker.pid')}`,
-      `--host=unix://${socket}`,
-      '--iptables=false',
-      '--ip6tables=false',
-      '--ip-masq=false',
-      '--bridge=none',
-      '--userland-proxy=false',
-      '--storage-driver=overlay2',
-    ],
-    join(dir, 'dockerd.log'),
-    () => dockerPing(socket),
-  ).catch(async (error: unknown) => {
+  const execRoot = options.execRoot ?? join(dir, 'exec')
+  const args = [
+    `--data-root=${join(dir, 'data')}`,
+    `--exec-root=${execRoot}`,
+    `--pidfile=${join(dir, 'docker.pid')}`,
+    `--host=unix://${socket}`,
+    '--iptables=false',
+    '--ip6tables=false',
+    '--ip-masq=false',
+    '--bridge=none',
+    '--userland-proxy=false',
+    '--storage-driver=overlay2',
+  ]
+  // nsenter execs dockerd in place: the daemon's pid is the one that gets SIGTERM.
+  const [file, argv] = options.netns
+    ? ['nsenter', [`--net=${options.netns}`, '--', 'dockerd', ...args]]
+    : ['dockerd', args]
+  const unmount = async (): Promise<void> => {
     await unmountUnder(dir)
+    if (options.execRoot !== undefined) await unmountUnder(options.execRoot)
+  }
+  const daemon = await Daemon.start('dockerd', file, argv, join(dir, 'dockerd.log'), () =>
+    dockerPing(socket),
+  ).catch(async (error: unknown) => {
+    await unmount()
     throw error
   })
   return {
     host: `unix://${socket}`,
     async stop() {
       await daemon.stop()
-      await unmountUnder(dir)
+      await unmount()
     },
   }
 }
@@ -609,8 +602,11 @@ export async function deleteUser(name: string): Promise<void> {
   await run('userdel', [name])
 }
 
-/** A self-signed certificate for 127.0.0.1 and localhost, made with openssl. */
-export async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
+/** A self-signed certificate for 127.0.0.1, localhost and `addresses`, made with openssl. */
+export async function makeCertificate(
+  dir: string,
+  addresses: string[] = [],
+): Promise<{ cert: string; key: string }> {
   mkdirSync(dir, { recursive: true })
   const cert = join(dir, 'server.crt')
   const key = join(dir, 'server.key')
@@ -627,70 +623,12 @@ export async function makeCertificate(dir: string): Promise<{ cert: string; key:
     '-subj',
     '/CN=localhost',
     '-addext',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    'subjectAltName=' +
+      ['IP:127.0.0.1', ...addresses.map(address => `IP:${address}`), 'DNS:localhost'].join(','),
     '-keyout',
     key,
     '-out',
     cert,
   ])
   return { cert, key }
-}
-
-/** The files of a directory as zip entries, with some replaced or added. */
-function entriesOf(dir: string, replaced: Record<string, string>): ZipEntry[] {
-  const entries: ZipEntry[] = []
-  const walk = (path: string): void => {
-    for (const name of readdirSync(path)) {
-      const file = join(path, name)
-      if (statSync(file).isDirectory()) walk(file)
-      else entries.push({ name: relative(dir, file), content: readFileSync(file, 'utf8') })
-    }
-  }
-  walk(dir)
-  const kept = entries.filter(entry => !(entry.name in replaced))
-  return [...kept, ...Object.entries(replaced).map(([name, content]) => ({ name, content }))]
-}
-
-/**
- * The real release engine on a StackHost: packages are zipped (by python3, an independent
- * writer) and served over loopback like presigned URLs; the engine is rendered as ssm-deploy
- * renders it and run by sh as the SSM agent runs it, with the given environment.
- */
-export class EngineDriver {
-  private constructor(
-    private readonly host: StackHost,
-    private readonly artifacts: string,
-    private readonly files: FileServer,
-    private readonly env: Record<string, string>,
-  ) {}
-
-  static async start(host: StackHost, env: Record<string, string>): Promise<EngineDriver> {
-    const artifacts = join(host.root, 'artifacts')
-    mkdirSync(artifacts, { recursive: true })
-    return new EngineDriver(host, artifacts, await startFileServer(artifacts), env)
-  }
-
-  /** Zips source (with files replaced) and returns the artifact options of a deploy. */
-  artifact(
-    version: string,
-    source: string,
-    replaced: Record<string, string> = {},
-  ): Pick<RemoteOptions, 'artifactUri' | 'artifactSha256' | 'download'> {
-    const name = `${this.host.appName}-${version}.zip`
-    const sha = writeZip(join(this.artifacts, name), entriesOf(source, replaced))
-    return { artifactUri: this.files.url(name), artifactSha256: sha, download: 'presigned' }
-  }
-
-  /** Runs the engine; fails when it printed no result line. */
-  async run(options: RemoteOptions): Promise<EngineResult> {
-    // jest's NODE_OPTIONS must not reach the host.
-    const env = { HOME: this.host.home, NODE_OPTIONS: '', ...this.env }
-    const run = await runCommands(renderCommands(options), this.host.root, { env })
-    if (run.result === undefined) throw new Error(`no result line:\n${run.stdout}\n${run.stderr}`)
-    return run.result
-  }
-
-  close(): Promise<void> {
-    return this.files.close()
-  }
 }

@@ -2,7 +2,8 @@
  * Checks a workflow file the way this project requires: GitHub's own parser finds syntax
  * errors (it knows the `$/` self-repository syntax), and our rules run on top:
  * top-level `permissions`, third-party actions pinned by full commit sha with a version
- * comment, our own actions called with declared inputs only and every required input, and no
+ * comment, our own actions (here, or OWNER/ec2-deploy-actions/actions/<name>@tag from a caller)
+ * called with declared inputs only and every required input, and no
  * `${{ }}` expression inside `run:` (values go through `env:`), and no `always()` in the `if:`
  * of a job that deploys (it would keep deploying after the run is cancelled).
  */
@@ -76,7 +77,11 @@ export function lintWorkflow(fileName: string, content: string): string[] {
     }
   }
   const checkUses = (where: string, uses: string, inputs: Record<string, unknown> | undefined) => {
-    const own = /^(?:\.\/|\$\/)actions\/([\w-]+)$/.exec(uses)
+    // This suite's actions: from this repository, or from a caller's (an example's image job)
+    // at a release tag like the reusable workflow.
+    const own =
+      /^(?:\.\/|\$\/)actions\/([\w-]+)$/.exec(uses) ??
+      /^[\w.-]+\/ec2-deploy-actions\/actions\/([\w-]+)@[\w.-]+$/.exec(uses)
     if (own) {
       const declared = actionInputs(own[1] as string)
       if (!declared) return problems.push(`${where}: ${uses} is not an action of this repository`)
