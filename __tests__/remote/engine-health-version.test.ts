@@ -12,28 +12,10 @@ import {
   currentRelease,
   history,
   versionOf,
-  type EngineRun,
   type ZipEntry,
+  expectOutcome,
+  withSite,
 } from './support/site.js'
-
-async function withSite(test: (site: Site) => Promise<void>): Promise<void> {
-  const site = await Site.create()
-  try {
-    await test(site)
-  } finally {
-    await site.close()
-  }
-}
-
-/** Expects a run to have ended with this status and exit code; shows its output otherwise. */
-function expectOutcome(run: EngineRun, status: string, code: number): void {
-  if (run.code !== code || run.result?.status !== status) {
-    throw new Error(
-      `expected ${status} (exit ${code}), got ${run.result?.status} (exit ${run.code}, signal ${run.signal})\n${run.stdout}\n${run.stderr}`,
-    )
-  }
-  expect(run.result?.exitCode).toBe(code)
-}
 
 /** What a release's server answers on every path: headers, a body, and `pad` more bytes of 'x'. */
 interface Answer {

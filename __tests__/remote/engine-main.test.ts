@@ -6,33 +6,14 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path'
 import { EXIT_CODES } from '../../packages/remote/src/index.js'
 import {
-  Site,
   currentRelease,
   history,
   httpGet,
   releaseDirs,
   versionOf,
-  type EngineRun,
+  expectOutcome,
+  withSite,
 } from './support/site.js'
-
-async function withSite(test: (site: Site) => Promise<void>): Promise<void> {
-  const site = await Site.create()
-  try {
-    await test(site)
-  } finally {
-    await site.close()
-  }
-}
-
-/** Expects a run to have ended with this status and exit code; shows its output otherwise. */
-function expectOutcome(run: EngineRun, status: string, code: number): void {
-  if (run.code !== code || run.result?.status !== status) {
-    throw new Error(
-      `expected ${status} (exit ${code}), got ${run.result?.status} (exit ${run.code}, signal ${run.signal})\n${run.stdout}\n${run.stderr}`,
-    )
-  }
-  expect(run.result?.exitCode).toBe(code)
-}
 
 describe('deploys', () => {
   it('first, second and third deploy: switches, records, and keeps shared/.env byte for byte', () =>

@@ -6,6 +6,7 @@
  * and a runner that executes the rendered SSM commands exactly as SSM would (a script file
  * run by `sh`).
  */
+import { expect } from '@jest/globals'
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
@@ -380,6 +381,26 @@ export class Site {
 }
 
 /** What `current` points at (a release id), or undefined. */
+/** Runs `test` on a new Site, closed afterwards whatever happens. */
+export async function withSite(test: (site: Site) => Promise<void>): Promise<void> {
+  const site = await Site.create()
+  try {
+    await test(site)
+  } finally {
+    await site.close()
+  }
+}
+
+/** Expects a run to have ended with this status and exit code; shows its output otherwise. */
+export function expectOutcome(run: EngineRun, status: string, code: number): void {
+  if (run.code !== code || run.result?.status !== status) {
+    throw new Error(
+      `expected ${status} (exit ${code}), got ${run.result?.status} (exit ${run.code}, signal ${run.signal})\n${run.stdout}\n${run.stderr}`,
+    )
+  }
+  expect(run.result?.exitCode).toBe(code)
+}
+
 export function currentRelease(site: Site): string | undefined {
   try {
     return readlinkSync(join(site.deployDir, 'current')).replace(/^releases\//, '')
