@@ -20,8 +20,8 @@ import {
 } from '../../packages/aws/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
 import { getGitHubIdToken } from '../../packages/kit/src/github-aws.js'
-import { startOidcServer, type OidcServer } from '../../packages/sandbox/src/oidc.js'
-import { startSts, type StsServer } from '../../packages/sandbox/src/sts.js'
+import { startOidcServer, type OidcServer } from '../../dev/github-runner/src/oidc.js'
+import { startSts, type StsServer } from '../../dev/aws-sandbox/src/sts.js'
 
 const run = promisify(execFile)
 const ROLE = 'arn:aws:iam::123456789012:role/deploy'

@@ -2,7 +2,7 @@
 // (the shipped templates filled in for dev): it reaches dev hosts, and AWS refuses it a prod
 // host before anything is sent there.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import {
   ACCOUNT_ID,
   APP,

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
 import { roleForEnvironment } from '../../packages/kit/src/github-aws.js'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { runAction } from '../support/run-action.js'
 
 const REPOSITORY = 'acme/web'

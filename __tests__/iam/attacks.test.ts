@@ -15,7 +15,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { AwsClientFactory, webIdentityCredentials } from '../../packages/aws/src/index.js'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import {
   ACCOUNT_ID,
   APP,

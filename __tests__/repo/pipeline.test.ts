@@ -4,18 +4,18 @@ import {
   evaluateCondition,
   evaluateValue,
   type Contexts,
-} from '../../packages/sandbox/src/expressions.js'
-import { DEPLOY_WORKFLOW } from '../../packages/sandbox/src/pipeline.js'
+} from '../../dev/github-runner/src/expressions.js'
+import { DEPLOY_WORKFLOW } from '../../dev/github-runner/src/pipeline.js'
 import {
   readWorkflow,
   workflowExpressions,
   type WorkflowStep,
-} from '../../packages/sandbox/src/workflow.js'
+} from '../../dev/github-runner/src/workflow.js'
 import {
   jobStatus,
   runWorkflow,
   type WorkflowRun,
-} from '../../packages/sandbox/src/workflow-run.js'
+} from '../../dev/github-runner/src/workflow-run.js'
 
 // The demo and the examples' tests run deploy.yml itself (runPipeline). These tests run the
 // same reader and scheduler with stand-in steps, so a changed expression, condition or job in

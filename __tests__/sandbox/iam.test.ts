@@ -9,7 +9,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm'
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 const SUBJECT = 'repo:octo-org/octo-repo:environment:dev'
 const SSM_ONLY = 'arn:aws:iam::123456789012:role/ssm-only'

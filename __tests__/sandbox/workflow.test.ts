@@ -9,10 +9,10 @@ import {
   evaluateValue,
   templatePieces,
   type Status,
-} from '../../packages/sandbox/src/expressions.js'
-import { runPipeline } from '../../packages/sandbox/src/pipeline.js'
-import { readWorkflow } from '../../packages/sandbox/src/workflow.js'
-import { jobStatus, runWorkflow } from '../../packages/sandbox/src/workflow-run.js'
+} from '../../dev/github-runner/src/expressions.js'
+import { runPipeline } from '../../dev/github-runner/src/pipeline.js'
+import { readWorkflow } from '../../dev/github-runner/src/workflow.js'
+import { jobStatus, runWorkflow } from '../../dev/github-runner/src/workflow-run.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'workflow-test-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))

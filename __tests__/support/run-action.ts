@@ -1,2 +1,2 @@
 // The end-to-end tests run bundles through the sandbox's local runner (also used by the demo).
-export * from '../../packages/sandbox/src/local-action.js'
+export * from '../../dev/github-runner/src/local-action.js'

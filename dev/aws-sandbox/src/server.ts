@@ -16,7 +16,11 @@ import {
   type InstanceSpec,
   type SandboxInstance,
 } from './instances.js'
-import { startOidcServer, type OidcServer, type OidcServerOptions } from './oidc.js'
+import {
+  startOidcServer,
+  type OidcServer,
+  type OidcServerOptions,
+} from '../../github-runner/src/oidc.js'
 import type { PolicyDocument } from './iam-policy.js'
 import { type Endpoint, serve } from './protocol.js'
 import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from './s3.js'

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { processWideSet } from './processes.js'
+import { processWideSet } from '../../aws-sandbox/src/processes.js'
 
 export const repoRoot = resolve(import.meta.dirname, '../../..')
 
@@ -38,7 +38,7 @@ export const RUN_TYPESCRIPT = [
   '--experimental-transform-types',
   '--no-warnings',
   '--import',
-  join(repoRoot, 'packages/sandbox/src/ts-loader.mjs'),
+  join(repoRoot, 'scripts/ts-loader.mjs'),
 ]
 
 /** node24's arguments that run `script` as an ES module, with RUN_TYPESCRIPT. */

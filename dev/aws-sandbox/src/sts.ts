@@ -6,7 +6,7 @@ import { randomBytes, randomUUID, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { evaluate, type PolicyDocument, wildcardMatch } from './iam-policy.js'
-import { GITHUB_ISSUER, verifyJwt } from './oidc.js'
+import { GITHUB_ISSUER, verifyJwt } from '../../github-runner/src/oidc.js'
 
 const XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/'
 
