@@ -6,9 +6,9 @@ import { join } from 'node:path'
 import { parse } from 'yaml'
 import { roleForEnvironment } from '../../packages/kit/src/github-aws.js'
 import { parseRules, ruleEnvironments } from '../../packages/refs/src/index.js'
-import { runPipeline } from '../../dev/github-runner/src/pipeline.js'
-import { freePort } from '../../dev/aws-sandbox/src/ports.js'
-import { startSandbox } from '../../dev/aws-sandbox/src/server.js'
+import { runPipeline } from '../../dev/github-runner/src/index.js'
+import { freePort } from '../../dev/aws-sandbox/src/index.js'
+import { startSandboxWithOidc } from '../support/sandbox-with-oidc.js'
 import { repoRoot } from '../support/run-action.js'
 import { lintWorkflow } from '../support/workflow-lint.js'
 
@@ -132,7 +132,7 @@ describe.each(CASES)('examples/$file on $ref', ({ file, ref, environment }) => {
         ),
     )
     const ports = [await freePort(), await freePort()]
-    const sandbox = await startSandbox({
+    const sandbox = await startSandboxWithOidc({
       region: given['aws-region'] as string,
       instances: ports.map(port => ({
         tags,

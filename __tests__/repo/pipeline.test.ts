@@ -3,19 +3,15 @@ import { readFileSync } from 'node:fs'
 import {
   evaluateCondition,
   evaluateValue,
-  type Contexts,
-} from '../../dev/github-runner/src/expressions.js'
-import { DEPLOY_WORKFLOW } from '../../dev/github-runner/src/pipeline.js'
-import {
+  DEPLOY_WORKFLOW,
   readWorkflow,
   workflowExpressions,
-  type WorkflowStep,
-} from '../../dev/github-runner/src/workflow.js'
-import {
   jobStatus,
   runWorkflow,
+  type Contexts,
+  type WorkflowStep,
   type WorkflowRun,
-} from '../../dev/github-runner/src/workflow-run.js'
+} from '../../dev/github-runner/src/index.js'
 
 // The demo and the examples' tests run deploy.yml itself (runPipeline). These tests run the
 // same reader and scheduler with stand-in steps, so a changed expression, condition or job in

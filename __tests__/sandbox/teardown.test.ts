@@ -65,8 +65,7 @@ describe('sandbox close', () => {
   it('happens to its processes when the process that started it exits without closing it', () => {
     // A test that crashes or calls process.exit never reaches its afterAll.
     const script = `
-      const { startSandbox } = await import('./dev/aws-sandbox/src/server.ts')
-      const { runScript } = await import('./dev/aws-sandbox/src/runner.ts')
+      const { runScript, startSandbox } = await import('./dev/aws-sandbox/src/index.ts')
       const sandbox = await startSandbox({ instances: 1 })
       const instance = sandbox.instances[0]
       await runScript({

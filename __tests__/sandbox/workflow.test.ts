@@ -8,11 +8,12 @@ import {
   evaluateString,
   evaluateValue,
   templatePieces,
+  runPipeline,
+  readWorkflow,
+  jobStatus,
+  runWorkflow,
   type Status,
-} from '../../dev/github-runner/src/expressions.js'
-import { runPipeline } from '../../dev/github-runner/src/pipeline.js'
-import { readWorkflow } from '../../dev/github-runner/src/workflow.js'
-import { jobStatus, runWorkflow } from '../../dev/github-runner/src/workflow-run.js'
+} from '../../dev/github-runner/src/index.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'workflow-test-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))

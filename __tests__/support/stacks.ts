@@ -28,7 +28,7 @@ import { get as httpGet, request as httpRequest, type IncomingMessage } from 'no
 import { get as httpsGet } from 'node:https'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
-import { freePort } from '../../dev/aws-sandbox/src/ports.js'
+import { freePort } from '../../dev/aws-sandbox/src/index.js'
 import {
   renderCommands,
   type EngineResult,
