@@ -2,7 +2,7 @@
  * SSM Run Command as the suite uses it: SendCommand (AWS-RunShellScript), ListCommands,
  * ListCommandInvocations, GetCommandInvocation, DescribeInstanceInformation and
  * CancelCommand, over the JSON 1.1 protocol. Invocations really run on the sandbox's
- * instances (see runner.ts), scheduled with SSM's MaxConcurrency / MaxErrors semantics.
+ * instances (see agent-script.ts), scheduled with SSM's MaxConcurrency / MaxErrors semantics.
  */
 import { randomUUID } from 'node:crypto'
 import { isAbsolute, join } from 'node:path'
@@ -22,7 +22,7 @@ import {
   type ServiceFrontEnd,
   type WireResponse,
 } from './protocol.js'
-import { type RunningScript, runScript } from './runner.js'
+import { type RunningScript, runScript } from './agent-script.js'
 
 /** SSM caps on output returned by the API (characters). */
 export const OUTPUT_LIMITS = {
