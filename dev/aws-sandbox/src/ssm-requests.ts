@@ -65,6 +65,18 @@ export function optionalList(input: Json, field: string): Json[] | undefined {
   return value as Json[]
 }
 
+/** `value`, when `pattern` matches it. */
+function matching(field: string, value: string, pattern: RegExp): string {
+  if (!pattern.test(value)) {
+    throw validation(
+      field,
+      value,
+      `Member must satisfy regular expression pattern: ${pattern.source}`,
+    )
+  }
+  return value
+}
+
 /** A required field that is missing. */
 export function required(field: string): ServiceError {
   return validation(field, 'null', 'Member must not be null')
@@ -147,22 +159,12 @@ export function readSendCommand(input: Json): SendCommandRequest {
       'Member must have value less than or equal to 2592000',
     )
   }
-  const maxConcurrency = optionalString(input, 'MaxConcurrency') ?? '50'
-  if (!MAX_CONCURRENCY.test(maxConcurrency)) {
-    throw validation(
-      'maxConcurrency',
-      maxConcurrency,
-      `Member must satisfy regular expression pattern: ${MAX_CONCURRENCY.source}`,
-    )
-  }
-  const maxErrors = optionalString(input, 'MaxErrors') ?? '0'
-  if (!MAX_ERRORS.test(maxErrors)) {
-    throw validation(
-      'maxErrors',
-      maxErrors,
-      `Member must satisfy regular expression pattern: ${MAX_ERRORS.source}`,
-    )
-  }
+  const maxConcurrency = matching(
+    'maxConcurrency',
+    optionalString(input, 'MaxConcurrency') ?? '50',
+    MAX_CONCURRENCY,
+  )
+  const maxErrors = matching('maxErrors', optionalString(input, 'MaxErrors') ?? '0', MAX_ERRORS)
   const parameters = readParameters(input)
   return {
     documentName,
