@@ -1,6 +1,14 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+/** The stand-ins in dev/, as an import path names them (relative, so any number of ../). */
+const STAND_INS = {
+  regex: '(^|/)dev/',
+  message: 'actions/ and packages/ ship: they never import the dev-only stand-ins in dev/',
+}
+const OTHER_STAND_IN =
+  'the AWS sandbox and the GitHub-runner stand-in import nothing of each other: the caller composes them'
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
   js.configs.recommended,
@@ -32,12 +40,18 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // What ships never reaches for the stand-ins: actions/ and packages/ import nothing from
+    // dev/ (the AWS sandbox and the GitHub-runner stand-in are dev-only, built on
+    // devDependencies, never bundled).
+    files: ['actions/**/*.ts', 'packages/kit/src/github*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [STAND_INS] }] },
+  },
+  {
     // Domain packages stay free of GitHub: only the kit's GitHub-facing files and the
-    // action entries may import @actions/*.
-    // The runner stand-in reads workflows with GitHub's expression engine (a devDependency;
-    // the sandbox is never bundled).
+    // action entries may import @actions/*. (A file gets one list of patterns for a rule:
+    // the last block that names the rule for it wins. So STAND_INS is named here too.)
     files: ['packages/**/*.ts'],
-    ignores: ['packages/kit/src/github*.ts', 'packages/sandbox/src/expressions.ts'],
+    ignores: ['packages/kit/src/github*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -46,6 +60,46 @@ export default tseslint.config(
             {
               group: ['@actions/*'],
               message: 'only actions/ and packages/kit/src/github*.ts import @actions/*',
+            },
+            STAND_INS,
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The two stand-ins know nothing of each other: a caller (the demo, a test) starts both
+    // and hands the token service to the sandbox's STS as its identity provider.
+    files: ['dev/aws-sandbox/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)github-runner/', message: OTHER_STAND_IN }] },
+      ],
+    },
+  },
+  {
+    files: ['dev/github-runner/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)aws-sandbox/', message: OTHER_STAND_IN }] },
+      ],
+    },
+  },
+  {
+    // The tests, scripts and benchmarks use a stand-in through its index (the public API its
+    // README lists), never a file behind it.
+    files: ['**/*.ts'],
+    ignores: ['dev/**', 'actions/**', 'packages/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)dev/[^/]+/src/(?!index\\.js$)',
+              message: 'import a stand-in through its index: dev/<name>/src/index.js',
             },
           ],
         },
@@ -56,7 +110,6 @@ export default tseslint.config(
     // Start-up time: the heavy packages are loaded with import() where a step needs them,
     // so a step that fails on its inputs never loads them (bench/startup). Types are free.
     files: ['actions/**/*.ts', 'packages/**/*.ts'],
-    ignores: ['packages/sandbox/**'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',

@@ -10,10 +10,15 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { removeActionWorkDirs, repoRoot } from '../packages/sandbox/src/local-action.js'
-import { runPipeline, type PipelineResult } from '../packages/sandbox/src/pipeline.js'
-import { freePort } from '../packages/sandbox/src/ports.js'
-import { startSandbox, type Sandbox } from '../packages/sandbox/src/server.js'
+import {
+  removeActionWorkDirs,
+  repoRoot,
+  runPipeline,
+  startOidcServer,
+  type OidcServer,
+  type PipelineResult,
+} from '../dev/github-runner/src/index.js'
+import { freePort, startSandbox, type Sandbox } from '../dev/aws-sandbox/src/index.js'
 
 // One role per environment: the demo deploys to develop, so only develop's role exists.
 const ROLE = 'arn:aws:iam::123456789012:role/hello-deploy-{environment}'
@@ -96,12 +101,19 @@ function asText(markdown: string): string {
     .trim()
 }
 
+/** What the demo starts: GitHub's OIDC token service, and the AWS sandbox trusting it. */
+interface Services {
+  oidc?: OidcServer
+  sandbox?: Sandbox
+}
+
 /** Stops everything the demo started and removes what it made; safe to call twice. */
-function cleanupOnce(work: string, keep: boolean, sandbox: () => Sandbox | undefined) {
+function cleanupOnce(work: string, keep: boolean, services: Services) {
   let done: Promise<void> | undefined
   return () =>
     (done ??= (async () => {
-      await sandbox()?.close()
+      await services.sandbox?.close()
+      await services.oidc?.close()
       removeActionWorkDirs()
       rmSync(keep ? join(work, 'hello') : work, { recursive: true, force: true })
     })())
@@ -115,8 +127,8 @@ async function main(): Promise<number> {
   }
   const keep = process.argv.slice(2).includes('--keep')
   const work = mkdtempSync(join(tmpdir(), 'ec2-deploy-demo-'))
-  let sandbox: Sandbox | undefined
-  const cleanup = cleanupOnce(work, keep, () => sandbox)
+  const services: Services = {}
+  const cleanup = cleanupOnce(work, keep, services)
   for (const [signal, code] of [
     ['SIGINT', 130],
     ['SIGTERM', 143],
@@ -124,21 +136,24 @@ async function main(): Promise<number> {
     process.once(signal, () => void cleanup().finally(() => process.exit(code)))
   }
   try {
-    return await demo(work, keep, started => (sandbox = started))
+    return await demo(work, keep, services)
   } finally {
     await cleanup()
   }
 }
 
-async function demo(
-  work: string,
-  keep: boolean,
-  onSandbox: (sandbox: Sandbox) => void,
-): Promise<number> {
+async function demo(work: string, keep: boolean, services: Services): Promise<number> {
   say(
     'Starting the sandbox: 3 EC2 instances (hello-develop), SSM, S3, STS and GitHub OIDC, all on 127.0.0.1',
   )
   const ports = [await freePort(), await freePort(), await freePort()]
+  // The token a job in the develop environment gets; STS trusts the service that signs it.
+  const oidc = await startOidcServer({
+    requestToken: 'sandbox-request-token',
+    subject: `repo:${REPOSITORY}:environment:develop`,
+    claims: { repository: REPOSITORY },
+  })
+  services.oidc = oidc
   const sandbox = await startSandbox({
     instances: ports.map(port => ({
       name: 'hello-develop',
@@ -147,8 +162,8 @@ async function demo(
     })),
     privateDirs: ['/opt/hello'],
     s3: { buckets: ['demo-artifacts'] },
-    oidc: { subject: `repo:${REPOSITORY}:environment:develop`, claims: { repository: REPOSITORY } },
     sts: {
+      identityProvider: oidc,
       roles: [
         {
           arn: DEVELOP_ROLE,
@@ -158,7 +173,7 @@ async function demo(
       ],
     },
   })
-  onSandbox(sandbox)
+  services.sandbox = sandbox
   const checkout = join(work, 'hello')
   cpSync(join(repoRoot, 'examples/hello-app'), checkout, { recursive: true })
   const git = (...args: string[]) =>
@@ -188,6 +203,7 @@ async function demo(
   }
   const env = {
     ...(sandbox.env as unknown as Record<string, string>),
+    ...oidc.env,
     GITHUB_REPOSITORY: REPOSITORY,
     RUNNER_TEMP: work,
   }

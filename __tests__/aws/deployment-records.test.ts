@@ -15,7 +15,7 @@ import {
   type DeploymentRecord,
 } from '../../packages/aws/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
-import { startS3, type S3Sandbox } from '../../packages/sandbox/src/s3.js'
+import { startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { offlineS3Client, preconditionFailed } from './s3-support.js'
 
 const run = promisify(execFile)

@@ -20,8 +20,8 @@ import {
 } from '../../packages/aws/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
 import { getGitHubIdToken } from '../../packages/kit/src/github-aws.js'
-import { startOidcServer, type OidcServer } from '../../packages/sandbox/src/oidc.js'
-import { startSts, type StsServer } from '../../packages/sandbox/src/sts.js'
+import { startOidcServer, type OidcServer } from '../../dev/github-runner/src/index.js'
+import { startSts, type StsServer } from '../../dev/aws-sandbox/src/index.js'
 
 const run = promisify(execFile)
 const ROLE = 'arn:aws:iam::123456789012:role/deploy'
@@ -35,7 +35,7 @@ const savedEnv = { ...process.env }
 beforeAll(async () => {
   oidc = await startOidcServer({ requestToken: 'runtime-request-token', subject: SUBJECT })
   sts = await startSts({
-    publicKey: oidc.publicKey,
+    identityProvider: oidc,
     roles: [
       {
         arn: ROLE,
@@ -209,7 +209,7 @@ describe('webIdentityCredentials against the sandbox STS', () => {
 
   it('retries STS throttling with the SDK standard retry mode', async () => {
     const throttled = await startSts({
-      publicKey: oidc.publicKey,
+      identityProvider: oidc,
       roles: [{ arn: ROLE, audience: 'sts.amazonaws.com', subject: 'repo:octo-org/*' }],
       throttleFirst: 2,
     })

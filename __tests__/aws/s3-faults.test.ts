@@ -22,7 +22,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock'
 import { AwsClientFactory, putArtifact, publishArtifact } from '../../packages/aws/src/index.js'
 import { offlineS3Client, preconditionFailed } from './s3-support.js'
-import { startS3, type S3Sandbox } from '../../packages/sandbox/src/s3.js'
+import { startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 const MiB = 1024 * 1024
 const BUCKET = 'releases'

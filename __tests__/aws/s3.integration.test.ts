@@ -27,7 +27,7 @@ import {
   type PublishOptions,
 } from '../../packages/aws/src/index.js'
 import { ConfigurationError, memoryLogger } from '../../packages/kit/src/index.js'
-import { startS3, type S3Sandbox } from '../../packages/sandbox/src/s3.js'
+import { startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { recordRequests } from './s3-support.js'
 
 const run = promisify(execFile)

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { inPrivateMountNamespace } from '../../packages/sandbox/src/runner.js'
+import { inPrivateMountNamespace } from '../../dev/aws-sandbox/src/index.js'
 import { RUN_TYPESCRIPT, node24, repoRoot } from '../support/run-action.js'
 
 // npm run demo, as a user runs it: it passes, shows what it promises, leaves nothing behind,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { runAction } from '../support/run-action.js'
 
 // find-instance, bundled, against the sandbox's real EC2 (query/XML) and SSM (JSON) protocols.

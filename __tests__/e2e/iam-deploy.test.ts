@@ -2,7 +2,7 @@
 // (the shipped templates filled in for dev): it reaches dev hosts, and AWS refuses it a prod
 // host before anything is sent there.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandboxWithOidc, type SandboxWithOidc } from '../support/sandbox-with-oidc.js'
 import {
   ACCOUNT_ID,
   APP,
@@ -16,11 +16,11 @@ import {
 import { runAction } from '../support/run-action.js'
 
 const DEV_ROLE = deployRoleArn('dev')
-let sandbox: Sandbox
+let sandbox: SandboxWithOidc
 const hostOf = (environment: string) => sandbox.fleet.byName(`web-${environment}`)!.id
 
 beforeAll(async () => {
-  sandbox = await startSandbox({
+  sandbox = await startSandboxWithOidc({
     ...IAM_SANDBOX,
     instances: taggedInstances('dev', 'prod'),
     s3: { buckets: [BUCKET] },

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
 import { roleForEnvironment } from '../../packages/kit/src/github-aws.js'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandboxWithOidc, type SandboxWithOidc } from '../support/sandbox-with-oidc.js'
 import { runAction } from '../support/run-action.js'
 
 const REPOSITORY = 'acme/web'
@@ -16,9 +16,9 @@ dev => ${role('web-deploy-dev')}
 Prod => ${role('web-deploy-prod')}
 `
 
-let sandbox: Sandbox
+let sandbox: SandboxWithOidc
 beforeAll(async () => {
-  sandbox = await startSandbox({
+  sandbox = await startSandboxWithOidc({
     instances: [
       { name: 'web-dev', tags: { DeployApp: 'web', DeployEnvironment: 'dev' } },
       { name: 'web-prod', tags: { DeployApp: 'web', DeployEnvironment: 'prod' } },

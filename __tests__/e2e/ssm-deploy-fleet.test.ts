@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { Site, sampleEntries } from '../remote/support/site.js'
 import { runAction } from '../support/run-action.js'
 

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { Site, sampleEntries, writeZip } from '../remote/support/site.js'
 import { runAction, startAction } from '../support/run-action.js'
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { Site } from '../remote/support/site.js'
 import { runAction } from '../support/run-action.js'
 

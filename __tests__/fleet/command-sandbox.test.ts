@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import { memoryLogger } from '../../packages/kit/src/index.js'
 import { FleetCommandRunner, type FleetCommand } from '../../packages/fleet/src/command.js'
-import { sandboxClients, startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { sandboxClients, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 // The runner against the sandbox's SSM wire protocol, with commands really run under sh.
 let sandbox: Sandbox

@@ -3,7 +3,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import { memoryLogger } from '../../packages/kit/src/index.js'
 import { findInstances, parseTagFilters } from '../../packages/fleet/src/discover.js'
-import { sandboxClients, startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { sandboxClients, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 let sandbox: Sandbox
 let clients: { ec2: EC2Client; ssm: SSMClient }

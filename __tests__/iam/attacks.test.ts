@@ -15,7 +15,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm'
 import { AwsClientFactory, webIdentityCredentials } from '../../packages/aws/src/index.js'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandboxWithOidc, type SandboxWithOidc } from '../support/sandbox-with-oidc.js'
 import {
   ACCOUNT_ID,
   APP,
@@ -34,12 +34,12 @@ const run = promisify(execFile)
 const DEV_ROLE = deployRoleArn('dev')
 const PROD_ROLE = deployRoleArn('prod')
 
-let sandbox: Sandbox
+let sandbox: SandboxWithOidc
 const savedEnv = { ...process.env }
 const factories: AwsClientFactory[] = []
 
 beforeAll(async () => {
-  sandbox = await startSandbox({
+  sandbox = await startSandboxWithOidc({
     ...IAM_SANDBOX,
     instances: [
       ...taggedInstances('dev', 'prod'),
@@ -72,7 +72,7 @@ function clientsAs(roleArn: string, subject: string) {
     roleArn,
     sessionName: 'gha-1234567890-1-octo-org-octo-repo',
     durationSeconds: 3600,
-    getToken: async () => sandbox.oidc!.sign({ sub: subject }),
+    getToken: async () => sandbox.oidc.sign({ sub: subject }),
     clientConfig: base.config,
   })
   const factory = new AwsClientFactory({

@@ -8,7 +8,7 @@ import {
   type AuthorizationRequest,
   type PolicyDocument,
   type RequestContext,
-} from '../../packages/sandbox/src/iam-policy.js'
+} from '../../dev/aws-sandbox/src/index.js'
 import { ACCOUNT_ID, APP, BUCKET, instantiate, TAG_ADMIN_ROLE } from './templates.js'
 
 const allow = (statement: Record<string, unknown>): PolicyDocument => ({

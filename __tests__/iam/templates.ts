@@ -2,8 +2,7 @@
 // following docs/iam/README.md would.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { PolicyDocument } from '../../packages/sandbox/src/iam-policy.js'
-import type { StsRole } from '../../packages/sandbox/src/sts.js'
+import type { PolicyDocument, StsRole } from '../../dev/aws-sandbox/src/index.js'
 import { repoRoot } from '../support/run-action.js'
 
 export const ACCOUNT_ID = '123456789012'

@@ -12,7 +12,7 @@ import {
   tempDir,
   unzipTo,
 } from '../artifact/support.js'
-import { ArtifactServiceStandIn } from '../../packages/sandbox/src/artifact-service.js'
+import { ArtifactServiceStandIn } from '../../dev/github-runner/src/index.js'
 
 function appTree(): string {
   const root = tempDir('app')

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from '../../packages/sandbox/src/s3.js'
+import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { runAction, type ActionRun, type RunActionOptions } from '../support/run-action.js'
 
 const BUCKET = 'releases'

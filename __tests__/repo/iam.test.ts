@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { evaluate, type AuthorizationRequest } from '../../packages/sandbox/src/iam-policy.js'
+import { evaluate, type AuthorizationRequest } from '../../dev/aws-sandbox/src/index.js'
 import { ACCOUNT_ID, APP, BUCKET, instantiate, REGION, templateText } from '../iam/templates.js'
 import { repoRoot } from '../support/run-action.js'
 

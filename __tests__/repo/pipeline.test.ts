@@ -3,19 +3,15 @@ import { readFileSync } from 'node:fs'
 import {
   evaluateCondition,
   evaluateValue,
-  type Contexts,
-} from '../../packages/sandbox/src/expressions.js'
-import { DEPLOY_WORKFLOW } from '../../packages/sandbox/src/pipeline.js'
-import {
+  DEPLOY_WORKFLOW,
   readWorkflow,
   workflowExpressions,
-  type WorkflowStep,
-} from '../../packages/sandbox/src/workflow.js'
-import {
   jobStatus,
   runWorkflow,
+  type Contexts,
+  type WorkflowStep,
   type WorkflowRun,
-} from '../../packages/sandbox/src/workflow-run.js'
+} from '../../dev/github-runner/src/index.js'
 
 // The demo and the examples' tests run deploy.yml itself (runPipeline). These tests run the
 // same reader and scheduler with stand-in steps, so a changed expression, condition or job in

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { inPrivateMountNamespace } from '../../packages/sandbox/src/runner.js'
+import { inPrivateMountNamespace } from '../../dev/aws-sandbox/src/index.js'
 import { repoRoot } from '../support/run-action.js'
 
 // `npm test` starts with scripts/system-tools.mjs: a missing tool is installed (as root) or

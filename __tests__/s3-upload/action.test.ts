@@ -8,10 +8,18 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
 import { ID_TOKEN_PERMISSIONS_BLOCK } from '../../packages/aws/src/index.js'
-import { ArtifactServiceStandIn } from '../../packages/sandbox/src/artifact-service.js'
-import { startOidcServer, type OidcServer } from '../../packages/sandbox/src/oidc.js'
-import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from '../../packages/sandbox/src/s3.js'
-import { startSts, type StsServer } from '../../packages/sandbox/src/sts.js'
+import {
+  ArtifactServiceStandIn,
+  startOidcServer,
+  type OidcServer,
+} from '../../dev/github-runner/src/index.js'
+import {
+  S3RVER_CREDENTIALS,
+  startS3,
+  startSts,
+  type S3Sandbox,
+  type StsServer,
+} from '../../dev/aws-sandbox/src/index.js'
 import { runAction, type ActionRun, type RunActionOptions } from '../support/run-action.js'
 
 const BUCKET = 'releases'
@@ -30,7 +38,7 @@ beforeAll(async () => {
   s3rver = await startS3({ buckets: [BUCKET] })
   oidc = await startOidcServer({ requestToken: 'runtime-request-token', subject: SUBJECT })
   sts = await startSts({
-    publicKey: oidc.publicKey,
+    identityProvider: oidc,
     roles: [
       {
         arn: ROLE,

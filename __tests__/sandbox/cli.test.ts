@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { awsCli } from './helpers.js'
 
 let sandbox: Sandbox
@@ -227,8 +227,8 @@ const SANDBOX_COMMAND = [
   '--experimental-transform-types',
   '--no-warnings',
   '--import',
-  './packages/sandbox/src/ts-loader.mjs',
-  'packages/sandbox/src/cli.ts',
+  './scripts/ts-loader.mjs',
+  'dev/aws-sandbox/src/cli.ts',
 ]
 
 describe('npm run sandbox', () => {

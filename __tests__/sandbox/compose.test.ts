@@ -1,6 +1,7 @@
-// The sandbox composed with its S3 (s3rver), OIDC and STS stand-ins: commands on instances reach
-// S3 with the AWS CLI as a host with an instance role would, OutputS3BucketName gets the full
-// output, and keys issued by STS work against S3.
+// The sandbox composed with its S3 (s3rver) and STS stand-ins, and with GitHub's OIDC token
+// service beside it: commands on instances reach S3 with the AWS CLI as a host with an
+// instance role would, OutputS3BucketName gets the full output, and keys that STS issues for
+// the service's tokens work against S3.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts'
@@ -9,7 +10,8 @@ import {
   ListCommandInvocationsCommand,
   SendCommandCommand,
 } from '@aws-sdk/client-ssm'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../dev/aws-sandbox/src/index.js'
+import { startOidcServer } from '../../dev/github-runner/src/index.js'
 import { clients } from './helpers.js'
 
 let sandbox: Sandbox
@@ -102,13 +104,17 @@ describe('S3 from the instances', () => {
   })
 })
 
-describe('composed with the OIDC and STS stand-ins', () => {
-  it('exports the token and STS endpoints, and S3 accepts the keys STS issues', async () => {
+describe('composed with the STS stand-in, trusting the OIDC token service', () => {
+  it('exports the STS endpoint, takes the tokens, and S3 accepts the keys STS issues', async () => {
+    const oidc = await startOidcServer({
+      requestToken: 'compose-request-token',
+      subject: 'repo:octo/app:environment:staging',
+    })
     const composed = await startSandbox({
       instances: 1,
       s3: { buckets: ['artifacts'] },
-      oidc: { subject: 'repo:octo/app:environment:staging' },
       sts: {
+        identityProvider: oidc,
         roles: [
           {
             arn: 'arn:aws:iam::123456789012:role/deploy',
@@ -119,7 +125,7 @@ describe('composed with the OIDC and STS stand-ins', () => {
       },
     })
     try {
-      const env = composed.env
+      const env = { ...composed.env, ...oidc.env }
       const tokenResponse = await fetch(
         `${env.ACTIONS_ID_TOKEN_REQUEST_URL}&audience=sts.amazonaws.com`,
         {
@@ -153,12 +159,13 @@ describe('composed with the OIDC and STS stand-ins', () => {
       client.destroy()
     } finally {
       await composed.close()
+      await oidc.close()
     }
   })
 
-  it('refuses sts without oidc', async () => {
-    await expect(startSandbox({ instances: 1, sts: { roles: [] } })).rejects.toThrow(
-      /sts needs oidc/,
-    )
+  it('refuses sts without an identity provider', async () => {
+    // As a JavaScript caller could call it: the type requires one.
+    const options = { instances: 1, sts: { roles: [] } } as unknown as SandboxOptions
+    await expect(startSandbox(options)).rejects.toThrow(/sts needs identityProvider/)
   })
 })

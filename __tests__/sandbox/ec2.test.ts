@@ -6,7 +6,7 @@ import {
   type Filter,
   paginateDescribeInstances,
 } from '@aws-sdk/client-ec2'
-import { ec2WildcardMatch, startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { ec2WildcardMatch, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { clients, rejection } from './helpers.js'
 
 let sandbox: Sandbox

@@ -12,7 +12,7 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm'
-import { Faults, startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { Faults, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { clients, isAlive, rejection, until, untilStatus } from './helpers.js'
 
 let sandbox: Sandbox

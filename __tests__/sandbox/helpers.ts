@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { GetCommandInvocationCommand, type SSMClient } from '@aws-sdk/client-ssm'
-import { sandboxClients, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { sandboxClients, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 /** SDK v3 clients for a sandbox (see sandboxClients). */
 export const clients = sandboxClients

@@ -5,9 +5,13 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { GetCommandInvocationCommand, SendCommandCommand } from '@aws-sdk/client-ssm'
-import { sandboxClients, startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
-import { markedProcesses } from '../../packages/sandbox/src/processes.js'
-import { SSM_AGENT_PATH } from '../../packages/sandbox/src/instances.js'
+import {
+  sandboxClients,
+  startSandbox,
+  markedProcesses,
+  SSM_AGENT_PATH,
+  type Sandbox,
+} from '../../dev/aws-sandbox/src/index.js'
 
 const APP_PORT = 3000
 let sandbox: Sandbox

@@ -9,17 +9,17 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm'
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandboxWithOidc, type SandboxWithOidc } from '../support/sandbox-with-oidc.js'
 
 const SUBJECT = 'repo:octo-org/octo-repo:environment:dev'
 const SSM_ONLY = 'arn:aws:iam::123456789012:role/ssm-only'
 const OPEN = 'arn:aws:iam::123456789012:role/no-policy'
 
-let sandbox: Sandbox
+let sandbox: SandboxWithOidc
 const clients: { destroy(): void }[] = []
 
 beforeAll(async () => {
-  sandbox = await startSandbox({
+  sandbox = await startSandboxWithOidc({
     instances: 1,
     commandMode: 'fast',
     s3: { buckets: ['iam-bucket'] },
@@ -56,7 +56,7 @@ async function clientsAs(roleArn: string) {
     new AssumeRoleWithWebIdentityCommand({
       RoleArn: roleArn,
       RoleSessionName: 'sandbox-iam',
-      WebIdentityToken: sandbox.oidc!.sign({}),
+      WebIdentityToken: sandbox.oidc.sign({}),
     }),
   )
   const credentials = {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { SendCommandCommand } from '@aws-sdk/client-ssm'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { sandboxClients, startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { sandboxClients, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 // Several instances can use one absolute path, as separate hosts do: each has its own copy.
 const SHARED_PATH = '/srv/ec2d-sandbox-private-test'

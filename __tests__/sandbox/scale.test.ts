@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { paginateDescribeInstances } from '@aws-sdk/client-ec2'
 import { paginateListCommandInvocations, SendCommandCommand } from '@aws-sdk/client-ssm'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { clients } from './helpers.js'
 
 let sandbox: Sandbox

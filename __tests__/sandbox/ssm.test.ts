@@ -14,7 +14,7 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm'
-import { pluginOutput, startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { pluginOutput, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { clients, isAlive, rejection, until, untilStatus } from './helpers.js'
 
 let sandbox: Sandbox

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { sandboxClients, startSandbox } from '../../packages/sandbox/src/index.js'
+import { sandboxClients, startSandbox } from '../../dev/aws-sandbox/src/index.js'
 import { evalTypescriptModule, node24, repoRoot } from '../support/run-action.js'
 
 // Closing a sandbox leaves nothing behind: no process any instance started (services that
@@ -65,8 +65,7 @@ describe('sandbox close', () => {
   it('happens to its processes when the process that started it exits without closing it', () => {
     // A test that crashes or calls process.exit never reaches its afterAll.
     const script = `
-      const { startSandbox } = await import('./packages/sandbox/src/server.ts')
-      const { runScript } = await import('./packages/sandbox/src/runner.ts')
+      const { runScript, startSandbox } = await import('./dev/aws-sandbox/src/index.ts')
       const sandbox = await startSandbox({ instances: 1 })
       const instance = sandbox.instances[0]
       await runScript({

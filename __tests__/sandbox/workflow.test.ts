@@ -8,11 +8,12 @@ import {
   evaluateString,
   evaluateValue,
   templatePieces,
+  runPipeline,
+  readWorkflow,
+  jobStatus,
+  runWorkflow,
   type Status,
-} from '../../packages/sandbox/src/expressions.js'
-import { runPipeline } from '../../packages/sandbox/src/pipeline.js'
-import { readWorkflow } from '../../packages/sandbox/src/workflow.js'
-import { jobStatus, runWorkflow } from '../../packages/sandbox/src/workflow-run.js'
+} from '../../dev/github-runner/src/index.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'workflow-test-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))

@@ -1,5 +1,5 @@
 // After each test file: remove the temp dirs of the actions it ran (see removeActionWorkDirs).
 import { afterAll } from '@jest/globals'
-import { removeActionWorkDirs } from '../../packages/sandbox/src/local-action.js'
+import { removeActionWorkDirs } from '../../dev/github-runner/src/index.js'
 
 afterAll(() => removeActionWorkDirs())

@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runAction } from '../../packages/sandbox/src/local-action.js'
+import { runAction } from '../../dev/github-runner/src/index.js'
 import {
   commentedInput,
   commentLine,

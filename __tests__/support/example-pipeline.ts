@@ -22,9 +22,9 @@ import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { parse } from 'yaml'
 import { roleForEnvironment } from '../../packages/kit/src/github-aws.js'
-import { runPipeline, type PipelineResult } from '../../packages/sandbox/src/pipeline.js'
-import type { SandboxInstance } from '../../packages/sandbox/src/instances.js'
-import { startSandbox, type Sandbox } from '../../packages/sandbox/src/server.js'
+import { runPipeline, type PipelineResult } from '../../dev/github-runner/src/index.js'
+import type { SandboxInstance } from '../../dev/aws-sandbox/src/index.js'
+import { startSandboxWithOidc, type SandboxWithOidc } from './sandbox-with-oidc.js'
 import { repoRoot } from './run-action.js'
 import { appsDir, filesUnder, run, waitUntil } from './stacks.js'
 
@@ -234,7 +234,7 @@ export class ExampleDeployment {
   private constructor(
     readonly example: Example,
     readonly options: ExampleOptions,
-    readonly sandbox: Sandbox,
+    readonly sandbox: SandboxWithOidc,
     readonly hosts: ExampleHost[],
     readonly checkout: AppCheckout,
     private readonly runnerTemp: string,
@@ -266,9 +266,9 @@ export class ExampleDeployment {
       ...(runAs ? [`/home/${runAs}`] : []),
       ...(options.privateDirs ?? []),
     ]
-    let sandbox: Sandbox | undefined
+    let sandbox: SandboxWithOidc | undefined
     try {
-      sandbox = await startSandbox({
+      sandbox = await startSandboxWithOidc({
         region: inputs['aws-region'] as string,
         instances: environments.flatMap(([environment, count]) =>
           Array.from({ length: count }, (_, index) => ({

@@ -1,2 +1,3 @@
-// The end-to-end tests run bundles through the sandbox's local runner (also used by the demo).
-export * from '../../packages/sandbox/src/local-action.js'
+// The end-to-end tests run bundles as the GitHub runner does, through the runner stand-in (also
+// used by the demo).
+export * from '../../dev/github-runner/src/index.js'

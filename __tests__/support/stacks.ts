@@ -26,11 +26,11 @@ import { get as httpGet, request as httpRequest, type IncomingMessage } from 'no
 import { get as httpsGet } from 'node:https'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { freePort } from '../../packages/sandbox/src/ports.js'
+import { freePort, SSM_AGENT_PATH } from '../../dev/aws-sandbox/src/index.js'
 import { repoRoot } from './run-action.js'
 
 /** The PATH the SSM agent gives the commands it runs. */
-export const SSM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+export const SSM_PATH = SSM_AGENT_PATH
 
 /** The restart-command of the node-pm2 example (node-api's ecosystem file). */
 export const PM2_RESTART = 'pm2 startOrReload ecosystem.config.cjs --update-env'

@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { Logger } from '../../packages/kit/src/index.js'
 import { FleetCommandRunner, type FleetCommand } from '../../packages/fleet/src/command.js'
-import { sandboxClients, startSandbox, type Sandbox } from '../../packages/sandbox/src/index.js'
+import { sandboxClients, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 const run = promisify(execFile)
 const quiet: Logger = {

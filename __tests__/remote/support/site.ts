@@ -21,7 +21,7 @@ import {
 } from 'node:fs'
 import { createServer, get, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { freePort } from '../../../packages/sandbox/src/ports.js'
+import { freePort } from '../../../dev/aws-sandbox/src/index.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {

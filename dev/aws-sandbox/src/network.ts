@@ -4,7 +4,7 @@
  * cannot. A private instance gets:
  * - a network namespace of its own (loopback up), kept open by a bind mount on a file;
  * - a veth link named eth0 inside, so the machine reaches it at its private address, as the
- *   runner reaches a host in a VPC;
+ *   GitHub runner reaches a host in a VPC;
  * - forwarded ports: 127.0.0.1:<port> inside reaches the machine's 127.0.0.1:<port>, for the
  *   sandbox's endpoints (S3 for the artifact download) and any port a test names (a registry).
  *   The forwarder in the namespace hands each connection over a unix socket to the sandbox

@@ -9,16 +9,23 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { processWideSet } from './processes.js'
 
 export const repoRoot = resolve(import.meta.dirname, '../../..')
 
 /**
  * The temp dirs of the runs so far (each run's GITHUB_OUTPUT and friends, and its default
  * workspace and RUNNER_TEMP). Kept until removeActionWorkDirs(), since callers read files an
- * action wrote there; removed at the latest when this process exits.
+ * action wrote there; removed at the latest when this process exits. One set for the whole
+ * process, kept on `process`: a test runner may load this module once per test file.
  */
-const workDirs = processWideSet<string>('action-work-dirs', removeDirs)
+const workDirs = ((process as unknown as Record<symbol, Set<string> | undefined>)[
+  Symbol.for('ec2-deploy-actions.action-work-dirs')
+] ??= removedOnExit(new Set<string>()))
+
+function removedOnExit(dirs: Set<string>): Set<string> {
+  process.once('exit', () => removeDirs(dirs))
+  return dirs
+}
 
 function removeDirs(dirs: Set<string>): void {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
@@ -38,7 +45,7 @@ export const RUN_TYPESCRIPT = [
   '--experimental-transform-types',
   '--no-warnings',
   '--import',
-  join(repoRoot, 'packages/sandbox/src/ts-loader.mjs'),
+  join(repoRoot, 'scripts/ts-loader.mjs'),
 ]
 
 /** node24's arguments that run `script` as an ES module, with RUN_TYPESCRIPT. */

@@ -6,7 +6,7 @@ import { randomBytes, randomUUID, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { evaluate, type PolicyDocument, wildcardMatch } from './iam-policy.js'
-import { GITHUB_ISSUER, verifyJwt } from './oidc.js'
+import { verifyJwt } from './jwt.js'
 
 const XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/'
 
@@ -35,13 +35,22 @@ export interface StsRole {
   maxSessionDuration?: number
 }
 
+/**
+ * The OIDC identity provider the account trusts (IAM's `oidc-provider/<issuer host>`): its
+ * issuer and the key its tokens are signed with. GitHub's token service stand-in
+ * (dev/github-runner's OidcServer) is one.
+ */
+export interface IdentityProvider {
+  /** The `iss` of its tokens, e.g. https://token.actions.githubusercontent.com. */
+  issuer: string
+  publicKey: KeyObject
+}
+
 /** Options of {@link startSts}. */
 export interface StsOptions {
   roles: StsRole[]
-  /** The key the OIDC provider signs with (OidcServer.publicKey). */
-  publicKey: KeyObject
-  /** The provider's issuer; default GitHub's. */
-  issuer?: string
+  /** Whose tokens AssumeRoleWithWebIdentity accepts. */
+  identityProvider: IdentityProvider
   /** The provider's client-id list; default ['sts.amazonaws.com']. */
   providerAudiences?: string[]
   /** Called with every key pair issued (to register it with s3rver, for example). */
@@ -139,7 +148,7 @@ function trusts(role: StsRole, issuer: string, audiences: string[], subject: str
 
 /** Starts the STS stand-in on 127.0.0.1 on a free port. */
 export async function startSts(options: StsOptions): Promise<StsServer> {
-  const issuer = options.issuer ?? GITHUB_ISSUER
+  const { issuer, publicKey } = options.identityProvider
   const providerAudiences = options.providerAudiences ?? ['sts.amazonaws.com']
   const calls: StsCall[] = []
   const issued: IssuedCredentials[] = []
@@ -162,7 +171,7 @@ export async function startSts(options: StsOptions): Promise<StsServer> {
     }
     let claims: Record<string, unknown>
     try {
-      claims = verifyJwt(token, options.publicKey)
+      claims = verifyJwt(token, publicKey)
     } catch (error) {
       throw new StsError(400, 'InvalidIdentityToken', (error as Error).message)
     }

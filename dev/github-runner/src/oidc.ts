@@ -1,7 +1,7 @@
 // A local stand-in for GitHub's OIDC token service (ACTIONS_ID_TOKEN_REQUEST_URL): it signs
 // RS256 JWTs with GitHub's claim layout, for the audience asked in `?audience=`, and only
 // for callers presenting the bearer token (ACTIONS_ID_TOKEN_REQUEST_TOKEN).
-import { generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from 'node:crypto'
+import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -31,14 +31,25 @@ export interface OidcRequest {
   status: number
 }
 
+/** The variables through which a job step reaches the token service, as on a runner. */
+export interface OidcEnv {
+  ACTIONS_ID_TOKEN_REQUEST_URL: string
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN: string
+}
+
 /** A running token service. */
 export interface OidcServer {
   /** Set as ACTIONS_ID_TOKEN_REQUEST_URL (it carries a query, as GitHub's does). */
   url: string
   /** Set as ACTIONS_ID_TOKEN_REQUEST_TOKEN. */
   requestToken: string
+  /** Both, to merge into a step's environment. */
+  env: OidcEnv
   issuer: string
-  /** Verifies the tokens this server signs (give it to the STS stand-in). */
+  /**
+   * Verifies the tokens this server signs: with `issuer`, what an STS that trusts this
+   * provider is given (the AWS sandbox's `sts.identityProvider`).
+   */
   publicKey: KeyObject
   /**
    * Signs a token as the service would, with `claims` merged over its claims: the token
@@ -61,43 +72,6 @@ export function signJwt(
   const payload = base64url(JSON.stringify(claims))
   const signature = sign('sha256', Buffer.from(`${header}.${payload}`), privateKey)
   return `${header}.${payload}.${base64url(signature)}`
-}
-
-/**
- * Checks an RS256 JWT's signature and time window and returns its claims; throws an Error
- * whose message says what is wrong.
- */
-export function verifyJwt(
-  token: string,
-  publicKey: KeyObject,
-  nowSeconds = Math.floor(Date.now() / 1000),
-): Record<string, unknown> {
-  const parts = token.split('.')
-  if (parts.length !== 3) throw new Error('the token is not a JWT')
-  const [header, payload, signature] = parts as [string, string, string]
-  let alg: unknown
-  let claims: Record<string, unknown>
-  try {
-    alg = (JSON.parse(Buffer.from(header, 'base64url').toString()) as { alg?: unknown }).alg
-    claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
-  } catch {
-    throw new Error('the token is not a JWT')
-  }
-  if (alg !== 'RS256') throw new Error(`unsupported token algorithm ${String(alg)}`)
-  const valid = verify(
-    'sha256',
-    Buffer.from(`${header}.${payload}`),
-    publicKey,
-    Buffer.from(signature, 'base64url'),
-  )
-  if (!valid) throw new Error('the token signature is not valid')
-  if (typeof claims.exp !== 'number' || claims.exp <= nowSeconds) {
-    throw new Error('the token has expired')
-  }
-  if (typeof claims.nbf === 'number' && claims.nbf > nowSeconds + 60) {
-    throw new Error('the token is not valid yet')
-  }
-  return claims
 }
 
 function json(response: ServerResponse, status: number, body: unknown): void {
@@ -160,9 +134,14 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcS
   const server = createServer(handle)
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
+  const url = `http://127.0.0.1:${port}/token?api-version=2.0`
   return {
-    url: `http://127.0.0.1:${port}/token?api-version=2.0`,
+    url,
     requestToken: options.requestToken,
+    env: {
+      ACTIONS_ID_TOKEN_REQUEST_URL: url,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: options.requestToken,
+    },
     issuer,
     publicKey,
     sign: (claims, audience = 'sts.amazonaws.com') =>

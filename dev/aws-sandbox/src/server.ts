@@ -1,7 +1,8 @@
 /**
  * startSandbox: AWS on this machine. EC2 and SSM front ends (one loopback HTTP server each)
- * over one fleet of directory-instances, and optionally the S3 (s3rver), OIDC token and STS
- * stand-ins, all reachable through the standard AWS_ENDPOINT_URL_* variables.
+ * over one fleet of directory-instances, and optionally the S3 (s3rver) and STS stand-ins,
+ * all reachable through the standard AWS_ENDPOINT_URL_* variables. STS trusts an OIDC
+ * identity provider it is given (GitHub's token service stand-in, in the demo and the tests).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,12 +17,11 @@ import {
   type InstanceSpec,
   type SandboxInstance,
 } from './instances.js'
-import { startOidcServer, type OidcServer, type OidcServerOptions } from './oidc.js'
 import type { PolicyDocument } from './iam-policy.js'
 import { type Endpoint, serve } from './protocol.js'
 import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from './s3.js'
 import { type SsmSettings, SsmFrontEnd, SsmService } from './ssm.js'
-import { startSts, type StsRole, type StsServer } from './sts.js'
+import { type IdentityProvider, startSts, type StsRole, type StsServer } from './sts.js'
 
 /** The sandbox's dummy credentials: the key pair s3rver accepts, so one env serves every service. */
 export const SANDBOX_CREDENTIALS = S3RVER_CREDENTIALS
@@ -56,10 +56,11 @@ export interface SandboxOptions {
   seed?: number
   /** Start s3rver with these buckets (and bucket policies) and export AWS_ENDPOINT_URL_S3. */
   s3?: { buckets: string[]; bucketPolicies?: Record<string, PolicyDocument> }
-  /** Start the GitHub OIDC token stand-in (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN). */
-  oidc?: Omit<OidcServerOptions, 'requestToken'> & { requestToken?: string }
-  /** Start the STS stand-in trusting the OIDC stand-in (needs `oidc`). */
-  sts?: { roles: StsRole[]; providerAudiences?: string[] }
+  /**
+   * Start the STS stand-in (AWS_ENDPOINT_URL_STS) with these roles, trusting the tokens of
+   * `identityProvider` (GitHub's token service stand-in, say: its issuer and public key).
+   */
+  sts?: { roles: StsRole[]; identityProvider: IdentityProvider; providerAudiences?: string[] }
 }
 
 /** Environment variables that point the AWS SDK and the AWS CLI at the sandbox. */
@@ -73,8 +74,6 @@ export interface SandboxEnv {
   AWS_EC2_METADATA_DISABLED: string
   AWS_ENDPOINT_URL_S3?: string
   AWS_ENDPOINT_URL_STS?: string
-  ACTIONS_ID_TOKEN_REQUEST_URL?: string
-  ACTIONS_ID_TOKEN_REQUEST_TOKEN?: string
 }
 
 /** A running sandbox. */
@@ -90,7 +89,6 @@ export interface Sandbox {
   /** Throttling/latency knobs and call counters shared by every service. */
   faults: Faults
   s3: S3Sandbox | undefined
-  oidc: OidcServer | undefined
   sts: StsServer | undefined
   /** Credentials issued for roles with a `policy`, and the bucket policies in force. */
   access: AccessControl
@@ -157,7 +155,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
   try {
     let s3: S3Sandbox | undefined
-    let oidc: OidcServer | undefined
     let sts: StsServer | undefined
     if (options.s3) {
       s3 = await startS3({
@@ -168,18 +165,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       })
       started.push(s3)
     }
-    if (options.oidc) {
-      oidc = await startOidcServer({ requestToken: 'sandbox-request-token', ...options.oidc })
-      started.push(oidc)
-    }
     if (options.sts) {
-      if (!oidc)
-        throw new Error("sandbox option sts needs oidc: STS verifies the OIDC stand-in's tokens")
+      if (!options.sts.identityProvider)
+        throw new Error(
+          "sandbox option sts needs identityProvider: STS verifies web identity tokens with the provider's issuer and public key",
+        )
       const s3ForKeys = s3
       sts = await startSts({
         roles: options.sts.roles,
-        publicKey: oidc.publicKey,
-        issuer: oidc.issuer,
+        identityProvider: options.sts.identityProvider,
         ...(options.sts.providerAudiences
           ? { providerAudiences: options.sts.providerAudiences }
           : {}),
@@ -233,7 +227,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       },
     })
     // Private hosts reach the sandbox's endpoints at the same 127.0.0.1 URLs.
-    const endpointPorts = [ec2Endpoint, ssmEndpoint, s3, sts, oidc].flatMap(service =>
+    const endpointPorts = [ec2Endpoint, ssmEndpoint, s3, sts].flatMap(service =>
       service ? [Number(new URL(service.url).port)] : [],
     )
     for (const instance of instances)
@@ -243,12 +237,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       AWS_ENDPOINT_URL_SSM: ssmEndpoint.url,
       ...baseEnv,
       ...(sts ? { AWS_ENDPOINT_URL_STS: sts.url } : {}),
-      ...(oidc
-        ? {
-            ACTIONS_ID_TOKEN_REQUEST_URL: oidc.url,
-            ACTIONS_ID_TOKEN_REQUEST_TOKEN: oidc.requestToken,
-          }
-        : {}),
     }
     let closed = false
     return {
@@ -260,7 +248,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ssm,
       faults,
       s3,
-      oidc,
       sts,
       access,
       close: async () => {

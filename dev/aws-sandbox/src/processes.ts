@@ -53,7 +53,7 @@ export function killMarkedProcesses(valuePrefix: string, maxRounds = 50): number
 }
 
 /**
- * A set shared by every copy of the calling module in this process (a test runner may load a
+ * A set shared by every copy of the calling module in this process (jest may load a
  * module once per test file), with `onExit` called on it when the process exits.
  */
 export function processWideSet<T>(name: string, onExit: (items: Set<T>) => void): Set<T> {

@@ -1,0 +1,95 @@
+// The walls ESLint keeps (eslint.config.js), tried on files that break them: what ships
+// (actions/, packages/) never imports the dev-only stand-ins in dev/, the domain packages never
+// import @actions/*, the two stand-ins import nothing of each other, and everything else
+// reaches a stand-in only through its index.
+import { describe, expect, it } from '@jest/globals'
+import { ESLint } from 'eslint'
+import { repoRoot } from '../support/run-action.js'
+
+const eslint = new ESLint({ cwd: repoRoot })
+
+/** The no-restricted-imports messages ESLint gives `source` as if it were the file at `path`. */
+async function restrictedImports(path: string, source: string): Promise<string[]> {
+  const [result] = await eslint.lintText(source, { filePath: `${repoRoot}/${path}` })
+  return (result?.messages ?? [])
+    .filter(message => message.ruleId === 'no-restricted-imports' || message.fatal)
+    .map(message => message.message)
+}
+
+const importing = (specifier: string) =>
+  `import * as imported from '${specifier}'\nexport const probe = imported\n`
+
+describe('what ships (actions/, packages/)', () => {
+  it.each([
+    ['packages/fleet/src/probe.ts', '../../../dev/aws-sandbox/src/index.js'],
+    ['packages/kit/src/probe.ts', '../../../dev/github-runner/src/index.js'],
+    ['packages/kit/src/github-probe.ts', '../../../dev/github-runner/src/oidc.js'],
+    ['actions/ssm-deploy/probe.ts', '../../dev/aws-sandbox/src/index.js'],
+  ])('%s may not import %s', async (path, specifier) => {
+    expect(await restrictedImports(path, importing(specifier))).toEqual([
+      expect.stringContaining('never import the dev-only stand-ins in dev/'),
+    ])
+  })
+
+  it('keeps @actions/* out of the domain packages, and allows it at the edge', async () => {
+    expect(
+      await restrictedImports('packages/fleet/src/probe.ts', importing('@actions/core')),
+    ).toEqual([
+      expect.stringContaining('only actions/ and packages/kit/src/github*.ts import @actions/*'),
+    ])
+    expect(
+      await restrictedImports('packages/kit/src/github-probe.ts', importing('@actions/core')),
+    ).toEqual([])
+    expect(
+      await restrictedImports('actions/ssm-deploy/probe.ts', importing('@actions/core')),
+    ).toEqual([])
+  })
+
+  it('may import other packages', async () => {
+    expect(
+      await restrictedImports('packages/fleet/src/probe.ts', importing('../../aws/src/index.js')),
+    ).toEqual([])
+  })
+})
+
+describe('the tests, scripts and benchmarks', () => {
+  it('use a stand-in through its index', async () => {
+    for (const path of [
+      '__tests__/e2e/probe.test.ts',
+      'scripts/probe.ts',
+      'bench/fleet/probe.ts',
+    ]) {
+      const up = path.split('/').length - 1
+      const dev = `${'../'.repeat(up)}dev`
+      expect(await restrictedImports(path, importing(`${dev}/aws-sandbox/src/index.js`))).toEqual(
+        [],
+      )
+      expect(await restrictedImports(path, importing(`${dev}/github-runner/src/index.js`))).toEqual(
+        [],
+      )
+      expect(await restrictedImports(path, importing(`${dev}/aws-sandbox/src/ssm.js`))).toEqual([
+        expect.stringContaining('import a stand-in through its index'),
+      ])
+    }
+  })
+
+  it('leave a stand-in free to import its own files, and @actions/*', async () => {
+    expect(
+      await restrictedImports('dev/github-runner/src/probe.ts', importing('./workflow.js')),
+    ).toEqual([])
+    expect(
+      await restrictedImports('dev/github-runner/src/probe.ts', importing('@actions/expressions')),
+    ).toEqual([])
+  })
+})
+
+describe('the two stand-ins', () => {
+  it.each([
+    ['dev/aws-sandbox/src/probe.ts', '../../github-runner/src/index.js'],
+    ['dev/github-runner/src/probe.ts', '../../aws-sandbox/src/index.js'],
+  ])('%s may not import %s', async (path, specifier) => {
+    expect(await restrictedImports(path, importing(specifier))).toEqual([
+      expect.stringContaining('import nothing of each other'),
+    ])
+  })
+})
