@@ -43,15 +43,15 @@ export default tseslint.config(
     // What ships never reaches for the stand-ins: actions/ and packages/ import nothing from
     // dev/ (the AWS sandbox and the GitHub-runner stand-in are dev-only, built on
     // devDependencies, never bundled).
-    files: ['actions/**/*.ts', 'packages/kit/src/github*.ts'],
+    files: ['actions/**/*.ts', 'packages/github/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [STAND_INS] }] },
   },
   {
-    // Domain packages stay free of GitHub: only the kit's GitHub-facing files and the
+    // Domain packages stay free of GitHub: only packages/github and the
     // action entries may import @actions/*. (A file gets one list of patterns for a rule:
     // the last block that names the rule for it wins. So STAND_INS is named here too.)
     files: ['packages/**/*.ts'],
-    ignores: ['packages/kit/src/github*.ts'],
+    ignores: ['packages/github/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -59,7 +59,7 @@ export default tseslint.config(
           patterns: [
             {
               group: ['@actions/*'],
-              message: 'only actions/ and packages/kit/src/github*.ts import @actions/*',
+              message: 'only actions/ and packages/github import @actions/*',
             },
             STAND_INS,
           ],

@@ -11,16 +11,15 @@ import {
   SUITE_VERSION,
   decodeTokenClaims,
   defaultSessionName,
-  effectivePartSize,
-  parsePartSize,
   resolveMaxAttempts,
   resolveRegion,
   validateRoleArn,
   validateSessionName,
 } from '../../packages/aws/src/index.js'
+import { effectivePartSize, parsePartSize } from '../../packages/release-store/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
-import { AWS_INPUT_NAMES } from '../../packages/kit/src/github-aws.js'
-import { readActionYml, repoRoot } from '../support/run-action.js'
+import { AWS_INPUT_NAMES } from '../../packages/github/src/index.js'
+import { readActionYml, repoRoot } from '../support/bundled-action.js'
 
 const MiB = 1024 * 1024
 

@@ -19,7 +19,7 @@ import {
   type WebIdentityOptions,
 } from '../../packages/aws/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
-import { getGitHubIdToken } from '../../packages/kit/src/github-aws.js'
+import { getGitHubIdToken } from '../../packages/github/src/index.js'
 import { startOidcServer, type OidcServer } from '../../dev/github-runner/src/index.js'
 import { startSts, type StsServer } from '../../dev/aws-sandbox/src/index.js'
 

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inPrivateMountNamespace } from '../../dev/aws-sandbox/src/index.js'
-import { RUN_TYPESCRIPT, node24, repoRoot } from '../support/run-action.js'
+import { RUN_TYPESCRIPT, node24, repoRoot } from '../support/bundled-action.js'
 
 // npm run demo, as a user runs it: it passes, shows what it promises, leaves nothing behind,
 // and on a machine where it cannot run, says why in one line.

@@ -2,9 +2,9 @@ import { describe, expect, it } from '@jest/globals'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { roleForEnvironment } from '../../packages/kit/src/github-aws.js'
+import { roleForEnvironment } from '../../packages/github/src/index.js'
 import { parseRules, ruleEnvironments } from '../../packages/refs/src/index.js'
-import { repoRoot } from '../support/run-action.js'
+import { repoRoot } from '../support/bundled-action.js'
 import { lintWorkflow } from '../support/workflow-lint.js'
 
 // What every example (and the README's quick start) keeps, whatever it deploys: the workflow

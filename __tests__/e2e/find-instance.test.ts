@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
-import { runAction } from '../support/run-action.js'
+import { runBundledAction } from '../support/bundled-action.js'
 
 // find-instance, bundled, against the sandbox's real EC2 (query/XML) and SSM (JSON) protocols.
 let sandbox: Sandbox
@@ -40,7 +40,7 @@ beforeAll(async () => {
 afterAll(async () => sandbox?.close())
 
 const find = (inputs: Record<string, string>) =>
-  runAction('find-instance', { inputs, env: { ...sandbox.env } as Record<string, string> })
+  runBundledAction('find-instance', { inputs, env: { ...sandbox.env } as Record<string, string> })
 
 describe('find-instance, bundled, against the sandbox', () => {
   it('finds instances by a templated Name tag, with their details', async () => {
@@ -138,7 +138,7 @@ describe('find-instance, bundled, against the sandbox', () => {
       "no instance matches tag Name=nothing-here, state running, in region us-east-1; no instance has these tags in any state there (check the tags, and input 'aws-region')",
     )
     const region = 'eu-nowhere-9'
-    const run = await runAction('find-instance', {
+    const run = await runBundledAction('find-instance', {
       inputs: { tags: 'Name=web', 'aws-region': region },
       env: {
         ...sandbox.env,

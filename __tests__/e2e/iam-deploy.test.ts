@@ -13,7 +13,7 @@ import {
   REGION,
   taggedInstances,
 } from '../iam/templates.js'
-import { runAction } from '../support/run-action.js'
+import { runBundledAction } from '../support/bundled-action.js'
 
 const DEV_ROLE = deployRoleArn('dev')
 let sandbox: SandboxWithOidc
@@ -35,7 +35,7 @@ afterAll(async () => {
 
 /** ssm-deploy to `host` as the dev role; no static keys to fall back on. */
 const deployAsDev = (host: string) =>
-  runAction('ssm-deploy', {
+  runBundledAction('ssm-deploy', {
     inputs: {
       'instance-ids': JSON.stringify([host]),
       version: 'v1.0.0',

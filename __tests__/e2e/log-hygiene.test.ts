@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { Site, sampleEntries } from '../remote/support/site.js'
-import { runAction } from '../support/run-action.js'
+import { runBundledAction } from '../support/bundled-action.js'
 import { readAsRunner } from '../support/workflow-commands.js'
 
 // An EC2 tag is anyone's text who may tag instances: logged by the bundled actions, it must
@@ -32,7 +32,7 @@ function expectShownAsText(stdout: string) {
 
 describe('untrusted tags in the log, read as the runner reads it', () => {
   it('find-instance prints a hostile Name tag as text', async () => {
-    const run = await runAction('find-instance', {
+    const run = await runBundledAction('find-instance', {
       inputs: { 'instance-ids': HOST },
       env: env(),
     })
@@ -44,7 +44,7 @@ describe('untrusted tags in the log, read as the runner reads it', () => {
 
   it('ssm-deploy prints a hostile Name tag as text', async () => {
     const artifact = site.artifact('v1.0.0', sampleEntries('v1.0.0'))
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: {
         'instance-ids': JSON.stringify([HOST]),
         version: 'v1.0.0',

@@ -9,7 +9,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, expect, it } from '@jest/globals'
 import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { Site, sampleEntries, writeZip } from '../remote/support/site.js'
-import { runAction, type ActionRun } from '../support/run-action.js'
+import { runBundledAction, type ActionRun } from '../support/bundled-action.js'
 
 const HOST = 'i-0000000000000e001'
 const BUCKET = 'artifacts'
@@ -43,7 +43,7 @@ function succeeded(run: ActionRun): Record<string, string> {
 }
 
 function deploy(version: string, mode: string, upload: Record<string, string>) {
-  return runAction('ssm-deploy', {
+  return runBundledAction('ssm-deploy', {
     timeoutMs: 180_000,
     env: env(),
     inputs: {
@@ -71,12 +71,12 @@ async function release(version: string): Promise<string> {
   const zip = join(site.root, `${version}.zip`)
   const sha256 = writeZip(zip, sampleEntries(version))
   const upload = succeeded(
-    await runAction('s3-upload', { env: env(), inputs: { ...COMMON, version, file: zip } }),
+    await runBundledAction('s3-upload', { env: env(), inputs: { ...COMMON, version, file: zip } }),
   )
   const deployed = await deploy(version, 'deploy', upload)
   succeeded(deployed)
   succeeded(
-    await runAction('record-release', {
+    await runBundledAction('record-release', {
       env: env(),
       inputs: {
         ...COMMON,
@@ -107,7 +107,7 @@ it('a rollback to an overwritten object fails on the host, which keeps serving',
   })
 
   const lookup = succeeded(
-    await runAction('s3-upload', { env: env(), inputs: { ...COMMON, version: 'v1.0.0' } }),
+    await runBundledAction('s3-upload', { env: env(), inputs: { ...COMMON, version: 'v1.0.0' } }),
   )
   expect(lookup.sha256).toBe(v1Sha)
   const rollback = await deploy('v1.0.0', 'rollback', lookup)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { runAction } from '../support/run-action.js'
+import { runBundledAction } from '../support/bundled-action.js'
 
 const SEED_RULES = [
   'master => develop',
@@ -22,7 +22,7 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
     ['refs/heads/main', 'prod', 'true'],
     ['refs/tags/v1.2.0', 'prod', 'true'],
   ])('GITHUB_REF=%s → %s', async (ref, environment, isProduction) => {
-    const run = await runAction('resolve-environment', {
+    const run = await runBundledAction('resolve-environment', {
       inputs: { rules: SEED_RULES },
       env: { GITHUB_REF: ref },
     })
@@ -35,7 +35,7 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
   })
 
   it('prefers the ref input over the event ref, and reports its parts', async () => {
-    const run = await runAction('resolve-environment', {
+    const run = await runBundledAction('resolve-environment', {
       inputs: { rules: SEED_RULES, ref: 'refs/heads/release/2026.11' },
       env: { GITHUB_REF: 'refs/heads/master' },
     })
@@ -50,7 +50,7 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
   })
 
   it('skips a pull request ref by default', async () => {
-    const run = await runAction('resolve-environment', {
+    const run = await runBundledAction('resolve-environment', {
       inputs: { rules: SEED_RULES },
       env: { GITHUB_REF: 'refs/pull/12/merge', GITHUB_EVENT_NAME: 'pull_request' },
     })
@@ -59,7 +59,7 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
   })
 
   it('takes the workflow_dispatch environment override for a rollback (with a version)', async () => {
-    const run = await runAction('resolve-environment', {
+    const run = await runBundledAction('resolve-environment', {
       inputs: { rules: SEED_RULES, environment: 'prod', version: 'v1.2.0' },
       env: { GITHUB_REF: 'refs/heads/feature/x', GITHUB_EVENT_NAME: 'workflow_dispatch' },
     })
@@ -73,7 +73,7 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
 
   it('refuses to build a feature branch for prod through the override (no version)', async () => {
     // gh workflow run deploy.yml --ref feature/x -f environment=prod
-    const run = await runAction('resolve-environment', {
+    const run = await runBundledAction('resolve-environment', {
       inputs: { rules: SEED_RULES, environment: 'prod' },
       env: { GITHUB_REF: 'refs/heads/feature/x', GITHUB_EVENT_NAME: 'workflow_dispatch' },
     })
@@ -86,7 +86,7 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
   })
 
   it('takes the override without a version when a rule for it matches the ref', async () => {
-    const run = await runAction('resolve-environment', {
+    const run = await runBundledAction('resolve-environment', {
       inputs: { rules: SEED_RULES, environment: 'dev' },
       env: { GITHUB_REF: 'refs/heads/feature/x', GITHUB_EVENT_NAME: 'workflow_dispatch' },
     })
@@ -95,7 +95,7 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
   })
 
   it('leaves a notice and a summary line when no rule matches a typo', async () => {
-    const run = await runAction('resolve-environment', {
+    const run = await runBundledAction('resolve-environment', {
       inputs: { rules: 'mastr => develop\ntag:v*.*.* => prod' },
       env: { GITHUB_REF: 'refs/heads/master' },
     })
@@ -110,7 +110,7 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
   })
 
   it('keeps a hostile branch name inert in the notice and the summary', async () => {
-    const run = await runAction('resolve-environment', {
+    const run = await runBundledAction('resolve-environment', {
       inputs: { rules: SEED_RULES },
       env: { GITHUB_REF: 'refs/heads/x%0A::add-mask::v1<img src=x>' },
     })
@@ -145,7 +145,7 @@ describe('resolve-environment, bundled, as the runner runs it', () => {
     [{ rules: 'wip:x => dev' }, `line 1: pattern "wip:x" has an unknown prefix "wip:"`],
     [{ rules: 'wip/a:b => dev' }, `line 1: pattern "wip/a:b" contains ':'`],
   ])('fails clearly on %j', async (inputs, message) => {
-    const run = await runAction('resolve-environment', {
+    const run = await runBundledAction('resolve-environment', {
       inputs,
       env: { GITHUB_REF: 'refs/heads/wip/x' },
     })

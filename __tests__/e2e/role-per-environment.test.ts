@@ -4,9 +4,9 @@
 // each role be assumed only by a job of its own environment (as docs/iam's do).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
-import { roleForEnvironment } from '../../packages/kit/src/github-aws.js'
+import { roleForEnvironment } from '../../packages/github/src/index.js'
 import { startSandboxWithOidc, type SandboxWithOidc } from '../support/sandbox-with-oidc.js'
-import { runAction } from '../support/run-action.js'
+import { runBundledAction } from '../support/bundled-action.js'
 
 const REPOSITORY = 'acme/web'
 const role = (name: string) => `arn:aws:iam::123456789012:role/${name}`
@@ -38,7 +38,7 @@ afterAll(async () => sandbox?.close())
 
 async function find(environment: string, roleToAssume: string) {
   const before = sandbox.sts?.calls.length ?? 0
-  const run = await runAction('find-instance', {
+  const run = await runBundledAction('find-instance', {
     inputs: {
       tags: environment === '' ? 'DeployApp=web' : 'DeployApp=web\nDeployEnvironment={environment}',
       environment,

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { Site, sampleEntries } from '../remote/support/site.js'
-import { runAction } from '../support/run-action.js'
+import { runBundledAction } from '../support/bundled-action.js'
 
 // ssm-deploy, bundled, on three sandbox instances that share one deploy-dir path as real hosts
 // do (each has its own /srv/ec2d-fleet-test), each with its own service on its own port.
@@ -62,7 +62,7 @@ const serving = () => Promise.all(sites.map(site => site.servingVersion()))
 
 describe('ssm-deploy on three instances', () => {
   it('deploys every host, one at a time by default', async () => {
-    const run = await runAction('ssm-deploy', { inputs: inputs('v1.0.0'), env: env() })
+    const run = await runBundledAction('ssm-deploy', { inputs: inputs('v1.0.0'), env: env() })
     expect(run.errors).toEqual([])
     expect(run.outputs).toMatchObject({ status: 'success', succeeded: '3' })
     expect(await serving()).toEqual(['v1.0.0', 'v1.0.0', 'v1.0.0'])
@@ -78,7 +78,7 @@ describe('ssm-deploy on three instances', () => {
   it('stops at the first failed health gate: that host rolls back, the rest keep their release', async () => {
     sandbox.instances[1]!.env.BREAK_VERSION = 'v1.1.0'
     try {
-      const run = await runAction('ssm-deploy', { inputs: inputs('v1.1.0'), env: env() })
+      const run = await runBundledAction('ssm-deploy', { inputs: inputs('v1.1.0'), env: env() })
       expect(run.exitCode).toBe(1)
       expect(run.outputs).toMatchObject({
         status: 'partial',
@@ -102,7 +102,7 @@ describe('ssm-deploy on three instances', () => {
   it('with max-errors 1 and all at once, judges every host on its own', async () => {
     sandbox.instances[2]!.env.BREAK_VERSION = 'v1.2.0'
     try {
-      const run = await runAction('ssm-deploy', {
+      const run = await runBundledAction('ssm-deploy', {
         inputs: inputs('v1.2.0', { 'max-concurrency': '100%', 'max-errors': '1' }),
         env: env(),
       })
@@ -115,7 +115,7 @@ describe('ssm-deploy on three instances', () => {
 
   it('keeps going through throttling bursts', async () => {
     sandbox.faults.throttleNext(4, { operations: ['ListCommandInvocations'] })
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: inputs('v1.3.0', { 'max-concurrency': '100%' }),
       env: env(),
     })
@@ -130,7 +130,7 @@ describe('ssm-deploy on three instances', () => {
     // (normally delivery timeout + execution timeout) for this test only.
     sandbox.ssm.settings.deliveryTimeoutMs = 10_000
     try {
-      const run = await runAction('ssm-deploy', {
+      const run = await runBundledAction('ssm-deploy', {
         inputs: inputs('v1.4.0', {
           'max-concurrency': '100%',
           'max-errors': '3',
@@ -151,7 +151,7 @@ describe('ssm-deploy on three instances', () => {
   })
 
   it('reports an execution timeout on every host', async () => {
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: inputs('v1.5.0', {
         'max-concurrency': '100%',
         'max-errors': '3',
@@ -170,7 +170,7 @@ describe('ssm-deploy on three instances', () => {
   it('is rolled-back when the first host rolls back and SSM touches no other (max-errors 0)', async () => {
     sandbox.instances[0]!.env.BREAK_VERSION = 'v1.6.0'
     try {
-      const run = await runAction('ssm-deploy', { inputs: inputs('v1.6.0'), env: env() })
+      const run = await runBundledAction('ssm-deploy', { inputs: inputs('v1.6.0'), env: env() })
       expect(run.exitCode).toBe(1)
       expect(run.outputs).toMatchObject({
         status: 'rolled-back',

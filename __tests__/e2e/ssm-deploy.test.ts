@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { Site, sampleEntries, writeZip } from '../remote/support/site.js'
-import { runAction, startAction } from '../support/run-action.js'
+import { runBundledAction, startBundledAction } from '../support/bundled-action.js'
 
 // ssm-deploy, bundled, against the sandbox: real SSM protocol, the real host engine under sh,
 // a real service on loopback. One host here; several hosts are covered by the demo.
@@ -60,7 +60,7 @@ const results = (outputs: Record<string, string>) =>
 
 describe('ssm-deploy, bundled, against the sandbox', () => {
   it('deploys a first release and reports it per instance', async () => {
-    const run = await runAction('ssm-deploy', { inputs: hostInputs('v1.0.0'), env: env() })
+    const run = await runBundledAction('ssm-deploy', { inputs: hostInputs('v1.0.0'), env: env() })
     expect(run.errors).toEqual([])
     expect(run.outputs).toMatchObject({
       status: 'success',
@@ -105,7 +105,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
       env: { ...process.env, ...env() },
       timeout: 60_000,
     })
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: {
         ...hostInputs('v1.1.0'),
         download: 'instance-role',
@@ -120,7 +120,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
   })
 
   it('rolls a host back when the new release fails its health gate, and fails the step', async () => {
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: hostInputs('v1.2.0', 'unhealthy'),
       env: env(),
     })
@@ -140,7 +140,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
   })
 
   it('rolls back to a named version that is still on the host', async () => {
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: {
         'instance-ids': HOST,
         mode: 'rollback',
@@ -157,7 +157,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
   })
 
   it('counts an instance whose agent is offline as failed, never as deployed', async () => {
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: { ...hostInputs('v1.3.0'), 'instance-ids': OFFLINE },
       env: env(),
     })
@@ -173,7 +173,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
     offline?.setAgentOffline('delivery-timeout')
     try {
       const started = Date.now()
-      const run = await runAction('ssm-deploy', {
+      const run = await runBundledAction('ssm-deploy', {
         inputs: { ...hostInputs('v1.3.1'), 'instance-ids': OFFLINE, timeout: '5s' },
         env: env(),
       })
@@ -190,7 +190,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
 
   it('explains an instance SSM does not know, and still sets every output', async () => {
     const unknown = 'i-0000000000000dead'
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: { ...hostInputs('v1.3.2'), 'instance-ids': unknown },
       env: env(),
     })
@@ -215,7 +215,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
 
   it('cancels its command when the workflow is cancelled (SIGTERM)', async () => {
     const before = sandbox.faults.calls.CancelCommand ?? 0
-    const started = startAction('ssm-deploy', {
+    const started = startBundledAction('ssm-deploy', {
       inputs: { ...hostInputs('v1.4.0'), 'before-switch': 'sleep 30' },
       env: env(),
     })
@@ -240,7 +240,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
 
   it("reports 200 long shared paths as deployed: the result line survives SSM's output cut", async () => {
     const paths = Array.from({ length: 200 }, (_, i) => `${i}-${'p'.repeat(150)}`)
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: { ...hostInputs('v1.5.0'), 'shared-paths': ['.env', ...paths].join('\n') },
       env: env(),
     })
@@ -253,7 +253,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
   it('refuses hooks too large for an SSM command, naming the largest, before sending anything', async () => {
     const sends = sandbox.faults.calls.SendCommand ?? 0
     const noise = (n: number) => randomBytes(n).toString('base64').slice(0, n)
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: {
         ...hostInputs('v9.9.9'),
         'before-switch': noise(16_000),
@@ -281,7 +281,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
     [{ mode: 'undo' }, `input 'mode': "undo" is not valid: use one of 'deploy', 'rollback'`],
   ])('fails clearly on %j, before sending anything', async (inputs, message) => {
     const sends = sandbox.faults.calls.SendCommand ?? 0
-    const run = await runAction('ssm-deploy', {
+    const run = await runBundledAction('ssm-deploy', {
       inputs: { ...hostInputs('v9.9.9'), ...inputs },
       env: env(),
     })

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.js'
-import { runAction } from '../support/run-action.js'
+import { runBundledAction } from '../support/bundled-action.js'
 
 let github: FakeGitHub
 beforeAll(async () => (github = await startFakeGitHub()))
@@ -23,7 +23,7 @@ const results = JSON.stringify([
 
 describe('summary, bundled, as the runner runs it', () => {
   it('writes the job summary and the markdown output', async () => {
-    const run = await runAction('summary', {
+    const run = await runBundledAction('summary', {
       inputs: {
         status: 'success',
         environment: 'develop',
@@ -46,7 +46,7 @@ describe('summary, bundled, as the runner runs it', () => {
     const withWarnings = JSON.stringify([
       { ...JSON.parse(results)[0], warnings: ['hooks run as root: set run-as to cc @octocat'] },
     ])
-    const run = await runAction('summary', {
+    const run = await runBundledAction('summary', {
       inputs: {
         status: 'success',
         mode: 'rollback',
@@ -59,7 +59,7 @@ describe('summary, bundled, as the runner runs it', () => {
     expect(run.summary).toContain(
       '- web-1 <code>i-0123456789abcdef0</code>: hooks run as root: set run-as to cc @&#8203;octocat',
     )
-    const bad = await runAction('summary', { inputs: { status: 'success', mode: 'undo' } })
+    const bad = await runBundledAction('summary', { inputs: { status: 'success', mode: 'undo' } })
     expect(bad.exitCode).toBe(0)
     expect(bad.warnings.join('\n')).toContain(
       `input 'mode': "undo" is not valid: use 'deploy' or 'rollback'`,
@@ -67,7 +67,7 @@ describe('summary, bundled, as the runner runs it', () => {
   })
 
   it('still writes a summary after failures upstream, warning about broken inputs', async () => {
-    const run = await runAction('summary', {
+    const run = await runBundledAction('summary', {
       inputs: { status: 'failed', 'deploy-results': '{not json' },
     })
     expect(run.exitCode).toBe(0)
@@ -78,7 +78,7 @@ describe('summary, bundled, as the runner runs it', () => {
   })
 
   it('shows a hostile branch name as text', async () => {
-    const run = await runAction('summary', {
+    const run = await runBundledAction('summary', {
       inputs: { status: 'failed', version: '<img src=x onerror=alert(1)>' },
     })
     expect(run.summary).not.toContain('<img')
@@ -86,7 +86,7 @@ describe('summary, bundled, as the runner runs it', () => {
   })
 
   it('records a GitHub Deployment and its status', async () => {
-    const run = await runAction('summary', {
+    const run = await runBundledAction('summary', {
       inputs: {
         status: 'rolled-back',
         environment: 'prod',
@@ -132,7 +132,7 @@ describe('summary, bundled, as the runner runs it', () => {
       `input 'create-deployment': "maybe" is not valid: use 'true' or 'false'`,
     ],
   ])('fails clearly on %j', async (inputs, message) => {
-    const run = await runAction('summary', {
+    const run = await runBundledAction('summary', {
       inputs: { status: 'success', ...inputs },
       env: { GITHUB_API_URL: github.url, GITHUB_SHA: SHA },
     })

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { Site } from '../remote/support/site.js'
-import { runAction } from '../support/run-action.js'
+import { runBundledAction } from '../support/bundled-action.js'
 
 // verify-health, bundled: HTTP checks against real loopback servers, SSM checks and the
 // rollback against the sandbox with the real host engine.
@@ -55,14 +55,16 @@ const parsed = (value: string | undefined) =>
 
 describe('verify-health over HTTP', () => {
   it('passes a healthy URL, logging each attempt', async () => {
-    const run = await runAction('verify-health', { inputs: { urls: `${base}/ok`, ...fast } })
+    const run = await runBundledAction('verify-health', { inputs: { urls: `${base}/ok`, ...fast } })
     expect(run.exitCode).toBe(0)
     expect(run.outputs).toMatchObject({ healthy: 'true', attempts: '1', 'rolled-back': 'false' })
     expect(run.stdout).toMatch(new RegExp(`${base}/ok attempt 1/4: healthy \\(200\\), \\d+ ms`))
   })
 
   it('retries until a warming service answers', async () => {
-    const run = await runAction('verify-health', { inputs: { urls: `${base}/flaky`, ...fast } })
+    const run = await runBundledAction('verify-health', {
+      inputs: { urls: `${base}/flaky`, ...fast },
+    })
     expect(run.outputs).toMatchObject({ healthy: 'true', attempts: '3' })
     expect(run.stdout).toContain('attempt 1/4: unhealthy (status 503)')
   })
@@ -73,7 +75,7 @@ describe('verify-health over HTTP', () => {
     ['auto', '/header'],
     ['body', '/ok'],
   ])('checks the served version from %s', async (source, path) => {
-    const good = await runAction('verify-health', {
+    const good = await runBundledAction('verify-health', {
       inputs: {
         urls: `${base}${path}`,
         'expect-version': 'v2.0.0',
@@ -82,7 +84,7 @@ describe('verify-health over HTTP', () => {
       },
     })
     expect(good.outputs.healthy).toBe('true')
-    const stale = await runAction('verify-health', {
+    const stale = await runBundledAction('verify-health', {
       inputs: {
         urls: `${base}${path}`,
         'expect-version': 'v3.0.0',
@@ -98,7 +100,7 @@ describe('verify-health over HTTP', () => {
   })
 
   it('says in one line what an endpoint without the version must return, and how to opt out', async () => {
-    const run = await runAction('verify-health', {
+    const run = await runBundledAction('verify-health', {
       inputs: { urls: `${base}/plain`, 'expect-version': 'v2.0.0', ...fast, retries: '1' },
     })
     expect(run.exitCode).toBe(1)
@@ -110,25 +112,25 @@ describe('verify-health over HTTP', () => {
         "(deploy.yml: 'verify-version: false')",
     )
     expect(detail).not.toContain('\n')
-    const unchecked = await runAction('verify-health', {
+    const unchecked = await runBundledAction('verify-health', {
       inputs: { urls: `${base}/plain`, ...fast, retries: '1' },
     })
     expect(unchecked.outputs.healthy).toBe('true')
   })
 
   it('matches the body by substring or /regex/', async () => {
-    const ok = await runAction('verify-health', {
+    const ok = await runBundledAction('verify-health', {
       inputs: { urls: `${base}/ok`, 'expect-body': '/build v\\d+\\.\\d+/', ...fast },
     })
     expect(ok.outputs.healthy).toBe('true')
-    const bad = await runAction('verify-health', {
+    const bad = await runBundledAction('verify-health', {
       inputs: { urls: `${base}/ok`, 'expect-body': 'maintenance', ...fast, retries: '1' },
     })
     expect(parsed(bad.outputs.results)[0]?.detail).toBe('body does not match maintenance')
   })
 
   it('fails an unhealthy URL with its last status, without rolling back by default', async () => {
-    const run = await runAction('verify-health', {
+    const run = await runBundledAction('verify-health', {
       inputs: { urls: `${base}/ok, ${base}/down`, ...fast },
     })
     expect(run.exitCode).toBe(1)
@@ -151,7 +153,7 @@ describe('verify-health over HTTP', () => {
   })
 
   it('gives up on an attempt after attempt-timeout and on the check after timeout', async () => {
-    const run = await runAction('verify-health', {
+    const run = await runBundledAction('verify-health', {
       inputs: {
         urls: `${base}/slow`,
         retries: '50',
@@ -189,7 +191,10 @@ describe('verify-health over HTTP', () => {
     ],
     [{ via: 'ssm', 'instance-ids': HOST }, "input 'command' is required"],
   ])('fails clearly on %j', async (inputs, message) => {
-    const run = await runAction('verify-health', { inputs: { ...fast, ...inputs }, env: env() })
+    const run = await runBundledAction('verify-health', {
+      inputs: { ...fast, ...inputs },
+      env: env(),
+    })
     expect(run.exitCode).toBe(1)
     expect(run.errors.join('\n')).toContain(message)
     // Later steps still find every output.
@@ -207,7 +212,7 @@ describe('verify-health over HTTP', () => {
 
 describe('verify-health through SSM', () => {
   it('runs the command on each host and judges each one', async () => {
-    const run = await runAction('verify-health', {
+    const run = await runBundledAction('verify-health', {
       inputs: {
         via: 'ssm',
         'instance-ids': JSON.stringify([HOST, SICK]),
@@ -249,12 +254,15 @@ describe('verify-health with rollback-on-failure', () => {
       }
     }
     for (const version of ['v1.0.0', 'v2.0.0']) {
-      const deployed = await runAction('ssm-deploy', { inputs: deployInputs(version), env: env() })
+      const deployed = await runBundledAction('ssm-deploy', {
+        inputs: deployInputs(version),
+        env: env(),
+      })
       expect(deployed.outputs.status).toBe('success')
     }
     expect(await site.servingVersion()).toBe('v2.0.0')
     // v2 is up, but the check wants something it does not serve: roll back to v1.
-    const run = await runAction('verify-health', {
+    const run = await runBundledAction('verify-health', {
       inputs: {
         urls: site.healthUrl,
         'expect-body': 'feature-flag-x',
@@ -282,7 +290,7 @@ describe('verify-health with rollback-on-failure', () => {
   })
 
   it('says "rollback failed" when the way back fails too', async () => {
-    const run = await runAction('verify-health', {
+    const run = await runBundledAction('verify-health', {
       inputs: {
         urls: `${base}/down`,
         ...fast,

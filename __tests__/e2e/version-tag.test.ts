@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { SEMVER_PATTERN } from '../../packages/refs/src/index.js'
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.js'
 import { TempRepo } from '../support/git.js'
-import { runAction } from '../support/run-action.js'
+import { runBundledAction } from '../support/bundled-action.js'
 
 const repo = new TempRepo()
 let tagged: string
@@ -26,7 +26,7 @@ afterAll(async () => {
 })
 
 const run = (inputs: Record<string, string>, env: Record<string, string> = {}, cwd = repo.dir) =>
-  runAction('version-tag', { inputs, cwd, env: { GITHUB_API_URL: github.url, ...env } })
+  runBundledAction('version-tag', { inputs, cwd, env: { GITHUB_API_URL: github.url, ...env } })
 
 describe('version-tag, bundled, as the runner runs it', () => {
   it('names a master build after the newest reachable tag', async () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import { memoryLogger } from '../../packages/kit/src/index.js'
-import { FleetCommandRunner, type FleetCommand } from '../../packages/fleet/src/command.js'
+import { FleetCommands, type FleetCommand } from '../../packages/fleet/src/index.js'
 import { sandboxClients, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
-// The runner against the sandbox's SSM wire protocol, with commands really run under sh.
+// FleetCommands against the sandbox's SSM wire protocol, with commands really run under sh.
 let sandbox: Sandbox
 let ssm: SSMClient
 const ID = {
@@ -55,15 +55,15 @@ const command = (
 })
 
 async function run(cmd: FleetCommand, aborted?: () => boolean) {
-  const runner = new FleetCommandRunner(ssm, memoryLogger(), fast)
-  const byCommand = await runner.send(cmd)
-  const outcomes = await runner.wait(byCommand, runner.deadlineFor(cmd, Date.now()), aborted)
-  return { runner, byId: Object.fromEntries(outcomes.map(o => [o.instanceId, o])) }
+  const commands = new FleetCommands(ssm, memoryLogger(), fast)
+  const byCommand = await commands.send(cmd)
+  const outcomes = await commands.wait(byCommand, commands.deadlineFor(cmd, Date.now()), aborted)
+  return { commands, byId: Object.fromEntries(outcomes.map(o => [o.instanceId, o])) }
 }
 
-describe('FleetCommandRunner against the sandbox', () => {
+describe('FleetCommands against the sandbox', () => {
   it('judges each instance on its own, through the invisibility window after a send', async () => {
-    const { byId, runner } = await run(
+    const { byId, commands } = await run(
       command(
         [ID.a, ID.b, ID.c, ID.offline],
         ['echo "hello from $(hostname)"', 'if [ -n "$FAIL_HERE" ]; then exit 7; fi'],
@@ -78,8 +78,8 @@ describe('FleetCommandRunner against the sandbox', () => {
       reason: 'the command exited with code 7',
     })
     expect(byId[ID.offline]).toMatchObject({ verdict: 'failed', statusDetails: 'Undeliverable' })
-    expect(runner.stats.sendCalls).toBe(1)
-    expect(runner.stats.maxListCallsPerRound).toBe(1)
+    expect(commands.stats.sendCalls).toBe(1)
+    expect(commands.stats.maxListCallsPerRound).toBe(1)
   })
 
   it('fails an instance that dies mid-command', async () => {
@@ -107,17 +107,17 @@ describe('FleetCommandRunner against the sandbox', () => {
   })
 
   it('cancels what it sent', async () => {
-    const runner = new FleetCommandRunner(ssm, memoryLogger(), fast)
+    const commands = new FleetCommands(ssm, memoryLogger(), fast)
     const cmd = command([ID.a], ['sleep 20'])
-    const byCommand = await runner.send(cmd)
+    const byCommand = await commands.send(cmd)
     let rounds = 0
     await expect(
-      runner.wait(byCommand, runner.deadlineFor(cmd, Date.now()), () => ++rounds > 5),
+      commands.wait(byCommand, commands.deadlineFor(cmd, Date.now()), () => ++rounds > 5),
     ).rejects.toThrow(/aborted/)
-    await runner.cancelAll()
+    await commands.cancelAll()
     const after = await run(command([ID.c], ['true']))
     expect(after.byId[ID.c]?.verdict).toBe('success')
-    const cancelled = await new FleetCommandRunner(ssm, memoryLogger(), fast).wait(
+    const cancelled = await new FleetCommands(ssm, memoryLogger(), fast).wait(
       byCommand,
       Date.now() + 10_000,
     )
@@ -125,8 +125,8 @@ describe('FleetCommandRunner against the sandbox', () => {
   })
 
   it('fetches the fuller output of an invocation', async () => {
-    const { byId, runner } = await run(command([ID.a], ['head -c 30000 /dev/zero | tr "\\0" x']))
-    const output = await runner.output(byId[ID.a]!.commandId, ID.a)
+    const { byId, commands } = await run(command([ID.a], ['head -c 30000 /dev/zero | tr "\\0" x']))
+    const output = await commands.output(byId[ID.a]!.commandId, ID.a)
     expect(byId[ID.a]?.outputHead.length).toBeLessThanOrEqual(2500)
     expect(output.stdout).toHaveLength(24_000)
     expect(output.stdoutTruncated).toBe(true)

@@ -9,14 +9,14 @@ import {
 import { mockClient } from 'aws-sdk-client-mock'
 import { memoryLogger } from '../../packages/kit/src/index.js'
 import {
-  FleetCommandRunner,
+  FleetCommands,
   chunk,
   concurrencyOf,
   deliveryTimeoutFor,
   type FleetCommand,
-} from '../../packages/fleet/src/command.js'
+} from '../../packages/fleet/src/index.js'
 
-// Unit tests of the runner's bookkeeping with a mocked SSM and virtual time. The behaviour
+// Unit tests of FleetCommands' bookkeeping with a mocked SSM and virtual time. The behaviour
 // against SSM's real wire protocol is tested against the sandbox.
 const ssm = mockClient(SSMClient)
 let clock = 0
@@ -68,12 +68,12 @@ describe('chunking and concurrency', () => {
   })
 })
 
-describe('FleetCommandRunner', () => {
+describe('FleetCommands', () => {
   it('sends ⌈N/50⌉ SendCommand calls with SSM rolling parameters', async () => {
     let n = 0
     ssm.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${++n}` } }))
-    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), tuning)
-    const byCommand = await runner.send(
+    const commands = new FleetCommands(ssm as unknown as SSMClient, memoryLogger(), tuning)
+    const byCommand = await commands.send(
       command(ids(101), { maxConcurrency: '10%', maxErrors: '1', comment: 'x'.repeat(150) }),
     )
     expect([...byCommand.keys()]).toEqual(['cmd-1', 'cmd-2', 'cmd-3'])
@@ -99,8 +99,8 @@ describe('FleetCommandRunner', () => {
       .resolves({
         CommandInvocations: [invocation(a, 'Success'), invocation(b, 'Failed', 'Failed', 11)],
       })
-    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), tuning)
-    const outcomes = await runner.wait(new Map([['cmd-1', [a, b, c]]]), 600_000)
+    const commands = new FleetCommands(ssm as unknown as SSMClient, memoryLogger(), tuning)
+    const outcomes = await commands.wait(new Map([['cmd-1', [a, b, c]]]), 600_000)
     const byId = Object.fromEntries(outcomes.map(o => [o.instanceId, o]))
     expect(byId[a]).toMatchObject({ verdict: 'success', exitCode: 0, outputHead: `output of ${a}` })
     expect(byId[b]).toMatchObject({
@@ -111,7 +111,7 @@ describe('FleetCommandRunner', () => {
     // c never appeared: a failure once the grace period is over, not a success and not a hang.
     expect(byId[c]).toMatchObject({ verdict: 'failed', status: 'Missing' })
     expect(clock).toBeGreaterThanOrEqual(10_000)
-    expect(runner.stats.maxListCallsPerRound).toBe(1)
+    expect(commands.stats.maxListCallsPerRound).toBe(1)
   })
 
   it('pages through invocations: one call per page per round', async () => {
@@ -124,10 +124,10 @@ describe('FleetCommandRunner', () => {
       })
       .on(ListCommandInvocationsCommand, { NextToken: 't2' })
       .resolves({ CommandInvocations: all.slice(30).map(i => invocation(i, 'Success')) })
-    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), tuning)
-    const outcomes = await runner.wait(new Map([['cmd-1', all]]), 600_000)
+    const commands = new FleetCommands(ssm as unknown as SSMClient, memoryLogger(), tuning)
+    const outcomes = await commands.wait(new Map([['cmd-1', all]]), 600_000)
     expect(outcomes.every(o => o.verdict === 'success')).toBe(true)
-    expect(runner.stats).toMatchObject({ rounds: 1, listCalls: 2, maxListCallsPerRound: 2 })
+    expect(commands.stats).toMatchObject({ rounds: 1, listCalls: 2, maxListCallsPerRound: 2 })
   })
 
   it('gives up at the deadline with the status each instance was stuck in', async () => {
@@ -135,10 +135,10 @@ describe('FleetCommandRunner', () => {
     ssm
       .on(ListCommandInvocationsCommand)
       .resolves({ CommandInvocations: [invocation(a, 'InProgress')] })
-    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), tuning)
-    const deadline = runner.deadlineFor(command([a]), 0)
+    const commands = new FleetCommands(ssm as unknown as SSMClient, memoryLogger(), tuning)
+    const deadline = commands.deadlineFor(command([a]), 0)
     expect(deadline).toBe((30 + 60) * 1000)
-    const [outcome] = await runner.wait(new Map([['cmd-1', [a]]]), deadline)
+    const [outcome] = await commands.wait(new Map([['cmd-1', [a]]]), deadline)
     expect(outcome).toMatchObject({ verdict: 'failed', status: 'InProgress' })
     expect(outcome?.reason).toMatch(/still InProgress when the deadline passed/)
     expect(clock).toBe(90_000)
@@ -163,10 +163,10 @@ describe('FleetCommandRunner', () => {
       .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
       .resolves({ CommandInvocations: [invocation(a, 'Success')] })
     const logger = memoryLogger()
-    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, logger, tuning)
-    const [outcome] = await runner.wait(new Map([['cmd-1', [a]]]), 600_000)
+    const commands = new FleetCommands(ssm as unknown as SSMClient, logger, tuning)
+    const [outcome] = await commands.wait(new Map([['cmd-1', [a]]]), 600_000)
     expect(outcome?.verdict).toBe('success')
-    expect(runner.stats.throttledRounds).toBe(1)
+    expect(commands.stats.throttledRounds).toBe(1)
     expect(clock).toBe(2000)
     expect(logger.lines.join('\n')).toMatch(/throttling ListCommandInvocations/)
   })
@@ -175,9 +175,9 @@ describe('FleetCommandRunner', () => {
     let n = 0
     ssm.on(SendCommandCommand).callsFake(() => ({ Command: { CommandId: `cmd-${++n}` } }))
     ssm.on(CancelCommandCommand).resolves({})
-    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), tuning)
-    await runner.send(command(ids(60)))
-    await runner.cancelAll()
+    const commands = new FleetCommands(ssm as unknown as SSMClient, memoryLogger(), tuning)
+    await commands.send(command(ids(60)))
+    await commands.cancelAll()
     expect(
       ssm
         .commandCalls(CancelCommandCommand)
@@ -191,15 +191,15 @@ describe('FleetCommandRunner', () => {
     ssm
       .on(ListCommandInvocationsCommand)
       .resolves({ CommandInvocations: [invocation(a, 'InProgress')] })
-    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), tuning)
+    const commands = new FleetCommands(ssm as unknown as SSMClient, memoryLogger(), tuning)
     let rounds = 0
     await expect(
-      runner.wait(new Map([['cmd-1', [a]]]), 600_000, () => ++rounds > 3),
+      commands.wait(new Map([['cmd-1', [a]]]), 600_000, () => ++rounds > 3),
     ).rejects.toThrow(/aborted/)
   })
 })
 
-describe('FleetCommandRunner and throttled listings', () => {
+describe('FleetCommands and throttled listings', () => {
   it('never judges an instance missing on the strength of a throttled listing', async () => {
     const [a] = ids(1) as [string]
     const throttle = () =>
@@ -211,14 +211,14 @@ describe('FleetCommandRunner and throttled listings', () => {
       .rejectsOnce(throttle())
       .rejectsOnce(throttle())
       .resolves({ CommandInvocations: [invocation(a, 'Success')] })
-    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), tuning)
-    const [outcome] = await runner.wait(new Map([['cmd-1', [a]]]), 600_000)
+    const commands = new FleetCommands(ssm as unknown as SSMClient, memoryLogger(), tuning)
+    const [outcome] = await commands.wait(new Map([['cmd-1', [a]]]), 600_000)
     expect(clock).toBeGreaterThan(tuning.missingGraceMs)
     expect(outcome?.verdict).toBe('success')
   })
 })
 
-describe('FleetCommandRunner poll pacing', () => {
+describe('FleetCommands poll pacing', () => {
   it('backs off to 5 s while waiting for delivery, but polls at most every 1.5 s while a host runs', async () => {
     const [a, b] = ids(2) as [string, string]
     const sleeps: number[] = []
@@ -236,14 +236,14 @@ describe('FleetCommandRunner poll pacing', () => {
       .resolvesOnce(running)
       .resolvesOnce(running)
       .resolves({ CommandInvocations: [invocation(a, 'Success'), invocation(b, 'Success')] })
-    const runner = new FleetCommandRunner(ssm as unknown as SSMClient, memoryLogger(), {
+    const commands = new FleetCommands(ssm as unknown as SSMClient, memoryLogger(), {
       ...tuning,
       sleep: async ms => {
         sleeps.push(ms)
         clock += ms
       },
     })
-    await runner.wait(new Map([['cmd-1', [a, b]]]), 600_000)
+    await commands.wait(new Map([['cmd-1', [a, b]]]), 600_000)
     // Pending: 1 s (first sighting is progress), then ×1.5 up to 5 s.
     expect(sleeps.slice(0, 5)).toEqual([1000, 1500, 2250, 3375, 5000])
     // Running: reset on the change, then capped at 1.5 s.

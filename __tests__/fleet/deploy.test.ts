@@ -7,8 +7,7 @@ import {
 } from '@aws-sdk/client-ssm'
 import { mockClient } from 'aws-sdk-client-mock'
 import { memoryLogger } from '../../packages/kit/src/index.js'
-import { FleetCommandRunner } from '../../packages/fleet/src/command.js'
-import { FleetDeploy } from '../../packages/fleet/src/deploy.js'
+import { FleetCommands, FleetDeploy } from '../../packages/fleet/src/index.js'
 
 // The corners of FleetDeploy that the sandbox cannot show: SSM cutting a host's output at
 // 24,000 characters. (Everything else runs against the sandbox in the e2e tests.)
@@ -36,7 +35,7 @@ describe('FleetDeploy', () => {
     const logger = memoryLogger()
     const printed: string[] = []
     const deploy = new FleetDeploy(
-      new FleetCommandRunner(ssm as unknown as SSMClient, logger, { sleep: async () => {} }),
+      new FleetCommands(ssm as unknown as SSMClient, logger, { sleep: async () => {} }),
       logger,
     )
     const report = await deploy.run(
@@ -88,7 +87,7 @@ describe('FleetDeploy', () => {
     }
     const logger = memoryLogger()
     const deploy = new FleetDeploy(
-      new FleetCommandRunner(ssm as unknown as SSMClient, logger, { sleep: async () => {} }),
+      new FleetCommands(ssm as unknown as SSMClient, logger, { sleep: async () => {} }),
       logger,
     )
     const report = await deploy.run(

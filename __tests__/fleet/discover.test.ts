@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import type { EC2Client } from '@aws-sdk/client-ec2'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import { memoryLogger } from '../../packages/kit/src/index.js'
-import { findInstances, parseTagFilters } from '../../packages/fleet/src/discover.js'
+import { findInstances, parseTagFilters } from '../../packages/fleet/src/index.js'
 import { sandboxClients, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 let sandbox: Sandbox

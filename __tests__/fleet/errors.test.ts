@@ -3,7 +3,7 @@ import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2'
 import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm'
 import { mockClient } from 'aws-sdk-client-mock'
 import { ConfigurationError, memoryLogger } from '../../packages/kit/src/index.js'
-import { FleetCommandRunner } from '../../packages/fleet/src/command.js'
+import { FleetCommands } from '../../packages/fleet/src/index.js'
 import { explainFleetCall } from '../../packages/aws/src/index.js'
 
 // SSM and EC2 errors explained. The sandbox allows every call, so a refused SendCommand is
@@ -38,8 +38,8 @@ describe('SSM and EC2 errors', () => {
     )
     ssm.on(SendCommandCommand).rejects(denied)
     const client = new SSMClient({ region: 'eu-west-1' })
-    const runner = new FleetCommandRunner(client, memoryLogger())
-    const error = await rejection(runner.send(command))
+    const commands = new FleetCommands(client, memoryLogger())
+    const error = await rejection(commands.send(command))
     expect(error).toBeInstanceOf(ConfigurationError)
     expect(error.message).toContain(
       `access denied: SendCommand (instances ${ID}) in region eu-west-1`,

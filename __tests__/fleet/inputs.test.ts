@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { ConfigurationError, Inputs } from '../../packages/kit/src/index.js'
-import { readRemoteOptions } from '../../packages/fleet/src/inputs.js'
+import { readRemoteOptions } from '../../packages/fleet/src/index.js'
 import { engineVariables } from '../../packages/remote/src/index.js'
 
 // The inputs ssm-deploy and verify-health's rollback share, read into the engine's options.

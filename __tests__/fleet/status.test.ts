@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { fleetStatus, type FleetStatus, type HostStatus } from '../../packages/fleet/src/status.js'
+import { fleetStatus, type FleetStatus, type HostStatus } from '../../packages/fleet/src/index.js'
 
 // The table in docs/actions/ssm-deploy.md, row by row.
 const TABLE: [HostStatus[], FleetStatus][] = [

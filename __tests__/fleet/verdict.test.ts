@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { judgeInvocation } from '../../packages/fleet/src/verdict.js'
+import { judgeInvocation } from '../../packages/fleet/src/index.js'
 
 describe('judgeInvocation: the status-to-verdict table', () => {
   it.each([

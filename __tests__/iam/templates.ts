@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { PolicyDocument, StsRole } from '../../dev/aws-sandbox/src/index.js'
-import { repoRoot } from '../support/run-action.js'
+import { repoRoot } from '../support/bundled-action.js'
 
 export const ACCOUNT_ID = '123456789012'
 export const REGION = 'us-east-1'

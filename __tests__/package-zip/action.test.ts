@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runAction } from '../support/run-action.js'
+import { runBundledAction } from '../support/bundled-action.js'
 import {
   assertReadersAccept,
   describeTree,
@@ -42,7 +42,7 @@ describe('package-zip action', () => {
   it('packs the workspace and reports file, sha256, size and files', async () => {
     const workspace = appTree()
     const outputDir = tempDir('out')
-    const run = await runAction('package-zip', {
+    const run = await runBundledAction('package-zip', {
       cwd: workspace,
       inputs: { app: 'web', version: 'v1.2.3-main-abc1234', 'output-dir': outputDir },
       env: { SOURCE_DATE_EPOCH: '1700000000' },
@@ -82,7 +82,7 @@ describe('package-zip action', () => {
     for (let i = 0; i < 2; i++) {
       const outputDir = tempDir('out')
       runs.push(
-        await runAction('package-zip', {
+        await runBundledAction('package-zip', {
           cwd: workspace,
           inputs: { name: 'app.zip', 'output-dir': outputDir },
           env: { GITHUB_SHA: sha, SOURCE_DATE_EPOCH: undefined },
@@ -101,7 +101,7 @@ describe('package-zip action', () => {
   it('uploads the zip as a workflow artifact, which downloadWorkflowArtifact fetches back', async () => {
     const workspace = appTree()
     const outputDir = tempDir('out')
-    const run = await runAction('package-zip', {
+    const run = await runBundledAction('package-zip', {
       cwd: workspace,
       inputs: {
         app: 'web',
@@ -133,7 +133,7 @@ describe('package-zip action', () => {
     const saved = { ...process.env }
     Object.assign(process.env, service.env(), { GITHUB_SERVER_URL: 'https://github.com' })
     try {
-      const { downloadWorkflowArtifact } = await import('../../packages/kit/src/github-artifact.js')
+      const { downloadWorkflowArtifact } = await import('../../packages/github/src/index.js')
       const dest = tempDir('download')
       const files = await downloadWorkflowArtifact('release-zip', dest)
       expect(files).toEqual([join(dest, 'web-v2.0.0.zip')])
@@ -195,7 +195,7 @@ describe('package-zip action', () => {
     ],
     [{ name: 'a.zip', path: 'missing-dir' }, /input 'path': "missing-dir" cannot be read/],
   ])('fails on bad input %j, naming the input and the rule', async (inputs, message) => {
-    const run = await runAction('package-zip', {
+    const run = await runBundledAction('package-zip', {
       cwd: appTree(),
       inputs: { 'output-dir': tempDir('out'), ...inputs },
       timeoutMs: 120_000,
@@ -207,7 +207,7 @@ describe('package-zip action', () => {
   it('fails naming the symlink and the rule when one points outside path', async () => {
     const workspace = appTree()
     makeTree(workspace, { 'config/creds': { link: '/etc/passwd' } })
-    const run = await runAction('package-zip', {
+    const run = await runBundledAction('package-zip', {
       cwd: workspace,
       inputs: { name: 'a.zip', 'output-dir': tempDir('out') },
       timeoutMs: 120_000,

@@ -4,7 +4,11 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
-import { runAction, type ActionRun, type RunActionOptions } from '../support/run-action.js'
+import {
+  runBundledAction,
+  type ActionRun,
+  type BundledActionOptions,
+} from '../support/bundled-action.js'
 
 const BUCKET = 'releases'
 const SHA = 'b'.repeat(64)
@@ -27,9 +31,9 @@ const keys = {
 
 function record(
   inputs: Record<string, string>,
-  options: RunActionOptions = {},
+  options: BundledActionOptions = {},
 ): Promise<ActionRun> {
-  return runAction('record-release', {
+  return runBundledAction('record-release', {
     timeoutMs: 60_000,
     ...options,
     inputs: {

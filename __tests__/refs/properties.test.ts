@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
 import { ConfigurationError, ENVIRONMENT_RULE, VERSION_RULE } from '../../packages/kit/src/index.js'
-import { roleForEnvironment } from '../../packages/kit/src/github-aws.js'
+import { roleForEnvironment } from '../../packages/github/src/index.js'
 import {
   SEMVER_PATTERN,
   branchSlug,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { TempRepo } from '../support/git.js'
-import { evalTypescriptModule, node24, repoRoot } from '../support/run-action.js'
+import { evalTypescriptModule, node24, repoRoot } from '../support/bundled-action.js'
 
 // What a team adopting the suite relies on: Marketplace-sized descriptions, a release process
 // that checks dist/ and moves the major tag, and a way to run one action locally.

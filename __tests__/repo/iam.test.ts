@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { evaluate, type AuthorizationRequest } from '../../dev/aws-sandbox/src/index.js'
 import { ACCOUNT_ID, APP, BUCKET, instantiate, REGION, templateText } from '../iam/templates.js'
-import { repoRoot } from '../support/run-action.js'
+import { repoRoot } from '../support/bundled-action.js'
 
 interface Statement {
   Sid?: string

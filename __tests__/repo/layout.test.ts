@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { node24, repoRoot } from '../support/run-action.js'
+import { node24, repoRoot } from '../support/bundled-action.js'
 
 const actions = readdirSync(join(repoRoot, 'actions'), { withFileTypes: true })
   .filter(entry => entry.isDirectory())

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { repoRoot } from '../support/run-action.js'
+import { repoRoot } from '../support/bundled-action.js'
 
 const read = (path: string) => readFileSync(join(repoRoot, path), 'utf8')
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inPrivateMountNamespace } from '../../dev/aws-sandbox/src/index.js'
-import { repoRoot } from '../support/run-action.js'
+import { repoRoot } from '../support/bundled-action.js'
 
 // `npm test` starts with scripts/system-tools.mjs: a missing tool is installed (as root) or
 // named with its Debian package. Each case hides shellcheck in a private mount namespace.

@@ -11,7 +11,7 @@ import {
   type ResolveOptions,
 } from '../../packages/refs/src/index.js'
 import { parseDispatchTarget, renderSummary } from '../../packages/report/src/index.js'
-import { repoRoot } from '../support/run-action.js'
+import { repoRoot } from '../support/bundled-action.js'
 
 // The summary's rollback line, run as a user would paste it: a stand-in `gh` on PATH records
 // the words bash hands it, and the dispatch they describe is resolved with the example's rules.

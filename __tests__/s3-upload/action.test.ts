@@ -20,7 +20,11 @@ import {
   type S3Sandbox,
   type StsServer,
 } from '../../dev/aws-sandbox/src/index.js'
-import { runAction, type ActionRun, type RunActionOptions } from '../support/run-action.js'
+import {
+  runBundledAction,
+  type ActionRun,
+  type BundledActionOptions,
+} from '../support/bundled-action.js'
 
 const BUCKET = 'releases'
 const ROLE = 'arn:aws:iam::123456789012:role/deploy'
@@ -75,9 +79,9 @@ const staticKeys = {
 
 function upload(
   inputs: Record<string, string>,
-  options: RunActionOptions = {},
+  options: BundledActionOptions = {},
 ): Promise<ActionRun> {
-  return runAction('s3-upload', {
+  return runBundledAction('s3-upload', {
     timeoutMs: 120_000,
     ...options,
     inputs: { bucket: BUCKET, app: 'web', environment: 'prod', ...inputs },
@@ -101,7 +105,7 @@ async function recordRelease(
   uploaded: Record<string, string>,
   inputs: Record<string, string>,
 ): Promise<ActionRun> {
-  const result = await runAction('record-release', {
+  const result = await runBundledAction('record-release', {
     timeoutMs: 60_000,
     inputs: {
       'deploy-status': 'success',

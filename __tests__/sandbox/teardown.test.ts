@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { sandboxClients, startSandbox } from '../../dev/aws-sandbox/src/index.js'
-import { evalTypescriptModule, node24, repoRoot } from '../support/run-action.js'
+import { evalTypescriptModule, node24, repoRoot } from '../support/bundled-action.js'
 
 // Closing a sandbox leaves nothing behind: no process any instance started (services that
 // left the command's process group included), no directory on the machine.

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { join } from 'node:path'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { node24 } from '../support/run-action.js'
+import { node24 } from '../support/bundled-action.js'
 import {
   appsDir,
   createUser,

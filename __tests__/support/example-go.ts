@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runAction } from '../../dev/github-runner/src/index.js'
+import { runBundledAction } from '../../dev/github-runner/src/index.js'
 import {
   commentedInput,
   commentLine,
@@ -169,7 +169,7 @@ async function runImageJob(
   for (const step of job.steps ?? []) {
     const own = /\/ec2-deploy-actions\/actions\/([\w-]+)@/.exec(step.uses ?? '')?.[1]
     if (own !== undefined) {
-      const result = await runAction(own, {
+      const result = await runBundledAction(own, {
         inputs: Object.fromEntries(
           Object.entries(step.with ?? {}).map(([name, value]) => [name, resolve(String(value))]),
         ),

@@ -21,11 +21,11 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { parse } from 'yaml'
-import { roleForEnvironment } from '../../packages/kit/src/github-aws.js'
+import { roleForEnvironment } from '../../packages/github/src/index.js'
 import { runPipeline, type PipelineResult } from '../../dev/github-runner/src/index.js'
 import type { SandboxInstance } from '../../dev/aws-sandbox/src/index.js'
 import { startSandboxWithOidc, type SandboxWithOidc } from './sandbox-with-oidc.js'
-import { repoRoot } from './run-action.js'
+import { repoRoot } from './bundled-action.js'
 import { appsDir, filesUnder, run, waitUntil } from './stacks.js'
 
 /** A caller workflow of examples/, parsed. */

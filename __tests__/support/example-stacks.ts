@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { node24 } from './run-action.js'
+import { node24 } from './bundled-action.js'
 import {
   readExample,
   type ExampleDeployment,

@@ -27,7 +27,7 @@ import { get as httpsGet } from 'node:https'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { freePort, SSM_AGENT_PATH } from '../../dev/aws-sandbox/src/index.js'
-import { repoRoot } from './run-action.js'
+import { repoRoot } from './bundled-action.js'
 
 /** The PATH the SSM agent gives the commands it runs. */
 export const SSM_PATH = SSM_AGENT_PATH

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { repoRoot } from './run-action.js'
+import { repoRoot } from './bundled-action.js'
 
 /**
  * `tool`, once checked to be installed; otherwise an error that names it and its Debian

@@ -11,7 +11,7 @@ import { NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { repoRoot } from './run-action.js'
+import { repoRoot } from './bundled-action.js'
 
 interface Step {
   uses?: string

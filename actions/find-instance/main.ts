@@ -4,13 +4,9 @@ import {
   runAction,
   runnerLogger,
   setOutputs,
-} from '../../packages/kit/src/github.js'
-import { awsClientsFromInputs } from '../../packages/kit/src/github-aws.js'
-import {
-  describeOffline,
-  findInstances,
-  parseTagFilters,
-} from '../../packages/fleet/src/discover.js'
+} from '../../packages/github/src/index.js'
+import { awsClientsFromInputs } from '../../packages/github/src/index.js'
+import { describeOffline, findInstances, parseTagFilters } from '../../packages/fleet/src/index.js'
 
 await runAction(
   async () => {

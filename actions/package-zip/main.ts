@@ -6,8 +6,8 @@ import {
   assertSafeName,
   renderTemplate,
 } from '../../packages/kit/src/index.js'
-import { runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
-import { uploadWorkflowArtifact } from '../../packages/kit/src/github-artifact.js'
+import { runAction, runnerLogger, setOutputs } from '../../packages/github/src/index.js'
+import { uploadWorkflowArtifact } from '../../packages/github/src/index.js'
 import {
   APP_RULE,
   DEFAULT_LEVEL,

@@ -7,8 +7,8 @@ import {
   invalidInput,
   type NameRule,
 } from '../../packages/kit/src/index.js'
-import { runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
-import { awsClientsFromInputs, readAwsInputs } from '../../packages/kit/src/github-aws.js'
+import { runAction, runnerLogger, setOutputs } from '../../packages/github/src/index.js'
+import { awsClientsFromInputs, readAwsInputs } from '../../packages/github/src/index.js'
 import { APP_RULE } from '../../packages/artifact/src/index.js'
 import {
   runContext,
@@ -16,7 +16,7 @@ import {
   validateBucketName,
   validateObjectKey,
   writeDeploymentRecord,
-} from '../../packages/aws/src/index.js'
+} from '../../packages/release-store/src/index.js'
 
 await runAction(async () => {
   const inputs = new Inputs()

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { Inputs } from '../../packages/kit/src/index.js'
-import { runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
+import { runAction, runnerLogger, setOutputs } from '../../packages/github/src/index.js'
 import { resolveEnvironment } from '../../packages/refs/src/index.js'
 
 await runAction(async () => {

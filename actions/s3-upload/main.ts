@@ -9,13 +9,13 @@ import {
   describeValue,
   invalidInput,
 } from '../../packages/kit/src/index.js'
-import { runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
+import { runAction, runnerLogger, setOutputs } from '../../packages/github/src/index.js'
 import { APP_RULE } from '../../packages/artifact/src/index.js'
-import { awsClientsFromInputs, readAwsInputs } from '../../packages/kit/src/github-aws.js'
+import { awsClientsFromInputs, readAwsInputs } from '../../packages/github/src/index.js'
 import {
   downloadWorkflowArtifact,
   normalizeArtifactDigest,
-} from '../../packages/kit/src/github-artifact.js'
+} from '../../packages/github/src/index.js'
 import {
   DEFAULT_KEY_TEMPLATE,
   MAX_PRESIGN_SECONDS,
@@ -32,7 +32,7 @@ import {
   workflowRunUrl,
   type ArtifactLocation,
   type KeyValues,
-} from '../../packages/aws/src/index.js'
+} from '../../packages/release-store/src/index.js'
 
 /** Presigned URLs longer-lived than this get a warning: SSM keeps them readable. */
 const PRESIGN_WARN_SECONDS = 15 * 60

@@ -1,9 +1,16 @@
-import { FailureReport, Inputs, describeValue, sleep } from '../../packages/kit/src/index.js'
-import { printFenced, runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
-import { awsClientsFromInputs } from '../../packages/kit/src/github-aws.js'
-import { FleetCommandRunner } from '../../packages/fleet/src/command.js'
-import { FleetDeploy } from '../../packages/fleet/src/deploy.js'
-import { readFleetDeployOptions } from '../../packages/fleet/src/inputs.js'
+import { ReportedFailure, Inputs, describeValue, sleep } from '../../packages/kit/src/index.js'
+import {
+  printFenced,
+  runAction,
+  runnerLogger,
+  setOutputs,
+  awsClientsFromInputs,
+} from '../../packages/github/src/index.js'
+import {
+  FleetCommands,
+  FleetDeploy,
+  readFleetDeployOptions,
+} from '../../packages/fleet/src/index.js'
 
 /** What a deploy that failed before reporting on any host says: nothing was deployed. */
 const NOTHING_DEPLOYED = {
@@ -41,10 +48,10 @@ await runAction(
     // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
     const { EC2Client } = await import('@aws-sdk/client-ec2')
     const { SSMClient } = await import('@aws-sdk/client-ssm')
-    const runner = new FleetCommandRunner(aws.client(SSMClient), runnerLogger, {
+    const commands = new FleetCommands(aws.client(SSMClient), runnerLogger, {
       sleep: interruptibleSleep,
     })
-    const deploy = new FleetDeploy(runner, runnerLogger, aws.client(EC2Client))
+    const deploy = new FleetDeploy(commands, runnerLogger, aws.client(EC2Client))
     const onSignal = (signal: string) => {
       runnerLogger.warning(`Received ${signal}: cancelling the SSM command(s)…`)
       deploy.cancel()
@@ -81,13 +88,13 @@ await runAction(
       }
     }
     if (stop.signal.aborted) {
-      throw new FailureReport(
+      throw new ReportedFailure(
         `cancelled: the SSM command was cancelled${report.interrupted.length > 0 ? `; mid-deploy on ${report.interrupted.join(', ')}` : ''}`,
       )
     }
     if (report.status !== 'success') {
       const bad = report.results.filter(r => r.status !== 'success')
-      throw new FailureReport(
+      throw new ReportedFailure(
         `deploy ${report.status}: ${bad.length} of ${report.results.length} instance(s) did not deploy ` +
           `(${bad.map(r => `${r['instance-id']}: ${describeValue(r.reason || r.status)}`).join('; ')})`,
       )

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { ConfigurationError, Inputs, describeValue } from '../../packages/kit/src/index.js'
-import { runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
+import { runAction, runnerLogger, setOutputs } from '../../packages/github/src/index.js'
 import { deploymentState, renderSummary } from '../../packages/report/src/index.js'
 import { recordDeployment } from './deployment.js'
 

@@ -1,14 +1,22 @@
 import {
   ConfigurationError,
-  FailureReport,
+  ReportedFailure,
   Inputs,
   renderTemplate,
 } from '../../packages/kit/src/index.js'
-import { printFenced, runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
-import { awsClientsFromInputs } from '../../packages/kit/src/github-aws.js'
-import { FleetCommandRunner } from '../../packages/fleet/src/command.js'
-import { FleetDeploy } from '../../packages/fleet/src/deploy.js'
-import { readFleetDeployOptions, readInstanceIds } from '../../packages/fleet/src/inputs.js'
+import {
+  printFenced,
+  runAction,
+  runnerLogger,
+  setOutputs,
+  awsClientsFromInputs,
+} from '../../packages/github/src/index.js'
+import {
+  FleetCommands,
+  FleetDeploy,
+  readFleetDeployOptions,
+  readInstanceIds,
+} from '../../packages/fleet/src/index.js'
 import {
   checkUrls,
   checkViaSsm,
@@ -84,12 +92,12 @@ await runAction(
         : undefined
     // The SDK is loaded here, when needed: a step that fails on its inputs never loads it.
     const ssm = aws && aws.client((await import('@aws-sdk/client-ssm')).SSMClient)
-    const makeRunner = () => new FleetCommandRunner(ssm as NonNullable<typeof ssm>, runnerLogger)
+    const makeCommands = () => new FleetCommands(ssm as NonNullable<typeof ssm>, runnerLogger)
 
     const report: CheckReport = http
       ? await checkUrls({ ...http, ...timing }, runnerLogger)
       : await checkViaSsm(
-          makeRunner,
+          makeCommands,
           { ...(ssmCheck as NonNullable<typeof ssmCheck>), ...timing },
           runnerLogger,
         )
@@ -109,12 +117,12 @@ await runAction(
     }
     if (!rollback) {
       setOutputs({ 'rolled-back': false, 'rollback-status': '', 'rollback-results': '' })
-      throw new FailureReport(`unhealthy: ${unhealthy.join('; ')}`)
+      throw new ReportedFailure(`unhealthy: ${unhealthy.join('; ')}`)
     }
     runnerLogger.warning(
       `Unhealthy (${unhealthy.join('; ')}): rolling back ${rollback.instanceIds.length} instance(s).`,
     )
-    const deploy = new FleetDeploy(makeRunner(), runnerLogger)
+    const deploy = new FleetDeploy(makeCommands(), runnerLogger)
     const result = await deploy.run(rollback, (_id, title, output) => printFenced(title, output))
     const rolledBack = result.status === 'success'
     setOutputs({
@@ -122,7 +130,7 @@ await runAction(
       'rollback-status': result.status,
       'rollback-results': result.results,
     })
-    throw new FailureReport(
+    throw new ReportedFailure(
       rolledBack
         ? `unhealthy, rolled back: every instance serves its previous release again (${unhealthy.join('; ')})`
         : `unhealthy, rollback failed (${result.status}): a human is needed; ${result.results

@@ -1,5 +1,5 @@
 import { ConfigurationError, Inputs } from '../../packages/kit/src/index.js'
-import { runAction, runnerLogger, setOutputs } from '../../packages/kit/src/github.js'
+import { runAction, runnerLogger, setOutputs } from '../../packages/github/src/index.js'
 import {
   DEFAULT_BASE_VERSION,
   DEFAULT_FORMAT,

@@ -1,5 +1,5 @@
 /**
- * Fleet benchmark: how ssm-deploy's runner follows one command on N sandbox instances,
+ * Fleet benchmark: how ssm-deploy's FleetCommands follows one command on N sandbox instances,
  * against the usual hand-rolled loop of `aws ssm wait command-executed` per instance (the AWS
  * CLI's waiter: GetCommandInvocation every 5 s, giving up after 20 tries, i.e. 100 s).
  *
@@ -7,14 +7,14 @@
  *   npm run bench:fleet -- --long  also a 110 s command: where the CLI waiter gives up
  *
  * Commands run in the sandbox's fast mode (no shell) and take a random 1–8 s, so what is
- * measured is the following, not the hosts. Detection delay = the moment the runner returns
+ * measured is the following, not the hosts. Detection delay = the moment FleetCommands returns
  * minus the moment the last invocation finished in the sandbox.
  */
 import { SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { Logger } from '../../packages/kit/src/index.js'
-import { FleetCommandRunner, type FleetCommand } from '../../packages/fleet/src/command.js'
+import { FleetCommands, type FleetCommand } from '../../packages/fleet/src/index.js'
 import { sandboxClients, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 const run = promisify(execFile)
@@ -86,7 +86,7 @@ async function oursOnce(n: number): Promise<Row> {
     n,
     () => duration,
     async sandbox => {
-      const runner = new FleetCommandRunner(ssmClient(sandbox), quiet)
+      const commands = new FleetCommands(ssmClient(sandbox), quiet)
       const command: FleetCommand = {
         instanceIds: sandbox.instances.map(i => i.id),
         commands: ['deploy'],
@@ -97,15 +97,15 @@ async function oursOnce(n: number): Promise<Row> {
       }
       sandbox.faults.resetCounters()
       const started = Date.now()
-      const byCommand = await runner.send(command)
-      const outcomes = await runner.wait(byCommand, runner.deadlineFor(command, started))
+      const byCommand = await commands.send(command)
+      const outcomes = await commands.wait(byCommand, commands.deadlineFor(command, started))
       const noticed = Date.now()
       if (outcomes.some(o => o.verdict !== 'success')) throw new Error('an invocation failed')
       return {
-        who: 'ssm-deploy runner',
+        who: 'ssm-deploy (FleetCommands)',
         n,
         sendCalls: sandbox.faults.calls.SendCommand ?? 0,
-        pollCallsPerRound: `${runner.stats.maxListCallsPerRound} (${runner.stats.rounds} rounds)`,
+        pollCallsPerRound: `${commands.stats.maxListCallsPerRound} (${commands.stats.rounds} rounds)`,
         wallMs: noticed - started,
         detectionMs: detectionDelay(sandbox, byCommand.keys(), noticed),
       }
@@ -198,7 +198,7 @@ async function main(): Promise<void> {
       1,
       () => 110_000,
       async sandbox => {
-        const runner = new FleetCommandRunner(ssmClient(sandbox), quiet)
+        const commands = new FleetCommands(ssmClient(sandbox), quiet)
         const command: FleetCommand = {
           instanceIds: [sandbox.instances[0]!.id],
           commands: ['deploy'],
@@ -208,14 +208,14 @@ async function main(): Promise<void> {
           maxErrors: '0',
         }
         const started = Date.now()
-        const outcomes = await runner.wait(
-          await runner.send(command),
-          runner.deadlineFor(command, started),
+        const outcomes = await commands.wait(
+          await commands.send(command),
+          commands.deadlineFor(command, started),
         )
         return `${outcomes[0]?.verdict} after ${Date.now() - started} ms`
       },
     )
-    summary.push(`ssm-deploy runner, 110 s command: ${oursLong}`)
+    summary.push(`ssm-deploy (FleetCommands), 110 s command: ${oursLong}`)
   }
   console.table(rows)
   console.log(summary.join('\n'))

@@ -53,7 +53,7 @@ export function evalTypescriptModule(script: string): string[] {
   return [...RUN_TYPESCRIPT, '--input-type=module', '-e', script]
 }
 
-export interface RunActionOptions {
+export interface BundledActionOptions {
   /** Inputs by their action.yml names; unset ones get action.yml's default. */
   inputs?: Record<string, string>
   /** Extra environment (GITHUB_REF, AWS_ENDPOINT_URL_S3, …); wins over the defaults. */
@@ -147,7 +147,10 @@ export interface StartedAction {
 }
 
 /** Starts the action and returns the child process (for signal tests) and its result. */
-export function startAction(name: string, options: RunActionOptions = {}): StartedAction {
+export function startBundledAction(
+  name: string,
+  options: BundledActionOptions = {},
+): StartedAction {
   const entry = join(repoRoot, 'dist', name, 'index.js')
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run bundle`)
   if (!existsSync(node24)) throw new Error(`${node24} is missing: run npm ci`)
@@ -227,6 +230,9 @@ export function startAction(name: string, options: RunActionOptions = {}): Start
 }
 
 /** Runs the action to completion. */
-export function runAction(name: string, options: RunActionOptions = {}): Promise<ActionRun> {
-  return startAction(name, options).result
+export function runBundledAction(
+  name: string,
+  options: BundledActionOptions = {},
+): Promise<ActionRun> {
+  return startBundledAction(name, options).result
 }

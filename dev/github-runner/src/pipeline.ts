@@ -3,7 +3,7 @@
  * itself: readWorkflow() reads its inputs, jobs and steps, runWorkflow() runs them as GitHub
  * does (`needs`, `if:`, status functions, outputs, every `${{ }}` through GitHub's expression
  * engine), and this driver gives each step its local meaning:
- * - `$/actions/<name>`: the bundle dist/<name>/index.js, run as the runner runs it (runAction);
+ * - `$/actions/<name>`: the bundle dist/<name>/index.js, run as the runner runs it (runBundledAction);
  * - `actions/checkout`: the caller's checkout directory becomes the job's workspace.
  * Every job starts in a fresh, empty workspace; the jobs of a run share one workflow-artifact
  * store (the stand-in), as on GitHub; only a job granted `id-token: write` reaches the OIDC
@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ArtifactServiceStandIn } from './artifact-service.js'
-import { RUN_DEFAULTS, repoRoot, runAction, type ActionRun } from './local-action.js'
+import { RUN_DEFAULTS, repoRoot, runBundledAction, type ActionRun } from './local-action.js'
 import { readWorkflow, type WorkflowStep } from './workflow.js'
 import {
   runWorkflow,
@@ -147,7 +147,7 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
       return { ok: true, outputs: context.steps[step.id] ?? {} }
     }
     const oidc = grantsIdToken(job.permissions ?? workflow.permissions)
-    const run = await runAction(step.action, {
+    const run = await runBundledAction(step.action, {
       inputs: call.with,
       env: {
         ...options.env,

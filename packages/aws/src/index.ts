@@ -1,9 +1,7 @@
-// The AWS side of the suite: client factory, OIDC role assumption, error translation and the
-// S3 artifact store. No @actions imports: the runner glue is packages/kit/src/github-aws.ts.
+// The AWS side of the suite: client factory, OIDC role assumption and error translation.
+// No @actions imports: the runner glue is packages/github. The S3 release store built on
+// it is packages/release-store.
 export * from './config.js'
 export * from './credentials.js'
-export * from './deployment-records.js'
 export * from './errors.js'
-export * from './s3.js'
-export * from './s3-names.js'
 export * from './version.js'

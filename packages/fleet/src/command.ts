@@ -149,7 +149,7 @@ interface Tracked {
  * ListCommandInvocations with backoff, and ends at the command's own deadline rather than a
  * fixed cap.
  */
-export class FleetCommandRunner {
+export class FleetCommands {
   readonly stats: FleetStats = {
     sendCalls: 0,
     listCalls: 0,
@@ -406,7 +406,7 @@ export class FleetCommandRunner {
     }
   }
 
-  /** Cancels every command this runner sent; errors are logged, not thrown (we are already failing). */
+  /** Cancels every command these commands sent; errors are logged, not thrown (we are already failing). */
   async cancelAll(): Promise<void> {
     const { CancelCommandCommand } = await import('@aws-sdk/client-ssm')
     await Promise.all(

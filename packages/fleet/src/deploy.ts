@@ -7,7 +7,7 @@ import {
   type RemoteOptions,
 } from '../../remote/src/index.js'
 import {
-  FleetCommandRunner,
+  FleetCommands,
   deliveryTimeoutFor,
   type FleetCommand,
   type InstanceOutcome,
@@ -110,7 +110,7 @@ export class FleetDeploy {
   private cancelled = false
 
   constructor(
-    private readonly runner: FleetCommandRunner,
+    private readonly commands: FleetCommands,
     private readonly logger: Logger,
     private readonly ec2?: EC2Client,
   ) {}
@@ -140,26 +140,26 @@ export class FleetDeploy {
     }
     const names = await instanceNames(this.ec2, options.instanceIds, this.logger)
     const started = Date.now()
-    const byCommand = await this.runner.send(command)
+    const byCommand = await this.commands.send(command)
     let outcomes: InstanceOutcome[]
     try {
-      outcomes = await this.runner.wait(
+      outcomes = await this.commands.wait(
         byCommand,
-        this.runner.deadlineFor(command, started),
+        this.commands.deadlineFor(command, started),
         () => this.cancelled,
       )
     } catch (error) {
       if (!this.cancelled) throw error
-      await this.runner.cancelAll()
+      await this.commands.cancelAll()
       // One more look, so the report says which hosts were mid-deploy.
-      outcomes = await this.runner.wait(byCommand, Date.now() + 15_000)
+      outcomes = await this.commands.wait(byCommand, Date.now() + 15_000)
       const interrupted = outcomes
         .filter(o => o.status === 'Cancelled' || o.status === 'InProgress')
         .map(o => o.instanceId)
       return { ...(await this.report(outcomes, names, printOutput, true)), interrupted }
     }
     const timedOut = outcomes.filter(o => o.verdict === 'failed' && o.reason.startsWith('still '))
-    if (timedOut.length > 0) await this.runner.cancelAll()
+    if (timedOut.length > 0) await this.commands.cancelAll()
     return this.report(outcomes, names, printOutput, false)
   }
 
@@ -175,7 +175,7 @@ export class FleetDeploy {
       let cut = ''
       if (outcome.status !== 'Missing') {
         try {
-          const full = await this.runner.output(outcome.commandId, outcome.instanceId)
+          const full = await this.commands.output(outcome.commandId, outcome.instanceId)
           output = full.stdout + (full.stderr ? `\n--- stderr ---\n${full.stderr}` : '')
           if (full.stdoutTruncated) {
             cut =
@@ -230,7 +230,7 @@ export class FleetDeploy {
     }
     results.sort((a, b) => a['instance-id'].localeCompare(b['instance-id']))
     return {
-      commandIds: [...this.runner.commandIds],
+      commandIds: [...this.commands.commandIds],
       status: fleetStatus(results.map(r => r.status)),
       results,
       succeeded: results.filter(r => r.status === 'success').length,

@@ -1,4 +1,4 @@
-import { validateBucketName } from '../../aws/src/index.js'
+import { validateBucketName } from '../../release-store/src/index.js'
 import { invalidInput, renderTemplate, type Inputs } from '../../kit/src/index.js'
 import type { RemoteOptions } from '../../remote/src/index.js'
 import type { FleetDeployOptions } from './deploy.js'

@@ -1,5 +1,5 @@
 import { sleep as realSleep, type Logger } from '../../kit/src/index.js'
-import { FleetCommandRunner, type InstanceOutcome } from '../../fleet/src/command.js'
+import { FleetCommands, type InstanceOutcome } from '../../fleet/src/index.js'
 import type { CheckReport, CheckTiming, TargetResult } from './http.js'
 
 export interface SsmCheckOptions extends CheckTiming {
@@ -10,11 +10,11 @@ export interface SsmCheckOptions extends CheckTiming {
 
 /**
  * Runs the health command on every host through SSM (for hosts the runner cannot reach),
- * retrying the hosts that are not healthy yet. Every SSM guarantee of the fleet runner holds:
+ * retrying the hosts that are not healthy yet. Every SSM guarantee of FleetCommands holds:
  * an undeliverable or timed-out check is unhealthy, never healthy.
  */
 export async function checkViaSsm(
-  makeRunner: () => FleetCommandRunner,
+  makeCommands: () => FleetCommands,
   options: SsmCheckOptions,
   logger: Logger,
 ): Promise<CheckReport> {
@@ -25,7 +25,7 @@ export async function checkViaSsm(
   const last = new Map<string, { outcome: InstanceOutcome; attempts: number }>()
   let pending = [...options.instanceIds]
   for (let n = 1; n <= options.retries && pending.length > 0; n++) {
-    const runner = makeRunner()
+    const commands = makeCommands()
     const command = {
       instanceIds: pending,
       commands: [options.command],
@@ -35,9 +35,9 @@ export async function checkViaSsm(
       maxConcurrency: '100%',
       maxErrors: '100%',
     }
-    const outcomes = await runner.wait(
-      await runner.send(command),
-      runner.deadlineFor(command, Date.now()),
+    const outcomes = await commands.wait(
+      await commands.send(command),
+      commands.deadlineFor(command, Date.now()),
     )
     for (const outcome of outcomes) {
       last.set(outcome.instanceId, { outcome, attempts: n })

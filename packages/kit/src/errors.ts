@@ -10,8 +10,8 @@ export class ConfigurationError extends Error {
  * A failure the action has already explained in full, such as a deploy that did not
  * succeed on every host: its message is shown as is, without a stack.
  */
-export class FailureReport extends Error {
-  override name = 'FailureReport'
+export class ReportedFailure extends Error {
+  override name = 'ReportedFailure'
 }
 
 const MAX_SHOWN = 120

@@ -1,5 +1,5 @@
 import { EXIT_CODES } from '../../remote/src/index.js'
-import type { InstanceResult } from './summary.js'
+import type { InstanceResult } from './results.js'
 
 /** What one instance serves after the run: a version, or unknown. */
 export type LiveVersion = { version: string } | { unknown: true }

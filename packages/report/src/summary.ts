@@ -2,38 +2,13 @@ import { VERSION_RULE, escapeHtml, escapeMarkdown } from '../../kit/src/index.js
 import { RESULT_PREFIX, describeExitCode } from '../../remote/src/index.js'
 import { liveFleet, liveVersionOf, wasRolledBack } from './live.js'
 import { parseDispatchTarget, rollbackCommand } from './rollback.js'
+import type { HealthResult, InstanceResult } from './results.js'
 
 /** GitHub refuses job summaries over 1 MiB; stay well below. */
 export const SUMMARY_LIMIT_BYTES = 1024 * 1024
 const SUMMARY_BUDGET_BYTES = 1000 * 1024
 /** Remote output shown per instance before it is cut. */
 export const OUTPUT_LIMIT_CHARS = 8000
-
-/** One instance's deploy result, as ssm-deploy's `results` output has it. */
-export interface InstanceResult {
-  'instance-id'?: string
-  name?: string
-  status?: string
-  'exit-code'?: number | null
-  'previous-version'?: string
-  version?: string
-  'rolled-back'?: boolean
-  'duration-ms'?: number | null
-  reason?: string
-  output?: string
-  /** What the engine warned about on this instance (e.g. hooks running as root). */
-  warnings?: unknown
-}
-
-/** One health check result (per URL or per instance), as verify-health's `results` has it. */
-export interface HealthResult {
-  target?: string
-  healthy?: boolean
-  status?: string | number
-  attempts?: number
-  'duration-ms'?: number
-  detail?: string
-}
 
 /** Everything the summary can show; every field may be missing (it runs after failures). */
 export interface SummaryInput {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
-import { runAction } from '../../packages/kit/src/github.js'
+import { runAction } from '../../packages/github/src/index.js'
 
 // @actions/core writes workflow commands to stdout; capture them.
 let written: string[]

@@ -5,7 +5,7 @@
 // start-up (bench/startup).
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises'
 import { dirname, join, relative, resolve } from 'node:path'
-import { ConfigurationError, describeValue, errorMessage } from './errors.js'
+import { ConfigurationError, describeValue, errorMessage } from '../../kit/src/index.js'
 
 /** Options of {@link uploadWorkflowArtifact}. */
 export interface UploadWorkflowArtifactOptions {

@@ -7,7 +7,7 @@ import {
   validateObjectKey,
   validateStorageClass,
   versionPrefix,
-} from '../../packages/aws/src/index.js'
+} from '../../packages/release-store/src/index.js'
 import { HOSTILE_CORPUS } from '../support/hostile.js'
 
 describe('validateBucketName', () => {

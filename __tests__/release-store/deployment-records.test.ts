@@ -5,15 +5,15 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { mockClient } from 'aws-sdk-client-mock'
+import { AwsClientFactory } from '../../packages/aws/src/index.js'
 import {
-  AwsClientFactory,
   deploymentRecordKey,
   findDeploymentRecord,
   findRecordedArtifact,
   runContext,
   writeDeploymentRecord,
   type DeploymentRecord,
-} from '../../packages/aws/src/index.js'
+} from '../../packages/release-store/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
 import { startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { offlineS3Client, preconditionFailed } from './s3-support.js'

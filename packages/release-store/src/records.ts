@@ -13,15 +13,15 @@ import {
   type Logger,
   type NameRule,
 } from '../../kit/src/index.js'
-import { translateS3Error } from './errors.js'
+import { translateS3Error } from '../../aws/src/index.js'
 import {
   existingLocation,
   headObject,
   isConditionalWriteConflict,
   listNewestObjects,
   type ArtifactLocation,
-} from './s3.js'
-import { s3Uri } from './s3-names.js'
+} from './objects.js'
+import { s3Uri } from './names.js'
 
 /** What a record says was deployed: `deploy`, or `rollback` to an earlier version. */
 export type DeploymentMode = 'deploy' | 'rollback'

@@ -2,8 +2,13 @@
 import { randomUUID } from 'node:crypto'
 import { EOL } from 'node:os'
 import * as core from '@actions/core'
-import { ConfigurationError, FailureReport, errorMessage } from './errors.js'
-import { mayRunWorkflowCommand, type Logger } from './logger.js'
+import {
+  ConfigurationError,
+  errorMessage,
+  ReportedFailure,
+  type Logger,
+  mayRunWorkflowCommand,
+} from '../../kit/src/index.js'
 
 /** Writes a workflow command the suite itself issues; never call it with untrusted text. */
 function issueOwnCommand(command: string): void {
@@ -73,7 +78,7 @@ export interface RunActionOptions {
 
 /**
  * Runs an action's main function and turns every way it can fail into a failed step.
- * A ConfigurationError is the user's to fix and a FailureReport is an outcome already
+ * A ConfigurationError is the user's to fix and a ReportedFailure is an outcome already
  * explained: their messages are shown as is. Anything else
  * (an Error or any other thrown value) is a bug or an outage: the message is shown and the
  * stack goes to the debug log. The process never ends with exit code 0 after a failure, and
@@ -100,7 +105,7 @@ export async function runAction(
 }
 
 function fail(error: unknown): void {
-  if (!(error instanceof ConfigurationError) && !(error instanceof FailureReport)) {
+  if (!(error instanceof ConfigurationError) && !(error instanceof ReportedFailure)) {
     const stack = error instanceof Error ? error.stack : undefined
     if (stack) core.debug(stack)
   }

@@ -15,13 +15,19 @@ import {
   validateSessionName,
   webIdentityCredentials,
 } from '../../aws/src/index.js'
-import { ConfigurationError, describeValue, errorMessage } from './errors.js'
-import { Inputs } from './inputs.js'
-import type { Logger } from './logger.js'
-import { ENVIRONMENT_RULE, assertSafeName } from './names.js'
-import { retryWithBackoff, type RetryOptions } from './retry.js'
-import { renderTemplate } from './template.js'
-import { runnerLogger } from './github.js'
+import {
+  assertSafeName,
+  ConfigurationError,
+  describeValue,
+  ENVIRONMENT_RULE,
+  errorMessage,
+  Inputs,
+  type Logger,
+  renderTemplate,
+  type RetryOptions,
+  retryWithBackoff,
+} from '../../kit/src/index.js'
+import { runnerLogger } from './action.js'
 
 /** The audience GitHub's OIDC token is requested for unless input 'audience' says otherwise. */
 export const DEFAULT_AUDIENCE = 'sts.amazonaws.com'

@@ -20,7 +20,8 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
 import { mockClient } from 'aws-sdk-client-mock'
-import { AwsClientFactory, putArtifact, publishArtifact } from '../../packages/aws/src/index.js'
+import { AwsClientFactory } from '../../packages/aws/src/index.js'
+import { putArtifact, publishArtifact } from '../../packages/release-store/src/index.js'
 import { offlineS3Client, preconditionFailed } from './s3-support.js'
 import { startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from '@jest/globals'
-import { hashFile, readRelease } from '../../packages/aws/src/index.js'
+import { hashFile, readRelease } from '../../packages/release-store/src/index.js'
 
 const MiB = 1024 * 1024
 const work = mkdtempSync(join(tmpdir(), 'read-release-'))

@@ -17,15 +17,15 @@ import { promisify } from 'node:util'
 import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { AwsClientFactory } from '../../packages/aws/src/index.js'
 import {
-  AwsClientFactory,
   findArtifact,
   hashFile,
   presignDownload,
   publishArtifact,
   readRelease,
   type PublishOptions,
-} from '../../packages/aws/src/index.js'
+} from '../../packages/release-store/src/index.js'
 import { ConfigurationError, memoryLogger } from '../../packages/kit/src/index.js'
 import { startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { recordRequests } from './s3-support.js'
@@ -381,7 +381,7 @@ describe('access denied', () => {
 
   it('on upload names the bucket, the key, s3:PutObject and the KMS key', async () => {
     const client = deniedClient()
-    const { putArtifact } = await import('../../packages/aws/src/s3.js')
+    const { putArtifact } = await import('../../packages/release-store/src/index.js')
     const file = fileOf(10)
     await expect(
       putArtifact(client, {
@@ -395,7 +395,7 @@ describe('access denied', () => {
   })
 
   it('on listing names s3:ListBucket on the bucket', async () => {
-    const { listNewestObjects } = await import('../../packages/aws/src/s3.js')
+    const { listNewestObjects } = await import('../../packages/release-store/src/index.js')
     await expect(listNewestObjects(deniedClient(), BUCKET, 'web/')).rejects.toThrow(
       /access denied: ListObjectsV2 on "bucket \\"releases\\"" .* s3:ListBucket on "arn:aws:s3:::releases"/,
     )

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
-import { printFenced, runnerLogger } from '../../packages/kit/src/github.js'
+import { printFenced, runnerLogger } from '../../packages/github/src/index.js'
 import { mayRunWorkflowCommand } from '../../packages/kit/src/index.js'
 import { readAsRunner } from '../support/workflow-commands.js'
 
