@@ -20,17 +20,20 @@ async function restrictedImports(path: string, source: string): Promise<string[]
 const importing = (specifier: string) =>
   `import * as imported from '${specifier}'\nexport const probe = imported\n`
 
+/** A test that `path` importing `specifier` is refused with exactly one message, holding `why`. */
+const refused = (why: string) => async (path: string, specifier: string) => {
+  expect(await restrictedImports(path, importing(specifier))).toEqual([
+    expect.stringContaining(why),
+  ])
+}
+
 describe('what ships (actions/, packages/)', () => {
   it.each([
     ['packages/fleet/src/probe.ts', '../../../dev/aws-sandbox/src/index.js'],
     ['packages/kit/src/probe.ts', '../../../dev/github-runner/src/index.js'],
     ['packages/github/src/probe.ts', '../../../dev/github-runner/src/oidc.js'],
     ['actions/ssm-deploy/probe.ts', '../../dev/aws-sandbox/src/index.js'],
-  ])('%s may not import %s', async (path, specifier) => {
-    expect(await restrictedImports(path, importing(specifier))).toEqual([
-      expect.stringContaining('never import the dev-only stand-ins in dev/'),
-    ])
-  })
+  ])('%s may not import %s', refused('never import the dev-only stand-ins in dev/'))
 
   it('keeps @actions/* out of the domain packages, and allows it at the edge', async () => {
     expect(
@@ -68,11 +71,7 @@ describe('what ships (actions/, packages/)', () => {
     ['packages/report/src/probe.ts', '../../remote/engine.sh'],
     ['actions/ssm-deploy/probe.ts', '../../packages/fleet/src/deploy.js'],
     ['actions/summary/probe.ts', '../../packages/report/src/summary.ts'],
-  ])('%s may not import %s (behind the index)', async (path, specifier) => {
-    expect(await restrictedImports(path, importing(specifier))).toEqual([
-      expect.stringContaining(behindIndex),
-    ])
-  })
+  ])('%s may not import %s (behind the index)', refused(behindIndex))
 
   it('catches a deep import in every import and export form', async () => {
     const deep = '../../aws/src/errors.js'
@@ -90,11 +89,7 @@ describe('what ships (actions/, packages/)', () => {
   it.each([
     ['packages/fleet/src/probe.ts', '../../../actions/ssm-deploy/main.js'],
     ['packages/github/src/probe.ts', '../../../actions/version-tag/github-tags.js'],
-  ])('%s may not import %s (up to actions/)', async (path, specifier) => {
-    expect(await restrictedImports(path, importing(specifier))).toEqual([
-      expect.stringContaining('packages/ never import actions/'),
-    ])
-  })
+  ])('%s may not import %s (up to actions/)', refused('packages/ never import actions/'))
 })
 
 describe('the tests, scripts and benchmarks', () => {
@@ -132,9 +127,5 @@ describe('the two stand-ins', () => {
   it.each([
     ['dev/aws-sandbox/src/probe.ts', '../../github-runner/src/index.js'],
     ['dev/github-runner/src/probe.ts', '../../aws-sandbox/src/index.js'],
-  ])('%s may not import %s', async (path, specifier) => {
-    expect(await restrictedImports(path, importing(specifier))).toEqual([
-      expect.stringContaining('import nothing of each other'),
-    ])
-  })
+  ])('%s may not import %s', refused('import nothing of each other'))
 })
