@@ -6,6 +6,24 @@ const STAND_INS = {
   regex: '(^|/)dev/',
   message: 'actions/ and packages/ ship: they never import the dev-only stand-ins in dev/',
 }
+/** Another package behind its index, as a path through packages/ names it (from actions/). */
+const BEHIND_INDEX = {
+  regex: '(^|/)packages/[^/]+/(?!src/index\\.js$)',
+  message:
+    'import another package through its index, packages/<name>/src/index.js (the public API its README lists)',
+}
+/** From packages/<name>/src/, a neighbour package is ../../<other>/: only its src/index.js. */
+const NEIGHBOUR_BEHIND_INDEX = {
+  regex: '^\\.\\./\\.\\./(?!\\.\\./)[^/]+/(?!src/index\\.js$)',
+  message: BEHIND_INDEX.message,
+}
+/** actions/ stand on the packages: no arrow goes back up. */
+const UP_TO_ACTIONS = {
+  regex: '(^|/)actions/',
+  message: 'packages/ never import actions/: the actions stand on the packages, not the other way',
+}
+/** The walls of every package (packages/github included). */
+const PACKAGE_WALLS = [STAND_INS, UP_TO_ACTIONS, BEHIND_INDEX, NEIGHBOUR_BEHIND_INDEX]
 const OTHER_STAND_IN =
   'the AWS sandbox and the GitHub-runner stand-in import nothing of each other: the caller composes them'
 
@@ -39,17 +57,25 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  // The walls of what ships. A file gets one list of patterns for a rule (the last block that
+  // names the rule for it wins), so each block below lists every wall of its files, and no two
+  // of them match the same file:
+  // - actions/ and packages/ import nothing from dev/ (the AWS sandbox and the GitHub-runner
+  //   stand-in are dev-only, built on devDependencies, never bundled);
+  // - another package is imported through its index only (docs/adr/0012-package-walls.md);
+  // - packages/ never import actions/;
+  // - domain packages stay free of GitHub: only packages/github and actions/ import @actions/*.
+  // __tests__/repo/package-graph.test.ts checks the same walls on the resolved import graph,
+  // with the packages' layering and their cycles.
   {
-    // What ships never reaches for the stand-ins: actions/ and packages/ import nothing from
-    // dev/ (the AWS sandbox and the GitHub-runner stand-in are dev-only, built on
-    // devDependencies, never bundled).
-    files: ['actions/**/*.ts', 'packages/github/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [STAND_INS] }] },
+    files: ['actions/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [STAND_INS, BEHIND_INDEX] }] },
   },
   {
-    // Domain packages stay free of GitHub: only packages/github and the
-    // action entries may import @actions/*. (A file gets one list of patterns for a rule:
-    // the last block that names the rule for it wins. So STAND_INS is named here too.)
+    files: ['packages/github/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: PACKAGE_WALLS }] },
+  },
+  {
     files: ['packages/**/*.ts'],
     ignores: ['packages/github/**/*.ts'],
     rules: {
@@ -61,7 +87,7 @@ export default tseslint.config(
               group: ['@actions/*'],
               message: 'only actions/ and packages/github import @actions/*',
             },
-            STAND_INS,
+            ...PACKAGE_WALLS,
           ],
         },
       ],

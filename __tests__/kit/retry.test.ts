@@ -1,5 +1,25 @@
 import { describe, expect, it } from '@jest/globals'
-import { fullJitterDelay, memoryLogger, retryWithBackoff } from '../../packages/kit/src/index.js'
+import {
+  backoffWindow,
+  fullJitterDelay,
+  memoryLogger,
+  retryWithBackoff,
+} from '../../packages/kit/src/index.js'
+
+describe('backoffWindow', () => {
+  it('doubles from the base at each retry, up to 8 base windows by default', () => {
+    expect([0, 1, 2, 3, 4, 10].map(retry => backoffWindow(retry, 250))).toEqual([
+      250, 500, 1000, 2000, 2000, 2000,
+    ])
+  })
+
+  it('stops at the cap it is given', () => {
+    expect([0, 1, 2, 3, 4].map(retry => backoffWindow(retry, 100, 300))).toEqual([
+      100, 200, 300, 300, 300,
+    ])
+    expect(backoffWindow(3, 0)).toBe(0)
+  })
+})
 
 describe('fullJitterDelay', () => {
   it('draws from a window that doubles up to the cap', () => {

@@ -1,4 +1,5 @@
 import {
+  backoffWindow,
   ConfigurationError,
   describeValue,
   errorMessage,
@@ -244,7 +245,7 @@ export async function checkUrls(options: HttpCheckOptions, logger: Logger): Prom
           `${url} attempt ${n}/${options.retries}: ${last.problem ? `unhealthy (${last.problem})` : `healthy (${last.status})`}, ${elapsed} ms`,
         )
         if (!last.problem) break
-        const window = Math.min(options.intervalMs * 2 ** (n - 1), options.intervalMs * 8)
+        const window = backoffWindow(n - 1, options.intervalMs)
         const delay = Math.round(window / 2 + random() * (window / 2))
         if (n === options.retries || Date.now() + delay >= deadline) break
         await wait(delay)

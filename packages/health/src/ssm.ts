@@ -1,4 +1,4 @@
-import { sleep as realSleep, type Logger } from '../../kit/src/index.js'
+import { backoffWindow, sleep as realSleep, type Logger } from '../../kit/src/index.js'
 import { FleetCommands, type InstanceOutcome } from '../../fleet/src/index.js'
 import type { CheckReport, CheckTiming, TargetResult } from './http.js'
 
@@ -49,7 +49,7 @@ export async function checkViaSsm(
       )
     }
     pending = outcomes.filter(o => o.verdict !== 'success').map(o => o.instanceId)
-    const window = Math.min(options.intervalMs * 2 ** (n - 1), options.intervalMs * 8)
+    const window = backoffWindow(n - 1, options.intervalMs)
     if (pending.length === 0 || n === options.retries || Date.now() + window >= deadline) break
     await wait(window)
   }

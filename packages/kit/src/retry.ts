@@ -22,9 +22,21 @@ export interface RetryOptions {
 export const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
 /**
+ * The backoff window before retry number `retry` (0-based): `baseDelayMs` doubled at each
+ * retry, at most `maxDelayMs` (by default 8 base windows: 1, 2, 4, 8, 8, … × base).
+ */
+export function backoffWindow(
+  retry: number,
+  baseDelayMs: number,
+  maxDelayMs: number = baseDelayMs * 8,
+): number {
+  return Math.min(maxDelayMs, baseDelayMs * 2 ** retry)
+}
+
+/**
  * The delay before retry number `retry` (0-based) with "full jitter": a uniform draw from
- * [0, min(max, base·2^retry)). Spreading retries this way keeps many clients from
- * retrying in lockstep.
+ * [0, backoffWindow). Spreading retries this way keeps many clients from retrying in
+ * lockstep.
  */
 export function fullJitterDelay(
   retry: number,
@@ -32,8 +44,7 @@ export function fullJitterDelay(
   maxDelayMs: number,
   random: () => number = Math.random,
 ): number {
-  const window = Math.min(maxDelayMs, baseDelayMs * 2 ** retry)
-  return Math.floor(random() * window)
+  return Math.floor(random() * backoffWindow(retry, baseDelayMs, maxDelayMs))
 }
 
 /** Runs `fn` until it succeeds or the attempts run out, logging each failed attempt. */
