@@ -1,0 +1,193 @@
+// The desired release against the sandbox's S3 (s3rver behind the gateway that answers
+// If-Match / If-None-Match as S3 does), through the real SDK; read back with the AWS CLI.
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { AwsClientFactory } from '../../packages/aws/src/index.js'
+import { ConfigurationError } from '../../packages/kit/src/index.js'
+import {
+  desiredReleaseKey,
+  readDesiredRelease,
+  writeDesiredRelease,
+  type DeploymentRecord,
+  type DesiredRelease,
+} from '../../packages/release-store/src/index.js'
+import { startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
+
+const run = promisify(execFile)
+const BUCKET = 'desired'
+const RUN_URL = 'https://github.com/octo-org/octo-repo/actions/runs/'
+
+let s3rver: S3Sandbox
+let factory: AwsClientFactory
+let s3: S3Client
+const savedEnv = { ...process.env }
+
+beforeAll(async () => {
+  s3rver = await startS3({ buckets: [BUCKET] })
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_S3: s3rver.url,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
+  })
+  factory = new AwsClientFactory({ region: 'us-east-1', maxAttempts: 2, component: 'test' })
+  s3 = factory.client(S3Client)
+})
+
+afterAll(async () => {
+  factory.destroy()
+  process.env = savedEnv
+  await s3rver.close()
+})
+
+/** The desired release a run of `version` would write (run id `runId`). */
+function desired(app: string, environment: string, version: string, runId = 1): DesiredRelease {
+  const record: DeploymentRecord = {
+    app,
+    environment,
+    version,
+    bucket: BUCKET,
+    key: `${app}/${environment}/${version}.zip`,
+    sha256: 'a'.repeat(64),
+    size: 1234,
+    time: '2026-12-01T10:50:03Z',
+    runUrl: `${RUN_URL}${runId}`,
+    commit: 'c0ffee0000000000000000000000000000000001',
+    actor: 'octocat',
+    mode: 'deploy',
+  }
+  return { record, recordKey: `${app}/${environment}/deployments/20261201T105003Z-${version}.json` }
+}
+
+async function cliRead(key: string): Promise<unknown> {
+  const env = { ...process.env, AWS_ENDPOINT_URL: s3rver.url, AWS_PAGER: '' }
+  const { stdout } = await run(
+    'aws',
+    ['s3', 'cp', '--only-show-errors', `s3://${BUCKET}/${key}`, '-'],
+    { env },
+  )
+  return JSON.parse(stdout)
+}
+
+describe('the desired release', () => {
+  it('is written next to the artifacts, first with If-None-Match, then with If-Match', async () => {
+    expect(await readDesiredRelease(s3, BUCKET, 'web', 'prod')).toBeUndefined()
+    const first = await writeDesiredRelease(s3, {
+      bucket: BUCKET,
+      desired: desired('web', 'prod', 'v1.0.0'),
+      previousEtag: null,
+    })
+    expect(first.key).toBe('web/prod/desired.json')
+    expect(await cliRead(first.key)).toEqual({
+      app: 'web',
+      environment: 'prod',
+      version: 'v1.0.0',
+      bucket: BUCKET,
+      key: 'web/prod/v1.0.0.zip',
+      sha256: 'a'.repeat(64),
+      size: 1234,
+      time: '2026-12-01T10:50:03Z',
+      'run-url': `${RUN_URL}1`,
+      commit: 'c0ffee0000000000000000000000000000000001',
+      actor: 'octocat',
+      mode: 'deploy',
+      'record-key': 'web/prod/deployments/20261201T105003Z-v1.0.0.json',
+    })
+
+    const read = await readDesiredRelease(s3, BUCKET, 'web', 'prod')
+    expect(read?.etag).toBe(first.etag)
+    expect(read?.record.version).toBe('v1.0.0')
+    await writeDesiredRelease(s3, {
+      bucket: BUCKET,
+      desired: desired('web', 'prod', 'v2.0.0', 2),
+      previousEtag: read?.etag ?? null,
+    })
+    expect(await cliRead('web/prod/desired.json')).toMatchObject({ version: 'v2.0.0' })
+  })
+
+  it('lets exactly one of two runs that read the same ETag win; the loser names the winner', async () => {
+    await writeDesiredRelease(s3, {
+      bucket: BUCKET,
+      desired: desired('api', 'staging', 'v1.0.0'),
+      previousEtag: null,
+    })
+    const read = await readDesiredRelease(s3, BUCKET, 'api', 'staging')
+    const results = await Promise.allSettled(
+      [7, 8, 9].map(runId =>
+        writeDesiredRelease(s3, {
+          bucket: BUCKET,
+          desired: desired('api', 'staging', `v2.0.${runId}`, runId),
+          previousEtag: read?.etag ?? null,
+        }),
+      ),
+    )
+    expect(results.filter(r => r.status === 'fulfilled')).toHaveLength(1)
+    const stored = (await readDesiredRelease(s3, BUCKET, 'api', 'staging'))?.record
+    for (const result of results.filter(r => r.status === 'rejected')) {
+      const reason = (result as PromiseRejectedResult).reason as Error
+      expect(reason).toBeInstanceOf(ConfigurationError)
+      expect(reason.message).toContain(
+        `was changed by ${stored?.runUrl} (deploy of ${stored?.version}`,
+      )
+      expect(reason.message).toContain('nothing was overwritten')
+    }
+  })
+
+  it('never creates over an existing one: a first write loses to a desired.json already there', async () => {
+    await writeDesiredRelease(s3, {
+      bucket: BUCKET,
+      desired: desired('shop', 'dev', 'v1.0.0', 11),
+      previousEtag: null,
+    })
+    await expect(
+      writeDesiredRelease(s3, {
+        bucket: BUCKET,
+        desired: desired('shop', 'dev', 'v0.9.0', 12),
+        previousEtag: null,
+      }),
+    ).rejects.toThrow(`was changed by ${RUN_URL}11 (deploy of v1.0.0`)
+    expect(await cliRead('shop/dev/desired.json')).toMatchObject({ version: 'v1.0.0' })
+  })
+
+  it('refuses a desired.json that is not this environment’s, or not a record', async () => {
+    const put = (body: string) =>
+      s3.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: desiredReleaseKey('web', 'qa'), Body: body }),
+      )
+    const other = desired('web', 'prod', 'v1.0.0')
+    const json = (fields: Record<string, unknown>) =>
+      JSON.stringify({
+        ...fields,
+        'run-url': other.record.runUrl,
+        'record-key': other.recordKey,
+      })
+
+    await put(json({ ...other.record }))
+    await expect(readDesiredRelease(s3, BUCKET, 'web', 'qa')).rejects.toThrow(
+      `desired release s3://${BUCKET}/web/qa/desired.json: field 'environment' "prod" is not "qa"`,
+    )
+    await put(json({ ...other.record, environment: 'qa' }))
+    await expect(readDesiredRelease(s3, BUCKET, 'web', 'qa')).rejects.toThrow(
+      `field 'record-key' "web/prod/deployments/20261201T105003Z-v1.0.0.json" is not valid`,
+    )
+    await put(json({ ...other.record, environment: 'qa', version: '$(reboot)' }))
+    await expect(readDesiredRelease(s3, BUCKET, 'web', 'qa')).rejects.toThrow(
+      `field 'version' "$(reboot)"`,
+    )
+    await put('{"version":')
+    await expect(readDesiredRelease(s3, BUCKET, 'web', 'qa')).rejects.toThrow('is not valid JSON')
+  })
+
+  it('checks what it writes before anything reaches S3', async () => {
+    const bad = desired('web', 'prod', 'v1.0.0')
+    bad.recordKey = 'web/dev/deployments/x.json'
+    await expect(
+      writeDesiredRelease(s3, { bucket: BUCKET, desired: bad, previousEtag: null }),
+    ).rejects.toThrow(`field 'record-key' "web/dev/deployments/x.json" is not valid`)
+    expect(await readDesiredRelease(s3, BUCKET, 'web', 'prod')).toMatchObject({
+      record: { version: 'v2.0.0' },
+    })
+  })
+})
