@@ -30,6 +30,7 @@ import {
   httpGet,
   releaseDirs,
   runCommands,
+  withSite,
   type Variant,
 } from './support/site.js'
 
@@ -95,10 +96,10 @@ async function versionAt(url: string): Promise<string | undefined> {
 }
 
 /** The version nginx serves, once a reload has taken effect (nginx reloads asynchronously). */
-async function nginxServes(version: string): Promise<string | undefined> {
+async function nginxServes(version: string, proxy = nginx): Promise<string | undefined> {
   let seen: string | undefined
   for (let i = 0; i < 100 && seen !== version; i++) {
-    seen = await versionAt(nginx.url('/'))
+    seen = await versionAt(proxy.url('/'))
     if (seen !== version) await new Promise(resolve => setTimeout(resolve, 20))
   }
   return seen
@@ -107,12 +108,12 @@ async function nginxServes(version: string): Promise<string | undefined> {
 const slotUrl = (slot: 0 | 1) => `http://127.0.0.1:${ports[slot]}/`
 
 /** Requests through nginx one after another, each on a new connection, until stopped. */
-function traffic(): { stop: () => Promise<{ status: number; version: string }[]> } {
+function traffic(proxy = nginx): { stop: () => Promise<{ status: number; version: string }[]> } {
   const seen: { status: number; version: string }[] = []
   let running = true
   const loop = (async () => {
     while (running) {
-      const { status, body } = await httpGet(nginx.url('/'))
+      const { status, body } = await httpGet(proxy.url('/'))
       let version = ''
       try {
         version = (JSON.parse(body) as { version: string }).version
@@ -300,6 +301,58 @@ describe('blue-green behind nginx', () => {
     }).toEqual(before)
     expect(await versionAt(nginx.url('/'))).toBe('v1.1.0')
   })
+
+  it('a rollback to a release whose slot has stopped starts it on the idle slot, then switches', async () => {
+    const options = blueGreen('v1.3.0', { mode: 'rollback', allowDowngrade: true })
+    delete options.artifactUri
+    delete options.artifactSha256
+    const started = lines(starts).length
+    const load = traffic()
+    const back = await site.deploy(options)
+    const seen = await load.stop()
+    expectOutcome(back, 'deployed', EXIT_CODES.ok)
+    expect(back.result).toMatchObject({ version: 'v1.3.0', previousVersion: 'v1.1.0' })
+    expect(back.phases).not.toContain('fetch')
+    expect(lines(starts).slice(started)).toEqual([`blue ${ports[0]} v1.3.0`])
+    expectServedBy(seen, 'v1.1.0', 'v1.3.0')
+    expect(lines(stops).at(-1)).toBe(`green ${ports[1]} v1.1.0`)
+    expect(await versionAt(slotUrl(1))).toBeUndefined()
+  })
+
+  it('moving from in-place: the first blue-green deploy starts on blue, then the in-place service stops', () =>
+    withSite(async other => {
+      const dir = join(other.root, 'nginx')
+      mkdirSync(join(dir, 'upstreams'), { recursive: true, mode: 0o755 })
+      const file = join(dir, 'upstreams', 'app.conf')
+      // nginx sends traffic to the in-place service's port, as before blue-green.
+      const proxy = await Nginx.start(dir, file, other.port)
+      try {
+        expectOutcome(await other.deploy(other.options('v1.0.0')), 'deployed', EXIT_CODES.ok)
+        expect(await nginxServes('v1.0.0', proxy)).toBe('v1.0.0')
+        const slotPorts = [await freePort(), await freePort()]
+        const seenStops = join(other.root, 'stops')
+        const load = traffic(proxy)
+        const run = await other.deploy(
+          other.options('v2.0.0', {
+            strategy: 'blue-green',
+            slotPorts,
+            proxyUpstreamFile: file,
+            proxyReloadCommand: proxy.reloadCommand,
+            drainTimeMs: 500,
+            stopCommand: `echo "[$DEPLOY_SLOT] $DEPLOY_VERSION" >> ${seenStops} && ${other.service} stop`,
+            healthUrl: 'http://127.0.0.1:{port}/health',
+          }),
+        )
+        const seen = await load.stop()
+        expectOutcome(run, 'deployed', EXIT_CODES.ok)
+        expectServedBy(seen, 'v1.0.0', 'v2.0.0')
+        expect(lines(seenStops)).toEqual(['[blue] v2.0.0', '[] v1.0.0'])
+        expect(await httpGet(other.healthUrl)).toMatchObject({ status: 0 })
+        expect(await versionAt(`http://127.0.0.1:${slotPorts[0]}/`)).toBe('v2.0.0')
+      } finally {
+        await proxy.stop()
+      }
+    }))
 })
 
 describe('blue-green options', () => {
@@ -333,6 +386,7 @@ describe('blue-green options', () => {
       rejected('slot-ports', { ...ok, slotPorts }, /two distinct ports from 1 to 65535/)
     }
     rejected('proxy-upstream-file', { ...ok, proxyUpstreamFile: '' }, /required/)
+    rejected('restart-command', { ...ok, restartCommand: ' ' }, /required.*DEPLOY_PORT/)
     for (const file of ['nginx/app.conf', '/etc/nginx/../app.conf', '/etc/nginx/app.conf;id']) {
       rejected('proxy-upstream-file', { ...ok, proxyUpstreamFile: file }, /absolute, normalised/)
     }
@@ -360,6 +414,7 @@ describe('blue-green options', () => {
       ['EC2D_PROXY_UPSTREAM_FILE', 'x.conf', 'proxy-upstream-file'],
       ['EC2D_DRAIN_TIME_MS', '1; id', 'drain-time'],
       ['EC2D_KEEP_OLD_SLOT', 'yes', 'keep-old-slot'],
+      ['EC2D_RESTART_COMMAND', '', 'restart-command'],
       ['EC2D_HEALTH_URL', 'http://127.0.0.1:8081/health', 'health-url'],
     ]
     for (const [name, value, option] of bad) {

@@ -11,6 +11,7 @@
 #   .deploy/lock          flock; the holder writes its run URL, version and start time inside
 #   .deploy/history.jsonl one line per outcome: release, version, sha256, run, status (trimmed)
 #   .deploy/logs/         full output of the hooks, one file per run (0600)
+#   .deploy/slots         blue-green: the live slot and the release each slot runs
 #
 # Root never follows a path that run-as can change: the deploy dir, .deploy, releases and
 # shared must be real directories owned by the engine's user and not group/world-writable;
@@ -49,7 +50,7 @@
 : "${EC2D_STRATEGY:=in-place}"         # in-place | blue-green (two slots behind the host's proxy)
 : "${EC2D_SLOT_PORTS:=8081,8082}"      # blue-green: the ports of the blue and the green slot
 : "${EC2D_PROXY_UPSTREAM_FILE:=}"      # blue-green: the file the proxy includes, rewritten at each switch
-: "${EC2D_PROXY_RELOAD_COMMAND:=nginx -s reload}" # blue-green: shell code run as root after a switch
+: "${EC2D_PROXY_RELOAD_COMMAND:=nginx -t -q && nginx -s reload}" # blue-green: run as root after a switch
 : "${EC2D_DRAIN_TIME_MS:=10000}"       # blue-green: wait after the switch before the old slot stops
 : "${EC2D_KEEP_OLD_SLOT:=false}"       # blue-green: keep the old slot running until the next deploy
 
@@ -284,6 +285,8 @@ validate_strategy() {
   SLOT_PORTS=([blue]=$blue [green]=$green)
   [[ $EC2D_PROXY_UPSTREAM_FILE =~ $PATH_RE && ! $EC2D_PROXY_UPSTREAM_FILE =~ (^|/)\.\.?(/|$) ]] ||
     fail_option proxy-upstream-file "$EC2D_PROXY_UPSTREAM_FILE" 'use an absolute, normalised path'
+  [[ -n $EC2D_RESTART_COMMAND ]] ||
+    fail_option restart-command '' 'required with blue-green: it starts the release on the port in DEPLOY_PORT'
   [[ $EC2D_DRAIN_TIME_MS =~ ^[0-9]{1,9}$ ]] || fail_option drain-time "$EC2D_DRAIN_TIME_MS" 'use a whole number'
   [[ $EC2D_KEEP_OLD_SLOT == true || $EC2D_KEEP_OLD_SLOT == false ]] ||
     fail_option keep-old-slot "$EC2D_KEEP_OLD_SLOT" 'use true or false'

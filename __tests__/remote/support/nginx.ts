@@ -60,9 +60,10 @@ ${temp}
     return `http://127.0.0.1:${this.port}${path}`
   }
 
-  /** The graceful reload, as the engine's proxy-reload-command runs it. */
+  /** The engine's default proxy-reload-command for this instance: test, then reload gracefully. */
   get reloadCommand(): string {
-    return [NGINX, ...this.args, '-s', 'reload'].join(' ')
+    const nginx = [NGINX, ...this.args].join(' ')
+    return `${nginx} -t -q && ${nginx} -s reload`
   }
 
   /** Stops nginx (master and workers) and waits until it has exited. */

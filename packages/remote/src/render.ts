@@ -178,7 +178,10 @@ export interface BlueGreenOptions {
    * blue-green. It and every directory above it must be root's, writable by root alone.
    */
   proxyUpstreamFile?: string
-  /** `proxy-reload-command`: shell code run as root after each switch (default `nginx -s reload`). */
+  /**
+   * `proxy-reload-command`: shell code run as root after each switch, to reload the proxy
+   * gracefully (default `nginx -t -q && nginx -s reload`).
+   */
   proxyReloadCommand?: string
   /** `drain-time`: how long the old slot keeps running after the switch, in ms (default 10 s). */
   drainTimeMs?: number
@@ -193,7 +196,8 @@ export interface BlueGreenOptions {
 export const BLUE_GREEN_DEFAULTS = {
   strategy: 'in-place',
   slotPorts: [8081, 8082],
-  proxyReloadCommand: 'nginx -s reload',
+  // `nginx -s reload` alone exits 0 even when nginx refuses the new configuration.
+  proxyReloadCommand: 'nginx -t -q && nginx -s reload',
   drainTimeMs: 10_000,
   keepOldSlot: false,
 } as const
@@ -227,6 +231,11 @@ function strategyVariables(options: RemoteOptions): Record<string, string> {
       'health-url',
       healthUrl,
       `with blue-green, write the slot's port as ${SLOT_PORT_PLACEHOLDER} (http://127.0.0.1:${SLOT_PORT_PLACEHOLDER}/health): each slot is checked on its own port`,
+    )
+  }
+  if (options.restartCommand === undefined || options.restartCommand.trim() === '') {
+    throw new ConfigurationError(
+      "input 'restart-command' is required when strategy is 'blue-green': it starts the release on the slot's port, $DEPLOY_PORT",
     )
   }
   const ports = options.slotPorts ?? BLUE_GREEN_DEFAULTS.slotPorts
