@@ -132,6 +132,13 @@ function traffic(proxy = nginx): { stop: () => Promise<{ status: number; version
   }
 }
 
+/** Runs the engine while a client sends requests through the proxy; returns both. */
+async function deployUnderLoad(options: RemoteOptions, on = site, proxy = nginx) {
+  const load = traffic(proxy)
+  const run = await on.deploy(options)
+  return { run, seen: await load.stop() }
+}
+
 /**
  * Every request answered 200, first by the version `from`, last by `to`, by no other. (Around
  * a reload both generations of nginx workers accept for a moment, so answers may alternate.)
@@ -159,9 +166,7 @@ describe('blue-green behind nginx', () => {
     )
     expect(await nginxServes('v1.0.0')).toBe('v1.0.0')
 
-    const load = traffic()
-    const second = await site.deploy(blueGreen('v1.1.0'))
-    const seen = await load.stop()
+    const { run: second, seen } = await deployUnderLoad(blueGreen('v1.1.0'))
     expectOutcome(second, 'deployed', EXIT_CODES.ok)
     expectServedBy(seen, 'v1.0.0', 'v1.1.0')
     expect(await versionAt(nginx.url('/'))).toBe('v1.1.0')
@@ -189,9 +194,7 @@ describe('blue-green behind nginx', () => {
   it('a broken v3 fails on the idle slot: nginx serves v2 throughout, and the status is failed', async () => {
     const upstream = readFileSync(upstreamFile, 'utf8')
     const current = currentRelease(site)
-    const load = traffic()
-    const run = await site.deploy(blueGreen('v1.2.0', {}, 'unhealthy'))
-    const seen = await load.stop()
+    const { run, seen } = await deployUnderLoad(blueGreen('v1.2.0', {}, 'unhealthy'))
     expectOutcome(run, 'failed', EXIT_CODES.failed)
     expect(run.result?.reason).toMatch(/health check failed on the blue slot/)
     expect(run.phases).not.toContain('switch')
@@ -218,9 +221,7 @@ describe('blue-green behind nginx', () => {
     delete options.artifactUri
     delete options.artifactSha256
     delete options.version
-    const load = traffic()
-    const back = await site.deploy(options)
-    const seen = await load.stop()
+    const { run: back, seen } = await deployUnderLoad(options)
     expectOutcome(back, 'deployed', EXIT_CODES.ok)
     expect(back.result).toMatchObject({ version: 'v1.1.0', previousVersion: 'v1.3.0' })
     expect(back.phases).not.toContain('restart')
@@ -238,9 +239,7 @@ describe('blue-green behind nginx', () => {
     const upstream = readFileSync(upstreamFile, 'utf8')
     const flag = join(site.root, 'reload-failed-once')
     const reload = `if [ -e ${flag} ]; then ${nginx.reloadCommand}; else touch ${flag}; exit 7; fi`
-    const load = traffic()
-    const run = await site.deploy(blueGreen('v1.4.0', { proxyReloadCommand: reload }))
-    const seen = await load.stop()
+    const { run, seen } = await deployUnderLoad(blueGreen('v1.4.0', { proxyReloadCommand: reload }))
     expectOutcome(run, 'rolled-back', EXIT_CODES.rolledBack)
     expect(run.result?.reason).toMatch(/proxy-reload-command failed with exit code 7/)
     expectServedBy(seen, 'v1.1.0')
@@ -267,7 +266,7 @@ describe('blue-green behind nginx', () => {
     writeFileSync(foreign, 'server 127.0.0.1:1;\n')
     chownSync(foreign, nobody, nobody)
     const cases: [string, RegExp][] = [
-      [link, /is a symlink: use a regular file/],
+      [link, /is a symlink: use a real file/],
       [join(dir('users-dir', 0o755, nobody), 'app.conf'), /is owned by uid 65534/],
       [join(dir('open-dir', 0o777), 'app.conf'), /group- or world-writable \(mode 777\)/],
       [
@@ -307,9 +306,7 @@ describe('blue-green behind nginx', () => {
     delete options.artifactUri
     delete options.artifactSha256
     const started = lines(starts).length
-    const load = traffic()
-    const back = await site.deploy(options)
-    const seen = await load.stop()
+    const { run: back, seen } = await deployUnderLoad(options)
     expectOutcome(back, 'deployed', EXIT_CODES.ok)
     expect(back.result).toMatchObject({ version: 'v1.3.0', previousVersion: 'v1.1.0' })
     expect(back.phases).not.toContain('fetch')
@@ -331,8 +328,7 @@ describe('blue-green behind nginx', () => {
         expect(await nginxServes('v1.0.0', proxy)).toBe('v1.0.0')
         const slotPorts = [await freePort(), await freePort()]
         const seenStops = join(other.root, 'stops')
-        const load = traffic(proxy)
-        const run = await other.deploy(
+        const { run, seen } = await deployUnderLoad(
           other.options('v2.0.0', {
             strategy: 'blue-green',
             slotPorts,
@@ -342,8 +338,9 @@ describe('blue-green behind nginx', () => {
             stopCommand: `echo "[$DEPLOY_SLOT] $DEPLOY_VERSION" >> ${seenStops} && ${other.service} stop`,
             healthUrl: 'http://127.0.0.1:{port}/health',
           }),
+          other,
+          proxy,
         )
-        const seen = await load.stop()
         expectOutcome(run, 'deployed', EXIT_CODES.ok)
         expectServedBy(seen, 'v1.0.0', 'v2.0.0')
         expect(lines(seenStops)).toEqual(['[blue] v2.0.0', '[] v1.0.0'])

@@ -294,12 +294,17 @@ validate_strategy() {
 
 # --- lock ----------------------------------------------------------------------------------
 
-# Refuses a directory that root would trust while someone else could change it: a symlink,
-# not owned by the engine's user, or group/world-writable. check_trusted_dir LABEL PATH
-check_trusted_dir() {
-  local label=$1 path=$2 owner mode
-  [[ ! -L $path ]] || finish failed "$EXIT_FAILED" "$label $path is a symlink: use a real directory"
-  [[ -d $path ]] || finish failed "$EXIT_FAILED" "$label $path is not a directory"
+# Refuses a directory (or a regular file) that root would trust while someone else could
+# change it: a symlink, not owned by the engine's user, or group/world-writable.
+# check_trusted LABEL PATH directory|file
+check_trusted() {
+  local label=$1 path=$2 kind=$3 owner mode
+  [[ ! -L $path ]] || finish failed "$EXIT_FAILED" "$label $path is a symlink: use a real $kind"
+  if [[ $kind == file ]]; then
+    [[ -f $path ]] || finish failed "$EXIT_FAILED" "$label $path is not a regular file"
+  else
+    [[ -d $path ]] || finish failed "$EXIT_FAILED" "$label $path is not a directory"
+  fi
   read -r owner mode < <(stat -c '%u %a' -- "$path")
   [[ $owner == "$EUID" ]] ||
     finish failed "$EXIT_FAILED" "$label $path is owned by uid $owner, not by uid $EUID that runs the engine: chown it to $(id -un)"
@@ -307,6 +312,8 @@ check_trusted_dir() {
     finish failed "$EXIT_FAILED" "$label $path is group- or world-writable (mode $mode): chmod go-w it"
   return 0
 }
+
+check_trusted_dir() { check_trusted "$1" "$2" directory; }
 
 # The deploy dir and its root-only .deploy/, checked before anything inside is opened.
 prepare_state_dir() {
@@ -984,19 +991,12 @@ check_ancestors() {
 # The upstream file is rewritten by root: its directory and every one above must be root's,
 # and the file, when it exists, a regular file of root's that nobody else may write.
 check_proxy() {
-  local file=$EC2D_PROXY_UPSTREAM_FILE dir owner mode
+  local file=$EC2D_PROXY_UPSTREAM_FILE dir
   dir=${file%/*}
   check_ancestors proxy-upstream-file "$dir"
   check_trusted_dir "the directory of proxy-upstream-file" "${dir:-/}"
-  if [[ -L $file ]]; then
-    finish failed "$EXIT_FAILED" "proxy-upstream-file $file is a symlink: use a regular file"
-  elif [[ -e $file ]]; then
-    [[ -f $file ]] || finish failed "$EXIT_FAILED" "proxy-upstream-file $file is not a regular file"
-    read -r owner mode < <(stat -c '%u %a' -- "$file")
-    [[ $owner == "$EUID" ]] ||
-      finish failed "$EXIT_FAILED" "proxy-upstream-file $file is owned by uid $owner, not by uid $EUID that runs the engine"
-    ((8#$mode & 8#022)) &&
-      finish failed "$EXIT_FAILED" "proxy-upstream-file $file is group- or world-writable (mode $mode): chmod go-w it"
+  if [[ -e $file || -L $file ]]; then
+    check_trusted proxy-upstream-file "$file" file
     UPSTREAM_BEFORE=$(head -c 65536 -- "$file")
   fi
   local leftover
