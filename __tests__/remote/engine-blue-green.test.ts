@@ -75,7 +75,8 @@ function blueGreen(
       slotPorts: ports,
       proxyUpstreamFile: upstreamFile,
       proxyReloadCommand: nginx.reloadCommand,
-      drainTimeMs: 500,
+      // Covers nginx reloading (asynchronous after `nginx -s reload`) on a busy machine.
+      drainTimeMs: 1000,
       restartCommand: `${hookLog(starts)} && ${site.service} restart`,
       stopCommand: `${hookLog(stops)} && ${site.service} stop`,
       healthCommand: hookLog(checks),
@@ -186,7 +187,7 @@ describe('blue-green behind nginx', () => {
       second.phases.indexOf(name),
     )
     expect([...order].sort((a, b) => a - b)).toEqual(order)
-    expect(phases['drain']).toBeGreaterThanOrEqual(500)
+    expect(phases['drain']).toBeGreaterThanOrEqual(1000)
     expect(slots()).toBe(`live=green\nblue=\ngreen=${second.result?.release}\n`)
     expect(currentRelease(site)).toBe(second.result?.release)
   })
@@ -242,6 +243,9 @@ describe('blue-green behind nginx', () => {
     const { run, seen } = await deployUnderLoad(blueGreen('v1.4.0', { proxyReloadCommand: reload }))
     expectOutcome(run, 'rolled-back', EXIT_CODES.rolledBack)
     expect(run.result?.reason).toMatch(/proxy-reload-command failed with exit code 7/)
+    // The slot kept by the last deploy was stopped before v1.4.0 started on it.
+    const stopped = lines(stops).slice(-2)
+    expect(stopped).toEqual([`blue ${ports[0]} v1.3.0`, `blue ${ports[0]} v1.4.0`])
     expectServedBy(seen, 'v1.1.0')
     expect(readFileSync(upstreamFile, 'utf8')).toBe(upstream)
     expect(await versionAt(slotUrl(0))).toBeUndefined()
@@ -334,7 +338,7 @@ describe('blue-green behind nginx', () => {
             slotPorts,
             proxyUpstreamFile: file,
             proxyReloadCommand: proxy.reloadCommand,
-            drainTimeMs: 500,
+            drainTimeMs: 1000,
             stopCommand: `echo "[$DEPLOY_SLOT] $DEPLOY_VERSION" >> ${seenStops} && ${other.service} stop`,
             healthUrl: 'http://127.0.0.1:{port}/health',
           }),
@@ -372,7 +376,7 @@ describe('blue-green options', () => {
     expect(engineVariables(ok)).toMatchObject({
       EC2D_STRATEGY: 'blue-green',
       EC2D_SLOT_PORTS: `${ports[0]},${ports[1]}`,
-      EC2D_DRAIN_TIME_MS: '500',
+      EC2D_DRAIN_TIME_MS: '1000',
       EC2D_KEEP_OLD_SLOT: 'false',
     })
     // In-place renders exactly what it did: no blue-green variable at all.

@@ -936,7 +936,6 @@ link_shared() {
   done <<<"$EC2D_SHARED_PATHS"
 }
 
-
 # --- blue-green: two slots behind the host's proxy ------------------------------------------
 #
 # Each slot (blue, green) runs one release on its own port. A deploy starts the new release on
