@@ -11,6 +11,7 @@
 #   .deploy/lock          flock; the holder writes its run URL, version and start time inside
 #   .deploy/history.jsonl one line per outcome: release, version, sha256, run, status (trimmed)
 #   .deploy/logs/         full output of the hooks, one file per run (0600)
+#   .deploy/slots         blue-green: the live slot and the release each slot runs
 #
 # Root never follows a path that run-as can change: the deploy dir, .deploy, releases and
 # shared must be real directories owned by the engine's user and not group/world-writable;
@@ -46,6 +47,12 @@
 : "${EC2D_ALLOW_DOWNGRADE:=false}"
 : "${EC2D_RUN_URL:=}"                  # the GitHub run, for the lock holder and the history
 : "${EC2D_COMMIT:=}"                   # the commit the release was built from, for REVISION
+: "${EC2D_STRATEGY:=in-place}"         # in-place | blue-green (two slots behind the host's proxy)
+: "${EC2D_SLOT_PORTS:=8081,8082}"      # blue-green: the ports of the blue and the green slot
+: "${EC2D_PROXY_UPSTREAM_FILE:=}"      # blue-green: the file the proxy includes, rewritten at each switch
+: "${EC2D_PROXY_RELOAD_COMMAND:=nginx -t -q && nginx -s reload}" # blue-green: run as root after a switch
+: "${EC2D_DRAIN_TIME_MS:=10000}"       # blue-green: wait after the switch before the old slot stops
+: "${EC2D_KEEP_OLD_SLOT:=false}"       # blue-green: keep the old slot running until the next deploy
 
 # Exit codes. Never 194: that code makes the SSM agent reboot the host.
 readonly EXIT_OK=0               # deployed, or a no-op re-deploy (status tells which)
@@ -65,7 +72,8 @@ readonly SHA_RE='^[0-9a-f]{64}$'
 readonly S3_URI_RE='^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*()/+=@,-]+$'
 # Presigned URLs: https, or plain http to this host's loopback (the local sandbox's S3).
 readonly HTTPS_URI_RE='^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*$'
-readonly HEALTH_URL_RE='^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*)?$'
+# In blue-green, {port} in health-url stands for the port of the slot being checked.
+readonly HEALTH_URL_RE='^https?://[A-Za-z0-9.-]+(:([0-9]{1,5}|\{port\}))?(/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*)?$'
 readonly RUN_URL_RE='^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._~%/-]*$'
 readonly COMMIT_RE='^[0-9a-f]{7,64}$'
 readonly DISK_MARGIN_BYTES=$((32 * 1024 * 1024))
@@ -95,6 +103,10 @@ R_PREV_VERSION='' R_VERSION='' R_RELEASE='' R_PREV_RELEASE='' RESULT_DONE=''
 PHASE='' PHASE_START=0 PHASES='' NOW_MS=0 START_MS=0
 LOCK_FD='' LOG_FILE=/dev/null CUR_ID='' NEW_ID='' SWITCHED='' LOCK_HELD='' RUN_AS_OTHER='' HOOK_RC=0 ARTIFACT=''
 HEALTH_PROBLEM='' SERVED=''
+# Blue-green: the slot a hook or health check acts on (empty in-place), the live slot, the
+# release each slot runs ('' when stopped), and the upstream file as it was before this run.
+SLOT='' LIVE_SLOT='' UPSTREAM_BEFORE='' OLD_SLOT='' OLD_RELEASE='' NEW_SLOT=''
+declare -A SLOT_PORTS=() SLOT_RELEASE=([blue]='' [green]='')
 OUT_CHARS=0 OUT_HELD=0
 declare -A STATUS=()
 declare -a WARNINGS=()
@@ -252,16 +264,47 @@ validate_options() {
     [[ $path =~ $REL_PATH_RE && ! $path =~ (^|/)\.\.?(/|$) && $path != .deploy-release.json ]] ||
       fail_option shared-paths "$path" 'use relative paths without . or .. segments'
   done <<<"$EC2D_SHARED_PATHS"
+  validate_strategy
+}
+
+validate_strategy() {
+  local placeholder=''
+  [[ $EC2D_HEALTH_URL == *'{port}'* ]] && placeholder=1
+  if [[ $EC2D_STRATEGY == in-place ]]; then
+    [[ -z $placeholder ]] || fail_option health-url "$EC2D_HEALTH_URL" '{port} is for strategy blue-green only'
+    return 0
+  fi
+  [[ $EC2D_STRATEGY == blue-green ]] || fail_option strategy "$EC2D_STRATEGY" 'use in-place or blue-green'
+  [[ -z $EC2D_HEALTH_URL || -n $placeholder ]] ||
+    fail_option health-url "$EC2D_HEALTH_URL" 'with blue-green, write the port as {port} (http://127.0.0.1:{port}/health): each slot is checked on its own port'
+  local blue green
+  IFS=, read -r blue green <<<"$EC2D_SLOT_PORTS"
+  if [[ ! $blue =~ ^[1-9][0-9]{0,4}$ || ! $green =~ ^[1-9][0-9]{0,4}$ ]] || ((blue > 65535 || green > 65535 || blue == green)); then
+    fail_option slot-ports "$EC2D_SLOT_PORTS" 'use two distinct ports from 1 to 65535, blue first: 8081,8082'
+  fi
+  SLOT_PORTS=([blue]=$blue [green]=$green)
+  [[ $EC2D_PROXY_UPSTREAM_FILE =~ $PATH_RE && ! $EC2D_PROXY_UPSTREAM_FILE =~ (^|/)\.\.?(/|$) ]] ||
+    fail_option proxy-upstream-file "$EC2D_PROXY_UPSTREAM_FILE" 'use an absolute, normalised path'
+  [[ -n $EC2D_RESTART_COMMAND ]] ||
+    fail_option restart-command '' 'required with blue-green: it starts the release on the port in DEPLOY_PORT'
+  [[ $EC2D_DRAIN_TIME_MS =~ ^[0-9]{1,9}$ ]] || fail_option drain-time "$EC2D_DRAIN_TIME_MS" 'use a whole number'
+  [[ $EC2D_KEEP_OLD_SLOT == true || $EC2D_KEEP_OLD_SLOT == false ]] ||
+    fail_option keep-old-slot "$EC2D_KEEP_OLD_SLOT" 'use true or false'
 }
 
 # --- lock ----------------------------------------------------------------------------------
 
-# Refuses a directory that root would trust while someone else could change it: a symlink,
-# not owned by the engine's user, or group/world-writable. check_trusted_dir LABEL PATH
-check_trusted_dir() {
-  local label=$1 path=$2 owner mode
-  [[ ! -L $path ]] || finish failed "$EXIT_FAILED" "$label $path is a symlink: use a real directory"
-  [[ -d $path ]] || finish failed "$EXIT_FAILED" "$label $path is not a directory"
+# Refuses a directory (or a regular file) that root would trust while someone else could
+# change it: a symlink, not owned by the engine's user, or group/world-writable.
+# check_trusted LABEL PATH directory|file
+check_trusted() {
+  local label=$1 path=$2 kind=$3 owner mode
+  [[ ! -L $path ]] || finish failed "$EXIT_FAILED" "$label $path is a symlink: use a real $kind"
+  if [[ $kind == file ]]; then
+    [[ -f $path ]] || finish failed "$EXIT_FAILED" "$label $path is not a regular file"
+  else
+    [[ -d $path ]] || finish failed "$EXIT_FAILED" "$label $path is not a directory"
+  fi
   read -r owner mode < <(stat -c '%u %a' -- "$path")
   [[ $owner == "$EUID" ]] ||
     finish failed "$EXIT_FAILED" "$label $path is owned by uid $owner, not by uid $EUID that runs the engine: chown it to $(id -un)"
@@ -269,6 +312,8 @@ check_trusted_dir() {
     finish failed "$EXIT_FAILED" "$label $path is group- or world-writable (mode $mode): chmod go-w it"
   return 0
 }
+
+check_trusted_dir() { check_trusted "$1" "$2" directory; }
 
 # The deploy dir and its root-only .deploy/, checked before anything inside is opened.
 prepare_state_dir() {
@@ -323,7 +368,7 @@ clean_leftovers() {
   check_trusted_dir releases "$releases"
   check_trusted_dir shared "$EC2D_DEPLOY_DIR/shared"
   for leftover in "$releases"/*.partial "$releases"/*.pruning "$EC2D_DEPLOY_DIR"/.current.tmp.* \
-    "$EC2D_DEPLOY_DIR/.deploy/tmp" "$EC2D_DEPLOY_DIR"/.deploy/.history.*; do
+    "$EC2D_DEPLOY_DIR/.deploy/tmp" "$EC2D_DEPLOY_DIR"/.deploy/.history.* "$EC2D_DEPLOY_DIR"/.deploy/.slots.*; do
     rm -rf -- "$leftover"
   done
   # One log per run; the newest 30 are kept.
@@ -377,6 +422,7 @@ preflight() {
   if [[ -e $current || -L $current ]] && [[ ! -L $current ]]; then
     finish failed "$EXIT_FAILED" "$current exists and is not a symlink: move it away first"
   fi
+  [[ $EC2D_STRATEGY == in-place ]] || check_proxy
 }
 
 free_bytes() { df -Pk -- "$EC2D_DEPLOY_DIR" | awk 'NR == 2 { printf "%d", $4 * 1024 }'; }
@@ -402,6 +448,7 @@ read_state() {
       [[ $line =~ $re ]] && STATUS[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
     done <"$(history_file)"
   fi
+  [[ $EC2D_STRATEGY == in-place ]] || read_slots
 }
 
 history_file() { printf '%s/.deploy/history.jsonl' "$EC2D_DEPLOY_DIR"; }
@@ -462,23 +509,33 @@ newest_good() { # [version] [older-than-id] [excluded-id]
 
 # --- hooks ---------------------------------------------------------------------------------
 
-# Runs user shell code: run_hook NAME COMMAND RELEASE_ID. Output goes to the run's log; on
-# failure its tail is printed. The lock's descriptor is closed so that a service started
-# here cannot keep the deploy dir locked.
+# Runs user shell code as run-as: run_hook NAME COMMAND RELEASE_ID, in the release, with the
+# slot's DEPLOY_SLOT and DEPLOY_PORT in blue-green.
 run_hook() {
-  local name=$1 command=$2 id=$3 rc=0 offset
+  local name=$1 command=$2 id=$3
   [[ -n $command ]] || return 0
   local dir
   dir=$(releases_dir)/$id
-  offset=$(file_size "$LOG_FILE")
-  printf '\n==> %s in %s (%s)\n' "$name" "$dir" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$LOG_FILE"
   local -a vars=(
     "DEPLOY_VERSION=$(version_of "$id")" "DEPLOY_ENVIRONMENT=$EC2D_ENVIRONMENT"
     "DEPLOY_APP_NAME=$EC2D_APP_NAME" "DEPLOY_DIR=$EC2D_DEPLOY_DIR" "DEPLOY_RELEASE_DIR=$dir" "RELEASE_DIR=$dir"
     "SHARED_DIR=$EC2D_DEPLOY_DIR/shared"
     "PREVIOUS_RELEASE_DIR=${R_PREV_RELEASE:+$(releases_dir)/$R_PREV_RELEASE}"
   )
-  if [[ -z $RUN_AS_OTHER ]]; then
+  [[ -z $SLOT ]] || vars+=("DEPLOY_SLOT=$SLOT" "DEPLOY_PORT=${SLOT_PORTS[$SLOT]}")
+  exec_hook "$name" "$command" "$dir" "$RUN_AS_OTHER" "${vars[@]}"
+}
+
+# Runs shell code: exec_hook NAME COMMAND DIR AS_RUN_AS VAR=VALUE... (AS_RUN_AS empty: as the
+# engine's user). Output goes to the run's log; on failure its tail is printed. The lock's
+# descriptor is closed so that a service started here cannot keep the deploy dir locked.
+exec_hook() {
+  local name=$1 command=$2 dir=$3 as_run_as=$4 rc=0 offset
+  shift 4
+  local -a vars=("$@")
+  offset=$(file_size "$LOG_FILE")
+  printf '\n==> %s in %s (%s)\n' "$name" "$dir" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$LOG_FILE"
+  if [[ -z $as_run_as ]]; then
     # SSM starts commands without HOME; tools such as npm and go need one.
     [[ -n ${HOME:-} ]] || vars+=("HOME=$(getent passwd "$(id -un)" | cut -d: -f6)")
     (cd -- "$dir" && umask 022 && exec "${HOOK_LOCALE[@]}" "${vars[@]}" bash -c "$command") </dev/null >>"$LOG_FILE" 2>&1 {LOCK_FD}>&- || rc=$?
@@ -561,8 +618,10 @@ health_url_once() { # VERSION
     HEALTH_PROBLEM="cannot write to $dir"
     return 1
   fi
-  printf '\n==> GET %s\n' "$EC2D_HEALTH_URL" >>"$LOG_FILE"
-  curl -fsS --max-time 10 -D "$headers" -o - -- "$EC2D_HEALTH_URL" </dev/null 2>"$errors" {LOCK_FD}>&- |
+  local url=$EC2D_HEALTH_URL
+  [[ -z $SLOT ]] || url=${url//"{port}"/${SLOT_PORTS[$SLOT]}}
+  printf '\n==> GET %s\n' "$url" >>"$LOG_FILE"
+  curl -fsS --max-time 10 -D "$headers" -o - -- "$url" </dev/null 2>"$errors" {LOCK_FD}>&- |
     head -c "$HEALTH_BODY_MAX" >"$body" {LOCK_FD}>&-
   rc=${PIPESTATUS[0]}
   # 23: curl could not write on once head had the first HEALTH_BODY_MAX bytes: enough to read.
@@ -877,6 +936,188 @@ link_shared() {
   done <<<"$EC2D_SHARED_PATHS"
 }
 
+# --- blue-green: two slots behind the host's proxy ------------------------------------------
+#
+# Each slot (blue, green) runs one release on its own port. A deploy starts the new release on
+# the idle slot and checks it there while the live slot keeps serving; then the proxy's upstream
+# file is rewritten (temp + rename) to the idle slot's port and the proxy reloaded gracefully;
+# then, after drain-time, the old slot stops (or keeps running without traffic until the next
+# deploy with keep-old-slot, so that a rollback is a switch of the proxy alone).
+# .deploy/slots records the live slot and the release each slot runs.
+
+slots_file() { printf '%s/.deploy/slots' "$EC2D_DEPLOY_DIR"; }
+
+# Reads .deploy/slots (root-only); a slot's release counts only while it is on disk.
+read_slots() {
+  local file key value
+  file=$(slots_file)
+  [[ -f $file && ! -L $file ]] || return 0
+  while IFS='=' read -r key value; do
+    case $key in
+      live) [[ $value == blue || $value == green ]] && LIVE_SLOT=$value ;;
+      blue | green) [[ $value =~ $RELEASE_ID_RE && -d $(releases_dir)/$value ]] && SLOT_RELEASE[$key]=$value ;;
+    esac
+  done <"$file"
+  return 0
+}
+
+write_slots() {
+  local tmp
+  if ! { tmp=$(mktemp -- "$EC2D_DEPLOY_DIR/.deploy/.slots.XXXXXXXXXX") &&
+    printf 'live=%s\nblue=%s\ngreen=%s\n' "$LIVE_SLOT" "${SLOT_RELEASE[blue]}" "${SLOT_RELEASE[green]}" >"$tmp" &&
+    mv -f -- "$tmp" "$(slots_file)"; }; then
+    warn "cannot write $(slots_file)"
+  fi
+}
+
+# Refuses the ancestors of $2 that another user could change: a symlink, not owned by root or
+# the engine's user, or writable by others (a sticky directory such as /tmp excepted: nobody
+# else may rename what root made in it). check_ancestors LABEL PATH
+check_ancestors() {
+  local label=$1 path=${2%/*} owner mode
+  while [[ -n $path ]]; do
+    [[ ! -L $path ]] || finish failed "$EXIT_FAILED" "$label: $path is a symlink: use real directories"
+    read -r owner mode < <(stat -c '%u %a' -- "$path")
+    [[ $owner == 0 || $owner == "$EUID" ]] ||
+      finish failed "$EXIT_FAILED" "$label: $path is owned by uid $owner: root must own every directory above it"
+    if ((8#$mode & 8#022 && !(8#$mode & 8#1000))); then
+      finish failed "$EXIT_FAILED" "$label: $path is group- or world-writable (mode $mode): chmod go-w it"
+    fi
+    path=${path%/*}
+  done
+}
+
+# The upstream file is rewritten by root: its directory and every one above must be root's,
+# and the file, when it exists, a regular file of root's that nobody else may write.
+check_proxy() {
+  local file=$EC2D_PROXY_UPSTREAM_FILE dir
+  dir=${file%/*}
+  check_ancestors proxy-upstream-file "$dir"
+  check_trusted_dir "the directory of proxy-upstream-file" "${dir:-/}"
+  if [[ -e $file || -L $file ]]; then
+    check_trusted proxy-upstream-file "$file" file
+    UPSTREAM_BEFORE=$(head -c 65536 -- "$file")
+  fi
+  local leftover
+  for leftover in "$dir/.${file##*/}".tmp.*; do rm -f -- "$leftover"; done
+}
+
+# Replaces the upstream file with $1: a temp file beside it, renamed over it.
+write_upstream() {
+  local file=$EC2D_PROXY_UPSTREAM_FILE tmp
+  tmp=$(mktemp -- "${file%/*}/.${file##*/}.tmp.XXXXXXXXXX") || return 1
+  if printf '%s\n' "$1" >"$tmp" && chmod 0644 -- "$tmp" && mv -fT -- "$tmp" "$file"; then return 0; fi
+  rm -f -- "$tmp"
+  return 1
+}
+
+upstream_of() { # SLOT
+  printf '# The live slot of %s: %s. Written by ec2-deploy-actions at each switch; do not edit.\nserver 127.0.0.1:%s;' \
+    "${EC2D_APP_NAME:-the app}" "$1" "${SLOT_PORTS[$1]}"
+}
+
+# The reload command is the operator's, run as root (not as run-as) outside any release.
+reload_proxy() {
+  exec_hook proxy-reload-command "$EC2D_PROXY_RELOAD_COMMAND" / '' "DEPLOY_APP_NAME=$EC2D_APP_NAME" \
+    "DEPLOY_DIR=$EC2D_DEPLOY_DIR" "DEPLOY_SLOT=$SLOT" "DEPLOY_PORT=${SLOT:+${SLOT_PORTS[$SLOT]}}"
+}
+
+# Blue-green's switch_to: release $1 on the idle slot, checked there, then the proxy moves to
+# it. A release that already runs on the idle slot and answers is switched to without a restart.
+switch_slot() {
+  local id=$1 idle=blue
+  [[ $LIVE_SLOT == blue ]] && idle=green
+  OLD_SLOT=$LIVE_SLOT OLD_RELEASE=$CUR_ID NEW_SLOT=$idle SLOT=$idle
+  [[ -z $LIVE_SLOT ]] || OLD_RELEASE=${SLOT_RELEASE[$LIVE_SLOT]}
+  [[ ${SLOT_RELEASE[$idle]} == "$id" ]] && phase health
+  if [[ ${SLOT_RELEASE[$idle]} == "$id" ]] && health_once "$id"; then
+    log "release $id already runs on the $idle slot: switching to it without a restart"
+  else
+    start_on_slot "$id"
+  fi
+  phase switch
+  write_upstream "$(upstream_of "$idle")" || fail_on_slot "$id" "cannot write $EC2D_PROXY_UPSTREAM_FILE"
+  reload_proxy || proxy_back "$id" "proxy-reload-command failed with exit code $HOOK_RC"
+  LIVE_SLOT=$idle
+  write_slots
+  link_current "$id" || warn "cannot switch current to releases/$id"
+  SWITCHED=1
+  log "the proxy sends traffic to the $idle slot (port ${SLOT_PORTS[$idle]}): $(version_of "$id")"
+}
+
+# Stops whatever the idle slot runs, starts release $1 there and checks it on the slot's port.
+start_on_slot() {
+  local id=$1
+  if [[ -n $EC2D_STOP_COMMAND ]]; then
+    phase stop
+    run_hook stop-command "$EC2D_STOP_COMMAND" "${SLOT_RELEASE[$SLOT]:-$id}" ||
+      fail_on_slot "$id" "stop-command failed on the $SLOT slot with exit code $HOOK_RC"
+  fi
+  # Recorded first: a run killed from here on still knows what may run on the slot.
+  SLOT_RELEASE[$SLOT]=$id
+  write_slots
+  phase restart
+  run_hook restart-command "$EC2D_RESTART_COMMAND" "$id" ||
+    fail_on_slot "$id" "restart-command failed on the $SLOT slot with exit code $HOOK_RC"
+  phase health
+  health_check "$id" ||
+    fail_on_slot "$id" "health check failed on the $SLOT slot after $EC2D_HEALTH_RETRIES attempts: $HEALTH_PROBLEM"
+}
+
+# Before the proxy moved: stops the idle slot again and fails; the live slot served throughout.
+fail_on_slot() { # ID REASON
+  local id=$1 reason=$2
+  record "$id" bad
+  if [[ -n $EC2D_STOP_COMMAND ]]; then
+    if run_hook stop-command "$EC2D_STOP_COMMAND" "$id"; then
+      SLOT_RELEASE[$SLOT]=''
+      write_slots
+    else
+      log "stop-command failed on the $SLOT slot; continuing"
+    fi
+  fi
+  prune
+  finish failed "$EXIT_FAILED" "$reason; the proxy still sends traffic where it did${R_PREV_VERSION:+ ($R_PREV_VERSION)}"
+}
+
+# The reload failed after the upstream file changed: the file as it was, reloaded again.
+proxy_back() { # ID REASON
+  local id=$1 reason=$2
+  record "$id" bad
+  phase rollback
+  SLOT=$OLD_SLOT
+  if [[ -n $UPSTREAM_BEFORE ]] && write_upstream "$UPSTREAM_BEFORE" && reload_proxy; then
+    SLOT=$NEW_SLOT
+    if [[ -n $EC2D_STOP_COMMAND ]] && run_hook stop-command "$EC2D_STOP_COMMAND" "$id"; then
+      SLOT_RELEASE[$SLOT]=''
+      write_slots
+    fi
+    prune
+    finish rolled-back "$EXIT_ROLLED_BACK" "$reason; the proxy is back as it was${R_PREV_VERSION:+ ($R_PREV_VERSION)}"
+  fi
+  finish rollback-failed "$EXIT_ROLLBACK_FAILED" "$reason; and $EC2D_PROXY_UPSTREAM_FILE could not be restored and reloaded: check the proxy"
+}
+
+# After a switch: the old slot (or the in-place service before the first blue-green deploy)
+# stops once drain-time has let its requests finish, unless keep-old-slot keeps it as a warm
+# standby for a rollback.
+retire_old_slot() {
+  [[ $EC2D_STRATEGY == blue-green && -n $OLD_RELEASE && -n $EC2D_STOP_COMMAND ]] || return 0
+  if [[ $EC2D_KEEP_OLD_SLOT == true && -n $OLD_SLOT ]]; then
+    log "the $OLD_SLOT slot keeps running $(version_of "$OLD_RELEASE") without traffic until the next deploy"
+    return 0
+  fi
+  phase drain
+  sleep "$(ms_to_s "$EC2D_DRAIN_TIME_MS")"
+  phase stop-old
+  SLOT=$OLD_SLOT
+  if run_hook stop-command "$EC2D_STOP_COMMAND" "$OLD_RELEASE"; then
+    [[ -z $SLOT ]] || { SLOT_RELEASE[$SLOT]='' && write_slots; }
+  else
+    warn "stop-command failed on the ${SLOT:-old} slot with exit code $HOOK_RC: $(version_of "$OLD_RELEASE") may still run"
+  fi
+}
+
 # --- switch, rollback, prune ---------------------------------------------------------------
 
 # Points current at releases/$1 with a temp link and rename(2): never a moment without it.
@@ -890,6 +1131,10 @@ link_current() {
 # stop -> switch -> restart -> health for release $1; any failure goes to roll_back.
 switch_to() {
   local id=$1
+  if [[ $EC2D_STRATEGY == blue-green ]]; then
+    switch_slot "$id"
+    return
+  fi
   if [[ -n $EC2D_STOP_COMMAND ]]; then
     phase stop
     run_hook stop-command "$EC2D_STOP_COMMAND" "${CUR_ID:-$id}" ||
@@ -947,7 +1192,7 @@ prune() {
   for id in "${all[@]}"; do [[ ${STATUS[$id]:-} == good ]] && order+=("$id"); done
   for id in "${order[@]}"; do
     ((count > EC2D_KEEP_RELEASES)) || break
-    [[ $id == "$current" || $id == "$last_good" ]] && continue
+    [[ $id == "$current" || $id == "$last_good" || $id == "${SLOT_RELEASE[blue]}" || $id == "${SLOT_RELEASE[green]}" ]] && continue
     # Rename first: a killed removal leaves a *.pruning dir, never a half-deleted release.
     mv -T -- "$(releases_dir)/$id" "$(releases_dir)/$id.pruning" && rm -rf -- "$(releases_dir)/$id.pruning"
     log "pruned release $id"
@@ -996,12 +1241,16 @@ is_older() {
 noop_if_current() { # VERSION
   [[ -n $CUR_ID && $(version_of "$CUR_ID") == "$1" && ${STATUS[$CUR_ID]:-} == good ]] || return 0
   [[ -z $EC2D_ARTIFACT_SHA256 || $(release_sha "$CUR_ID") == "$EC2D_ARTIFACT_SHA256" ]] || return 0
+  if [[ $EC2D_STRATEGY == blue-green ]]; then
+    [[ -n $LIVE_SLOT && ${SLOT_RELEASE[$LIVE_SLOT]} == "$CUR_ID" ]] || return 0
+    SLOT=$LIVE_SLOT
+  fi
   phase health
   R_RELEASE=$CUR_ID
   if health_check "$CUR_ID"; then
     finish noop "$EXIT_OK" "$1 is already current and healthy"
   fi
-  R_RELEASE=''
+  R_RELEASE='' SLOT=''
   log "$1 is current but unhealthy ($HEALTH_PROBLEM): deploying it again"
 }
 
@@ -1016,6 +1265,7 @@ deploy_new() {
   switch_to "$NEW_ID"
   phase record
   record "$NEW_ID" good
+  retire_old_slot
   prune
   finish deployed "$EXIT_OK" ''
 }
@@ -1052,6 +1302,7 @@ rollback_mode() {
   switch_to "$target"
   phase record
   record "$target" good
+  retire_old_slot
   prune
   finish deployed "$EXIT_OK" "rolled back to $R_VERSION"
 }

@@ -181,10 +181,13 @@ export function acceptedByRenderer(options: RemoteOptions): boolean {
   }
 }
 
-/** GETs a loopback URL; resolves with status and body, or status 0 when nothing answers. */
+/**
+ * GETs a loopback URL; resolves with status and body, or status 0 when nothing answers.
+ * Each request opens its own connection.
+ */
 export function httpGet(url: string): Promise<{ status: number; body: string }> {
   return new Promise(resolve => {
-    const request = get(url, { timeout: 5000 }, response => {
+    const request = get(url, { timeout: 5000, agent: false }, response => {
       let body = ''
       response.setEncoding('utf8')
       response.on('data', (chunk: string) => (body += chunk))
@@ -243,9 +246,10 @@ export async function startFileServer(dir: string): Promise<FileServer> {
 
 const SERVICE_SH = `#!/bin/sh
 # Stand-in for systemd/pm2: runs server.cjs of the release in $PWD on a loopback port,
-# detached in its own session, with a pidfile.
-PORT=@PORT@
-PIDFILE=@PIDFILE@
+# detached in its own session, with a pidfile. In blue-green, on the slot's port, with a
+# pidfile per slot.
+PORT=\${DEPLOY_PORT:-@PORT@}
+PIDFILE=@ROOT@/service\${DEPLOY_SLOT:+-$DEPLOY_SLOT}.pid
 LOG=@LOG@
 NODE=@NODE@
 alive() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
@@ -297,7 +301,7 @@ export class Site {
     this.service = join(root, 'service.sh')
     mkdirSync(this.artifacts, { recursive: true })
     const script = SERVICE_SH.replace('@PORT@', String(port))
-      .replace('@PIDFILE@', join(root, 'service.pid'))
+      .replace('@ROOT@', root)
       .replace('@LOG@', join(root, 'service.log'))
       .replace('@NODE@', process.execPath)
     writeFileSync(this.service, script, { mode: 0o755 })
@@ -370,10 +374,13 @@ export class Site {
   }
 
   async close(): Promise<void> {
-    try {
-      execFileSync(this.service, ['stop'], { stdio: 'ignore' })
-    } catch {
-      // nothing running
+    for (const slot of ['', 'blue', 'green']) {
+      try {
+        const env = { ...process.env, DEPLOY_SLOT: slot }
+        execFileSync(this.service, ['stop'], { stdio: 'ignore', env })
+      } catch {
+        // nothing running
+      }
     }
     await this.files?.close()
     rmSync(this.root, { recursive: true, force: true })

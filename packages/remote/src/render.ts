@@ -20,7 +20,7 @@ export type DownloadMethod = 'instance-role' | 'presigned'
  * Typed options of one run of the host release engine. Names follow ssm-deploy's inputs
  * (`deploy-dir` → `deployDir`); every error names the input.
  */
-export interface RemoteOptions {
+export interface RemoteOptions extends BlueGreenOptions {
   /** `mode`: deploy (default) or rollback. */
   mode?: DeployMode
   /** `deploy-dir`: absolute, normalised path holding releases/, current, shared/ and .deploy/. */
@@ -90,7 +90,9 @@ const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9!_.*()/+=@,-
 // Presigned URLs: https, or plain http to the host's own loopback (the local sandbox's S3).
 const HTTPS_URL =
   /^(https:\/\/[A-Za-z0-9.-]+|http:\/\/(127\.0\.0\.1|localhost))(:[0-9]{1,5})?\/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*$/
-const HEALTH_URL = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*)?$/
+// With blue-green, {port} (the slot's port) may stand in for the port.
+const HEALTH_URL =
+  /^https?:\/\/[A-Za-z0-9.-]+(:([0-9]{1,5}|\{port\}))?(\/[A-Za-z0-9._~%!$&()*+,;=:@/?-]*)?$/
 const RUN_URL = /^https:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?\/[A-Za-z0-9._~%/-]*$/
 // Hooks are user shell code: any printable text, tabs and newlines; no other control characters.
 // eslint-disable-next-line no-control-regex
@@ -154,6 +156,130 @@ function hook(input: string, value: string | undefined): string {
   }
   return value
 }
+
+// --- Blue-green on a single host: its options, defaults and checks, kept together --------
+
+/** How a deploy replaces the running release: in place (stop, switch, restart) or blue-green. */
+export type DeployStrategy = 'in-place' | 'blue-green'
+
+/**
+ * Options of strategy blue-green: two slots of the app (blue, green) on two ports behind the
+ * host's reverse proxy. The new release starts and is checked on the idle slot, the proxy's
+ * upstream file is switched to it, and the old slot stops after `drain-time`.
+ */
+export interface BlueGreenOptions {
+  /** `strategy`: in-place (default, today's stop → switch → restart) or blue-green. */
+  strategy?: DeployStrategy
+  /** `slot-ports`: the ports of the blue and the green slot, distinct (default 8081, 8082). */
+  slotPorts?: readonly number[]
+  /**
+   * `proxy-upstream-file`: the file the proxy includes inside its `upstream` block; the engine
+   * rewrites it (temp + rename) to `server 127.0.0.1:<port>;` of the live slot. Required with
+   * blue-green. It and every directory above it must be root's, writable by root alone.
+   */
+  proxyUpstreamFile?: string
+  /**
+   * `proxy-reload-command`: shell code run as root after each switch, to reload the proxy
+   * gracefully (default `nginx -t -q && nginx -s reload`).
+   */
+  proxyReloadCommand?: string
+  /** `drain-time`: how long the old slot keeps running after the switch, in ms (default 10 s). */
+  drainTimeMs?: number
+  /**
+   * `keep-old-slot`: keep the old slot running, without traffic, until the next deploy, so that
+   * a rollback to it is a switch of the proxy alone (default false).
+   */
+  keepOldSlot?: boolean
+}
+
+/** Defaults of the blue-green options, the engine's own. */
+export const BLUE_GREEN_DEFAULTS = {
+  strategy: 'in-place',
+  slotPorts: [8081, 8082],
+  // `nginx -s reload` alone exits 0 even when nginx refuses the new configuration.
+  proxyReloadCommand: 'nginx -t -q && nginx -s reload',
+  drainTimeMs: 10_000,
+  keepOldSlot: false,
+} as const
+
+/** In `health-url` with blue-green, the port of the slot being checked. */
+export const SLOT_PORT_PLACEHOLDER = '{port}'
+
+/**
+ * The engine's variables for the strategy (none for in-place, whose engine default it is).
+ * health-url must name the slot's port as {port} with blue-green, and must not otherwise.
+ */
+function strategyVariables(options: RemoteOptions): Record<string, string> {
+  const strategy = options.strategy ?? BLUE_GREEN_DEFAULTS.strategy
+  const healthUrl = options.healthUrl ?? ''
+  const placeholder = healthUrl.includes(SLOT_PORT_PLACEHOLDER)
+  if (strategy === 'in-place') {
+    if (placeholder) {
+      throw invalidInput(
+        'health-url',
+        healthUrl,
+        `${SLOT_PORT_PLACEHOLDER} is for strategy 'blue-green' only`,
+      )
+    }
+    return {}
+  }
+  if (strategy !== 'blue-green') {
+    throw invalidInput('strategy', String(strategy), "use 'in-place' or 'blue-green'")
+  }
+  if (healthUrl !== '' && !placeholder) {
+    throw invalidInput(
+      'health-url',
+      healthUrl,
+      `with blue-green, write the slot's port as ${SLOT_PORT_PLACEHOLDER} (http://127.0.0.1:${SLOT_PORT_PLACEHOLDER}/health): each slot is checked on its own port`,
+    )
+  }
+  if (options.restartCommand === undefined || options.restartCommand.trim() === '') {
+    throw new ConfigurationError(
+      "input 'restart-command' is required when strategy is 'blue-green': it starts the release on the slot's port, $DEPLOY_PORT",
+    )
+  }
+  const ports = options.slotPorts ?? BLUE_GREEN_DEFAULTS.slotPorts
+  const portsRule = 'use two distinct ports from 1 to 65535, blue first, such as 8081,8082'
+  if (
+    ports.length !== 2 ||
+    !ports.every(p => Number.isSafeInteger(p) && p >= 1 && p <= 65_535) ||
+    ports[0] === ports[1]
+  ) {
+    throw invalidInput('slot-ports', ports.join(','), portsRule)
+  }
+  if (options.proxyUpstreamFile === undefined || options.proxyUpstreamFile === '') {
+    throw new ConfigurationError(
+      "input 'proxy-upstream-file' is required when strategy is 'blue-green': the file your nginx includes in the app's upstream block, e.g. /etc/nginx/upstreams/app.conf",
+    )
+  }
+  const reload = options.proxyReloadCommand ?? BLUE_GREEN_DEFAULTS.proxyReloadCommand
+  if (reload.trim() === '') {
+    throw invalidInput(
+      'proxy-reload-command',
+      reload,
+      "required with blue-green, e.g. 'nginx -s reload'",
+    )
+  }
+  const keepOldSlot = options.keepOldSlot ?? BLUE_GREEN_DEFAULTS.keepOldSlot
+  if (typeof keepOldSlot !== 'boolean') {
+    throw invalidInput('keep-old-slot', String(keepOldSlot), 'use true or false')
+  }
+  return {
+    EC2D_STRATEGY: strategy,
+    EC2D_SLOT_PORTS: ports.join(','),
+    EC2D_PROXY_UPSTREAM_FILE: absolutePath('proxy-upstream-file', options.proxyUpstreamFile),
+    EC2D_PROXY_RELOAD_COMMAND: hook('proxy-reload-command', reload),
+    EC2D_DRAIN_TIME_MS: integer(
+      'drain-time',
+      options.drainTimeMs ?? BLUE_GREEN_DEFAULTS.drainTimeMs,
+      0,
+      3_600_000,
+    ),
+    EC2D_KEEP_OLD_SLOT: keepOldSlot ? 'true' : 'false',
+  }
+}
+
+// --- end of blue-green ---------------------------------------------------------------------
 
 /**
  * Validates every option and returns the engine's variables (EC2D_*), as plain strings.
@@ -277,6 +403,7 @@ export function engineVariables(options: RemoteOptions): Record<string, string> 
     EC2D_ALLOW_DOWNGRADE: allowDowngrade ? 'true' : 'false',
     EC2D_RUN_URL: runUrl,
     EC2D_COMMIT: commit,
+    ...strategyVariables(options),
   }
 }
 
@@ -353,6 +480,7 @@ const VARIABLE_INPUT: Record<string, string> = {
   EC2D_RESTART_COMMAND: 'restart-command',
   EC2D_HEALTH_COMMAND: 'health-command',
   EC2D_SHARED_PATHS: 'shared-paths',
+  EC2D_PROXY_RELOAD_COMMAND: 'proxy-reload-command',
 }
 
 /** Refuses commands that SSM would not take, naming the largest inputs and their sizes. */
