@@ -345,3 +345,58 @@ describe('RunInstances errors, as EC2 gives them', () => {
     expect(missing.message).toMatch(/InvalidInstanceID\.NotFound.*i-0000000000000dead/)
   })
 })
+
+describe('a launched host with a network and directories of its own', () => {
+  let hosts: Sandbox
+
+  beforeAll(async () => {
+    hosts = await startSandbox({
+      instances: 0,
+      privateDirs: ['/opt/scaleout-test'],
+      launch: {
+        runningAfterMs: 20,
+        agentOnlineAfterMs: 50,
+        spec: { network: 'private' },
+      },
+    })
+  })
+  afterAll(async () => {
+    await hosts?.close()
+  })
+
+  it("serves from its user data on its own address, and reaches the sandbox's endpoints at 127.0.0.1", async () => {
+    const ssmPort = new URL(hosts.env.AWS_ENDPOINT_URL_SSM).port
+    const userData = [
+      '#!/bin/bash',
+      'set -eu',
+      'echo "served by the new host" > /opt/scaleout-test/index.html',
+      'setsid python3 -m http.server 3000 --bind 0.0.0.0 --directory /opt/scaleout-test >/dev/null 2>&1 &',
+      `curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:${ssmPort}/ > ssm-status`,
+    ].join('\n')
+    const { ec2: hostEc2 } = clients(hosts)
+    const out = await hostEc2.send(
+      new RunInstancesCommand({
+        ImageId: 'ami-0123456789abcdef0',
+        MinCount: 1,
+        MaxCount: 1,
+        UserData: base64(`${userData}\n`),
+      }),
+    )
+    hostEc2.destroy()
+    const instance = hosts.fleet.require(out.Instances?.[0]?.InstanceId as string)
+    await hosts.launcher.bootOf(instance.id)?.finished
+    expect(instance.privateIpAddress).toMatch(/^100\./)
+    const page = await until(async () => {
+      try {
+        return await (await fetch(`http://${instance.privateIpAddress}:3000/index.html`)).text()
+      } catch {
+        return undefined
+      }
+    })
+    expect(page).toBe('served by the new host\n')
+    // The SSM front end answered the unsigned call: the way out of the host's network works.
+    expect(readFileSync(join(instance.dir, 'ssm-status'), 'utf8')).toBe('400')
+    // Its /opt is its own: nothing was written to the machine's.
+    expect(existsSync('/opt/scaleout-test/index.html')).toBe(false)
+  })
+})
