@@ -73,6 +73,31 @@ async function createWebAssociation(extra: Partial<CreateAssociationCommandInput
 }
 
 /** The association's executions once none is in progress, newest first. */
+/** Launches one instance tagged Name and DeployApp; resolves with its id. */
+async function launchTagged(name: string, app: string): Promise<string> {
+  const out = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-0123456789abcdef0',
+      MinCount: 1,
+      MaxCount: 1,
+      TagSpecifications: [
+        {
+          ResourceType: 'instance',
+          Tags: [
+            { Key: 'Name', Value: name },
+            { Key: 'DeployApp', Value: app },
+          ],
+        },
+      ],
+    }),
+  )
+  return out.Instances![0]!.InstanceId!
+}
+
+/** Whether any command (SendCommand's or State Manager's) was ever sent to the instance. */
+const everSentTo = (instanceId: string) =>
+  sandbox.ssm.allCommands().some(c => c.invocations.some(i => i.instance.id === instanceId))
+
 async function settledExecutions(associationId: string, count: number) {
   return until(async () => {
     const out = await ssm.send(
@@ -205,47 +230,16 @@ describe('an association that targets a tag', () => {
   })
 
   it('is applied to a newly launched instance that matches, when its agent comes online', async () => {
-    const launched = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: 'ami-0123456789abcdef0',
-        MinCount: 1,
-        MaxCount: 1,
-        TagSpecifications: [
-          {
-            ResourceType: 'instance',
-            Tags: [
-              { Key: 'Name', Value: 'web-3' },
-              { Key: 'DeployApp', Value: 'web' },
-            ],
-          },
-        ],
-      }),
-    )
-    const other = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: 'ami-0123456789abcdef0',
-        MinCount: 1,
-        MaxCount: 1,
-        TagSpecifications: [
-          {
-            ResourceType: 'instance',
-            Tags: [
-              { Key: 'Name', Value: 'db-2' },
-              { Key: 'DeployApp', Value: 'db' },
-            ],
-          },
-        ],
-      }),
-    )
-    const id = launched.Instances![0]!.InstanceId!
+    const id = await launchTagged('web-3', 'web')
+    const other = await launchTagged('db-2', 'db')
     const [newest] = await settledExecutions(associationId, 3)
     expect(newest).toMatchObject({ Status: 'Success', ResourceCountByStatus: '{Success=1}' })
     expect(
       (await targetsOf(associationId, newest!.ExecutionId!)).map(t => [t.name, t.status]),
     ).toEqual([['web-3', 'Success']])
     expect(applied('web-3')).toBe(`${id}\n`)
-    await sandbox.launcher.bootOf(other.Instances![0]!.InstanceId!)?.online
-    expect(applied('db-2')).toBe('')
+    await sandbox.launcher.bootOf(other)?.online
+    expect(everSentTo(other)).toBe(false)
     // The instances that already had it got nothing more.
     expect(applied('web-1').split('\n').filter(Boolean)).toHaveLength(2)
   })
@@ -264,25 +258,9 @@ describe('an association that targets a tag', () => {
       ssm.send(new DescribeAssociationCommand({ AssociationId: associationId })),
     )
     expect(gone.name).toBe('AssociationDoesNotExist')
-    const launched = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: 'ami-0123456789abcdef0',
-        MinCount: 1,
-        MaxCount: 1,
-        TagSpecifications: [
-          {
-            ResourceType: 'instance',
-            Tags: [
-              { Key: 'Name', Value: 'web-4' },
-              { Key: 'DeployApp', Value: 'web' },
-            ],
-          },
-        ],
-      }),
-    )
-    await sandbox.launcher.bootOf(launched.Instances![0]!.InstanceId!)?.online
-    await new Promise(resolve => setTimeout(resolve, 300))
-    expect(applied('web-4')).toBe('')
+    const id = await launchTagged('web-4', 'web')
+    await sandbox.launcher.bootOf(id)?.online
+    expect(everSentTo(id)).toBe(false)
   })
 })
 

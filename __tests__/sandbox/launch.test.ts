@@ -302,7 +302,7 @@ describe('RunInstances errors, as EC2 gives them', () => {
       ],
       [{ MinCount: 4, MaxCount: 5 }, 'InstanceLimitExceeded', /more instances \(4\).*limit of 3/],
       [{ ImageId: 'ubuntu' }, 'InvalidAMIID.Malformed', /Invalid id: "ubuntu"/],
-      [{ InstanceType: 't3 small' }, 'InvalidParameterValue', /for InstanceType/],
+      [{ InstanceType: 't3 small' as never }, 'InvalidParameterValue', /for InstanceType/],
       [{ UserData: '#!/bin/sh\n' }, 'InvalidParameterValue', /Invalid BASE64 encoding/],
       [
         { UserData: base64('x'.repeat(16385)) },
