@@ -35,8 +35,8 @@ beforeAll(async () => {
     invocationVisibilityDelayMs: 0,
     launch: {
       runningAfterMs: 50,
-      agentOnlineAfterMs: 150,
-      terminatedAfterMs: 1000,
+      agentOnlineAfterMs: 600,
+      terminatedAfterMs: 2000,
       instanceLimit: 3,
       spec: { env: { APP_ROLE: 'scaled' } },
     },
@@ -88,7 +88,7 @@ async function pingStatus(instanceId: string): Promise<string | undefined> {
 }
 
 describe('RunInstances', () => {
-  it('launches a tagged instance: pending, then running, its user data run once as root, then its agent online', async () => {
+  it('launches a tagged instance: pending, then running with its user data run once as root, and its agent online', async () => {
     const [launched] = await launch({
       InstanceType: 't3.small',
       TagSpecifications: [
