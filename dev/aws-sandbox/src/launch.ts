@@ -15,10 +15,11 @@ import { ServiceError } from './protocol.js'
 /** How launches behave; read at each launch, so tests may change them while the sandbox runs. */
 export interface LaunchSettings {
   /**
-   * What every launched instance is besides what RunInstances says (its `id`, `name` and
-   * `state` are ignored): privateDirs, network, path, env, faults… The request's tags go over
-   * its tags, its InstanceType over its instanceType (default `t3.micro`). `ssmManaged: false`
-   * is an image without the SSM agent: it never comes online.
+   * What every launched instance is besides what RunInstances says: privateDirs, network,
+   * path, env, faults… (its `id`, `name`, `state` and `privateIpAddress` are ignored: each
+   * instance has its own). The request's tags go over its tags, its InstanceType over its
+   * instanceType (default `t3.micro`). `ssmManaged: false` is an image without the SSM
+   * agent: it never comes online.
    */
   spec: InstanceSpec
   /** `pending` → `running` after this long. */
@@ -108,7 +109,13 @@ export class Launcher {
         `You have requested more instances (${request.minCount}) than your current instance limit of ${limit} allows for the specified instance type.`,
       )
     }
-    const { id: _id, name: _name, state: _state, ...spec } = this.settings.spec
+    const {
+      id: _id,
+      name: _name,
+      state: _state,
+      privateIpAddress: _ip,
+      ...spec
+    } = this.settings.spec
     const hasAgent = spec.ssmManaged ?? true
     const reservationId = `r-0${randomBytes(8).toString('hex')}`
     return Array.from({ length: Math.min(request.maxCount, limit) }, (_, launchIndex) => {
