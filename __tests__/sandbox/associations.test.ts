@@ -222,6 +222,36 @@ describe('an association that targets a tag', () => {
       [byName('web-2').id, 'Success'],
     ])
     expect(applied('web-2')).toBe(`${byName('web-2').id}\n`.repeat(2))
+
+    const successes = await ssm.send(
+      new DescribeAssociationExecutionsCommand({
+        AssociationId: associationId,
+        Filters: [{ Key: 'Status', Value: 'Success', Type: 'EQUAL' }],
+      }),
+    )
+    expect(successes.AssociationExecutions?.map(e => e.ExecutionId)).toEqual([latest!.ExecutionId])
+    const failedTargets = await ssm.send(
+      new DescribeAssociationExecutionTargetsCommand({
+        AssociationId: associationId,
+        ExecutionId: first!.ExecutionId,
+        Filters: [{ Key: 'Status', Value: 'Failed' }],
+      }),
+    )
+    expect(failedTargets.AssociationExecutionTargets?.map(t => t.ResourceId)).toEqual([
+      byName('web-2').id,
+    ])
+    const badKey = await rejection(
+      ssm.send(
+        new DescribeAssociationExecutionsCommand({
+          AssociationId: associationId,
+          Filters: [{ Key: 'Colour' as never, Value: 'x', Type: 'EQUAL' }],
+        }),
+      ),
+    )
+    expect([badKey.name, badKey.message]).toEqual([
+      'ValidationException',
+      expect.stringContaining('enum value set: [ExecutionId, Status, CreatedTime]'),
+    ])
     const overview = await ssm.send(
       new DescribeAssociationCommand({ AssociationId: associationId }),
     )

@@ -76,6 +76,28 @@ function checked(field: string, value: string, pattern: RegExp): string {
   return value
 }
 
+/** `value` when it is one of `allowed`, else SSM's enum ValidationException for `field`. */
+function member(field: string, value: string | undefined, allowed: readonly string[]): string {
+  if (value === undefined || !allowed.includes(value)) {
+    const constraint = `Member must satisfy enum value set: [${allowed.join(', ')}]`
+    throw validation(field, String(value), constraint)
+  }
+  return value
+}
+
+/** A `Filters` list of `{Key, Value}`, with a `Type` among `types` when they are given. */
+function readFilters(input: Json, keys: readonly string[], types?: readonly string[]) {
+  return (optionalList(input, 'Filters') ?? []).map(filter => {
+    const key = member('filters.member.key', optionalString(filter, 'Key'), keys)
+    const value = optionalString(filter, 'Value')
+    if (value === undefined) throw required('filters.member.value')
+    const type = types
+      ? member('filters.member.type', optionalString(filter, 'Type'), types)
+      : 'EQUAL'
+    return { key, value, type }
+  })
+}
+
 /** SSM's status of a finished or running set of invocations. */
 function summaryStatus(
   statuses: readonly string[],
@@ -260,25 +282,11 @@ export class StateManager {
   /** DescribeAssociationExecutions, newest first. */
   describeAssociationExecutions(input: Json): Json {
     const association = this.byId(this.requiredId(input))
-    const filters = (optionalList(input, 'Filters') ?? []).map(filter => {
-      const key = optionalString(filter, 'Key')
-      const value = optionalString(filter, 'Value')
-      const type = optionalString(filter, 'Type')
-      if (key === undefined || !['ExecutionId', 'Status', 'CreatedTime'].includes(key))
-        throw validation(
-          'filters.member.key',
-          String(key),
-          'Member must satisfy enum value set: [ExecutionId, Status, CreatedTime]',
-        )
-      if (value === undefined) throw required('filters.member.value')
-      if (type === undefined || !['EQUAL', 'LESS_THAN', 'GREATER_THAN'].includes(type))
-        throw validation(
-          'filters.member.type',
-          String(type),
-          'Member must satisfy enum value set: [EQUAL, LESS_THAN, GREATER_THAN]',
-        )
-      return { key, value, type }
-    })
+    const filters = readFilters(
+      input,
+      ['ExecutionId', 'Status', 'CreatedTime'],
+      ['EQUAL', 'LESS_THAN', 'GREATER_THAN'],
+    )
     const executions = [...association.executions].reverse().filter(execution =>
       filters.every(({ key, value, type }) => {
         if (key === 'ExecutionId') return execution.id === value
@@ -330,18 +338,7 @@ export class StateManager {
         `Association execution ${executionId} does not exist.`,
       )
     }
-    const filters = (optionalList(input, 'Filters') ?? []).map(filter => {
-      const key = optionalString(filter, 'Key')
-      const value = optionalString(filter, 'Value')
-      if (key === undefined || !['Status', 'ResourceId', 'ResourceType'].includes(key))
-        throw validation(
-          'filters.member.key',
-          String(key),
-          'Member must satisfy enum value set: [Status, ResourceId, ResourceType]',
-        )
-      if (value === undefined) throw required('filters.member.value')
-      return { key, value }
-    })
+    const filters = readFilters(input, ['Status', 'ResourceId', 'ResourceType'])
     const targets = execution.command.invocations
       .map(invocation => ({
         AssociationId: association.id,
