@@ -186,7 +186,7 @@ describe('DescribeInstances', () => {
     expect(await bad.text()).toMatch(
       /<Response><Errors><Error><Code>InvalidInstanceID\.NotFound<\/Code><Message>.*<\/Message><\/Error><\/Errors><RequestID>[0-9a-f-]+<\/RequestID><\/Response>/,
     )
-    const unknown = await post('Action=RunInstances&Version=2016-11-15')
+    const unknown = await post('Action=RebootInstances&Version=2016-11-15')
     expect(await unknown.text()).toContain('<Code>InvalidAction</Code>')
   })
 })

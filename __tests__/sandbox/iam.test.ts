@@ -1,9 +1,10 @@
 // The sandbox authorises only what a role's policy allows, and only for credentials issued
 // for a role that has one: the default credentials and policy-less roles keep full access.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2'
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2'
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import {
+  CreateAssociationCommand,
   DescribeInstanceInformationCommand,
   ListCommandInvocationsCommand,
   SSMClient,
@@ -14,13 +15,17 @@ import { startSandboxWithOidc, type SandboxWithOidc } from '../support/sandbox-w
 const SUBJECT = 'repo:octo-org/octo-repo:environment:dev'
 const SSM_ONLY = 'arn:aws:iam::123456789012:role/ssm-only'
 const OPEN = 'arn:aws:iam::123456789012:role/no-policy'
+const WEB_ASSOCIATIONS = 'arn:aws:iam::123456789012:role/web-associations'
 
 let sandbox: SandboxWithOidc
 const clients: { destroy(): void }[] = []
 
 beforeAll(async () => {
   sandbox = await startSandboxWithOidc({
-    instances: 1,
+    instances: [
+      { name: 'web-1', tags: { DeployApp: 'web' } },
+      { name: 'db-1', tags: { DeployApp: 'db' } },
+    ],
     commandMode: 'fast',
     s3: { buckets: ['iam-bucket'] },
     oidc: { subject: SUBJECT },
@@ -38,6 +43,27 @@ beforeAll(async () => {
           },
         },
         { arn: OPEN, audience: 'sts.amazonaws.com', subject: SUBJECT },
+        {
+          arn: WEB_ASSOCIATIONS,
+          audience: 'sts.amazonaws.com',
+          subject: SUBJECT,
+          policy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: 'ssm:CreateAssociation',
+                Resource: 'arn:aws:ssm:us-east-1::document/AWS-RunShellScript',
+              },
+              {
+                Effect: 'Allow',
+                Action: 'ssm:CreateAssociation',
+                Resource: 'arn:aws:ec2:us-east-1:123456789012:instance/*',
+                Condition: { StringEquals: { 'ssm:resourceTag/DeployApp': 'web' } },
+              },
+            ],
+          },
+        },
       ],
     },
   })
@@ -104,12 +130,43 @@ describe('sandbox IAM', () => {
     expect(
       await refusal(s3.send(new ListObjectsV2Command({ Bucket: 'iam-bucket', Prefix: 'a/' }))),
     ).toMatchObject({ name: 'AccessDenied', status: 403 })
+    expect(
+      await refusal(
+        ec2.send(
+          new RunInstancesCommand({ ImageId: 'ami-0123456789abcdef0', MinCount: 1, MaxCount: 1 }),
+        ),
+      ),
+    ).toMatchObject({
+      name: 'UnauthorizedOperation',
+      status: 403,
+      message: expect.stringContaining('not authorized to perform: ec2:RunInstances'),
+    })
+  })
+
+  it('authorises CreateAssociation on its document and on each instance by its tags, as SendCommand', async () => {
+    const { ssm } = await clientsAs(WEB_ASSOCIATIONS)
+    const [web, db] = sandbox.instances
+    const associate = (instanceId: string) =>
+      ssm.send(
+        new CreateAssociationCommand({
+          Name: 'AWS-RunShellScript',
+          InstanceId: instanceId,
+          Parameters: { commands: ['true'] },
+        }),
+      )
+    expect((await associate(web!.id)).AssociationDescription?.InstanceId).toBe(web!.id)
+    expect(await refusal(associate(db!.id))).toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringContaining(
+        `ssm:CreateAssociation on resource: arn:aws:ec2:us-east-1:123456789012:instance/${db!.id}`,
+      ),
+    })
   })
 
   it('leaves a role without a policy, and the default credentials, unrestricted', async () => {
     const { ec2, s3 } = await clientsAs(OPEN)
     const found = await ec2.send(new DescribeInstancesCommand({}))
-    expect(found.Reservations).toHaveLength(1)
+    expect(found.Reservations).toHaveLength(2)
     await s3.send(new ListObjectsV2Command({ Bucket: 'iam-bucket' }))
     const defaults = new EC2Client({
       region: sandbox.region,
@@ -120,6 +177,6 @@ describe('sandbox IAM', () => {
       },
     })
     clients.push(defaults)
-    expect((await defaults.send(new DescribeInstancesCommand({}))).Reservations).toHaveLength(1)
+    expect((await defaults.send(new DescribeInstancesCommand({}))).Reservations).toHaveLength(2)
   })
 })

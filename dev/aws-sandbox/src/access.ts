@@ -112,7 +112,10 @@ export function ssmAuthorizer(
   }
 }
 
-/** The IAM requests of an SSM operation: SendCommand names its document and each instance. */
+/**
+ * The IAM requests of an SSM operation: SendCommand and CreateAssociation name their document
+ * and each instance.
+ */
 export function ssmRequests(
   operation: string,
   input: Record<string, unknown>,
@@ -120,12 +123,18 @@ export function ssmRequests(
   where: { region: string; accountId: string },
 ): AuthorizationRequest[] {
   const action = `ssm:${operation}`
-  if (operation !== 'SendCommand') return [{ action, resource: '*' }]
-  const document = typeof input.DocumentName === 'string' ? input.DocumentName : ''
+  if (operation !== 'SendCommand' && operation !== 'CreateAssociation')
+    return [{ action, resource: '*' }]
+  const named = operation === 'SendCommand' ? input.DocumentName : input.Name
+  const document = typeof named === 'string' ? named : ''
   const documentArn = document.startsWith('arn:')
     ? document
     : `arn:aws:ssm:${where.region}::document/${document}`
-  const ids = Array.isArray(input.InstanceIds) ? input.InstanceIds.map(String) : []
+  const ids = Array.isArray(input.InstanceIds)
+    ? input.InstanceIds.map(String)
+    : typeof input.InstanceId === 'string'
+      ? [input.InstanceId]
+      : []
   const instanceArn = (id: string) =>
     `arn:aws:ec2:${where.region}:${where.accountId}:instance/${id}`
   // Targets select by tag: AWS authorises against every instance, known only after the lookup.

@@ -50,6 +50,18 @@ export interface RunScriptOptions {
   env: Record<string, string>
   /** How many characters of each stream to read back (the rest stays in the files). */
   readLimits: { stdout: number; stderr: number }
+  /**
+   * Where the script and its output go; default the invocation's orchestration directory.
+   * One path for both streams interleaves them in one file (a log), opened for appending.
+   */
+  files?: ScriptFiles
+}
+
+/** Absolute paths of a run's script and its output files. */
+export interface ScriptFiles {
+  script: string
+  stdout: string
+  stderr: string
 }
 
 /** The orchestration directory the agent uses for one invocation, under the instance. */
@@ -170,13 +182,20 @@ export function inPrivateMountNamespace(
 /** Starts `sh _script.sh` for one invocation. Throws only if the process cannot be spawned. */
 export function runScript(options: RunScriptOptions): RunningScript {
   const dir = orchestrationDir(options.instance, options.commandId)
-  mkdirSync(dir, { recursive: true })
-  const scriptPath = join(dir, '_script.sh')
+  const files = options.files ?? {
+    script: join(dir, '_script.sh'),
+    stdout: join(dir, 'stdout'),
+    stderr: join(dir, 'stderr'),
+  }
+  for (const path of new Set([files.script, files.stdout, files.stderr]))
+    mkdirSync(dirname(path), { recursive: true })
+  const scriptPath = files.script
   writeFileSync(scriptPath, `${options.commands.join('\n')}\n`, { mode: 0o700 })
-  const stdoutPath = join(dir, 'stdout')
-  const stderrPath = join(dir, 'stderr')
-  const stdoutFd = openSync(stdoutPath, 'w')
-  const stderrFd = openSync(stderrPath, 'w')
+  const stdoutPath = files.stdout
+  const stderrPath = files.stderr
+  const combined = stdoutPath === stderrPath
+  const stdoutFd = openSync(stdoutPath, combined ? 'a' : 'w')
+  const stderrFd = combined ? stdoutFd : openSync(stderrPath, 'w')
   let child
   try {
     const [program, args] = scriptCommand(options.instance, scriptPath)
@@ -189,7 +208,7 @@ export function runScript(options: RunScriptOptions): RunningScript {
     })
   } finally {
     closeSync(stdoutFd)
-    closeSync(stderrFd)
+    if (!combined) closeSync(stderrFd)
   }
   const pid = child.pid
   if (pid === undefined) {
@@ -199,7 +218,12 @@ export function runScript(options: RunScriptOptions): RunningScript {
         resolve({ exitCode: 127, signal: null, stdout: '', stderr: `${error.message}\n` }),
       )
     })
-    return { processGroup: -1, orchestrationDir: dir, done: failed, kill: () => undefined }
+    return {
+      processGroup: -1,
+      orchestrationDir: dirname(scriptPath),
+      done: failed,
+      kill: () => undefined,
+    }
   }
   options.instance.processGroups.add(pid)
   const done = new Promise<RunOutcome>(resolve => {
@@ -217,7 +241,7 @@ export function runScript(options: RunScriptOptions): RunningScript {
   })
   return {
     processGroup: pid,
-    orchestrationDir: dir,
+    orchestrationDir: dirname(scriptPath),
     done,
     kill: () => killProcessGroup(pid),
   }

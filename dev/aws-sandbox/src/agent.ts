@@ -33,6 +33,25 @@ export interface AgentSettings {
   outputUploader: ((bucket: string, key: string, body: Buffer) => Promise<string>) | undefined
 }
 
+/**
+ * The environment a root service gets on `instance` under systemd (the SSM agent, cloud-init):
+ * the minimal PATH, no HOME, no LANG, then the sandbox's AWS environment (the instance role)
+ * and the instance's own `env`.
+ */
+export function serviceEnvironment(
+  fleet: Fleet,
+  settings: Pick<AgentSettings, 'instanceEnv'>,
+  instance: SandboxInstance,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    PATH: fleet.agentPath(instance),
+    ...extra,
+    ...settings.instanceEnv,
+    ...instance.env,
+  }
+}
+
 /** How the agent tells SSM that an invocation ended. */
 export type AgentReport = (
   command: CommandRecord,
@@ -112,14 +131,10 @@ export class Agent {
         commandId: command.id,
         commands: command.commands,
         workingDirectory: cwd,
-        // The agent's own environment under systemd: a minimal PATH, no HOME, no LANG.
-        env: {
-          PATH: this.fleet.agentPath(instance),
+        env: serviceEnvironment(this.fleet, this.settings, instance, {
           AWS_SSM_INSTANCE_ID: instance.id,
           AWS_SSM_REGION_NAME: this.settings.region,
-          ...this.settings.instanceEnv,
-          ...instance.env,
-        },
+        }),
         readLimits: {
           stdout: OUTPUT_LIMITS.standardOutput + 1,
           stderr: OUTPUT_LIMITS.standardError + 1,

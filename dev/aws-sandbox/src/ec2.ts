@@ -1,13 +1,15 @@
 /**
  * EC2 DescribeInstances over the EC2 query protocol: a form-encoded POST
  * (`Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=…&Filter.1.Value.1=…`),
- * answered in EC2's XML, errors in EC2's `<Response><Errors><Error>` shape.
+ * answered in EC2's XML, errors in EC2's `<Response><Errors><Error>` shape. Other actions
+ * (RunInstances, TerminateInstances: ec2-launch.ts) plug in as extra operations.
  */
 import type { IncomingMessage } from 'node:http'
 import {
   ec2WildcardMatch,
   type Fleet,
   INSTANCE_STATE_CODES,
+  type InstanceStateName,
   isInstanceId,
   type SandboxInstance,
 } from './instances.js'
@@ -45,13 +47,21 @@ function escapeXml(text: string): string {
     .replace(/'/g, '&apos;')
 }
 
+/** An action's answer: `<ActionResponse xmlns=…><requestId>…</requestId>body</ActionResponse>`. */
+export function responseXml(action: string, requestId: string, body: string): string {
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${XMLNS}">` +
+    `${element('requestId', requestId)}${body}</${action}Response>`
+  )
+}
+
 /** `<name>value</name>` with the value escaped. */
-function element(name: string, value: string | number | boolean): string {
+export function element(name: string, value: string | number | boolean): string {
   return `<${name}>${escapeXml(String(value))}</${name}>`
 }
 
 /** Reads the numbered members `Prefix.1`, `Prefix.2`, … of a query request, in order. */
-function numbered(params: URLSearchParams, prefix: string): Map<number, string> {
+export function numbered(params: URLSearchParams, prefix: string): Map<number, string> {
   const found = new Map<number, string>()
   const pattern = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)$`)
   for (const [key, value] of params) {
@@ -61,23 +71,32 @@ function numbered(params: URLSearchParams, prefix: string): Map<number, string> 
   return new Map([...found].sort((a, b) => a[0] - b[0]))
 }
 
+/** The indexes N of structured members `Prefix.N.Field…` of a query request, in order. */
+export function memberIndexes(params: URLSearchParams, prefix: string): number[] {
+  const indexes = new Set<number>()
+  const pattern = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)\\.`)
+  for (const key of params.keys()) {
+    const match = pattern.exec(key)
+    if (match) indexes.add(Number(match[1]))
+  }
+  return [...indexes].sort((a, b) => a - b)
+}
+
+/** `<tag>` holding a state's code and name, as EC2 reports instance states. */
+export function stateXml(tag: string, state: InstanceStateName): string {
+  return `<${tag}>${element('code', INSTANCE_STATE_CODES[state])}${element('name', state)}</${tag}>`
+}
+
 /** Parses the query parameters of DescribeInstances. */
 export function parseDescribeInstances(params: URLSearchParams): DescribeInstancesRequest {
   const instanceIds = [...numbered(params, 'InstanceId').values()]
-  const filterIndexes = new Set<number>()
-  for (const key of params.keys()) {
-    const match = /^Filter\.(\d+)\./.exec(key)
-    if (match) filterIndexes.add(Number(match[1]))
-  }
-  const filters = [...filterIndexes]
-    .sort((a, b) => a - b)
-    .map(index => {
-      const name = params.get(`Filter.${index}.Name`)
-      if (name === null || name === '') {
-        throw new ServiceError('InvalidParameterValue', `The filter 'null' is invalid`)
-      }
-      return { name, values: [...numbered(params, `Filter.${index}.Value`).values()] }
-    })
+  const filters = memberIndexes(params, 'Filter').map(index => {
+    const name = params.get(`Filter.${index}.Name`)
+    if (name === null || name === '') {
+      throw new ServiceError('InvalidParameterValue', `The filter 'null' is invalid`)
+    }
+    return { name, values: [...numbered(params, `Filter.${index}.Value`).values()] }
+  })
   const maxRaw = params.get('MaxResults')
   let maxResults: number | undefined
   if (maxRaw !== null) {
@@ -129,6 +148,27 @@ function filterValues(instance: SandboxInstance, name: string): string[] | undef
   }
 }
 
+/** EC2's checks of `InstanceId.N`: each well formed and known, else `InvalidInstanceID.*`. */
+export function checkInstanceIds(fleet: Fleet, instanceIds: readonly string[]): void {
+  const malformed = instanceIds.filter(id => !isInstanceId(id))
+  if (malformed.length > 0) {
+    throw new ServiceError('InvalidInstanceID.Malformed', `Invalid id: "${malformed[0]}"`)
+  }
+  const missing = instanceIds.filter(id => !fleet.get(id))
+  if (missing.length === 1) {
+    throw new ServiceError(
+      'InvalidInstanceID.NotFound',
+      `The instance ID '${missing[0]}' does not exist`,
+    )
+  }
+  if (missing.length > 1) {
+    throw new ServiceError(
+      'InvalidInstanceID.NotFound',
+      `The instance IDs '${missing.join(', ')}' do not exist`,
+    )
+  }
+}
+
 /** The instances DescribeInstances returns for a request, in a stable order (one page). */
 export function describeInstances(
   fleet: Fleet,
@@ -147,23 +187,7 @@ export function describeInstances(
       `Value ( ${maxResults} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`,
     )
   }
-  const malformed = instanceIds.filter(id => !isInstanceId(id))
-  if (malformed.length > 0) {
-    throw new ServiceError('InvalidInstanceID.Malformed', `Invalid id: "${malformed[0]}"`)
-  }
-  const missing = instanceIds.filter(id => !fleet.get(id))
-  if (missing.length === 1) {
-    throw new ServiceError(
-      'InvalidInstanceID.NotFound',
-      `The instance ID '${missing[0]}' does not exist`,
-    )
-  }
-  if (missing.length > 1) {
-    throw new ServiceError(
-      'InvalidInstanceID.NotFound',
-      `The instance IDs '${missing.join(', ')}' do not exist`,
-    )
-  }
+  checkInstanceIds(fleet, instanceIds)
   for (const filter of filters) {
     if (!filter.name.startsWith('tag:') && !KNOWN_FILTERS.has(filter.name)) {
       throw new ServiceError('InvalidParameterValue', `The filter '${filter.name}' is invalid`)
@@ -194,7 +218,8 @@ export function describeInstances(
   }
 }
 
-function instanceXml(instance: SandboxInstance, accountId: string): string {
+/** One instance as EC2's XML `<item>` (DescribeInstances, RunInstances). */
+export function instanceXml(instance: SandboxInstance, accountId: string): string {
   const state = instance.state
   const hasAddress = state !== 'terminated'
   const tags = [...instance.tags]
@@ -202,12 +227,12 @@ function instanceXml(instance: SandboxInstance, accountId: string): string {
   return [
     '<item>',
     element('instanceId', instance.id),
-    element('imageId', 'ami-0sandbox0000000'),
-    `<instanceState>${element('code', INSTANCE_STATE_CODES[state])}${element('name', state)}</instanceState>`,
+    element('imageId', instance.imageId),
+    stateXml('instanceState', state),
     element('privateDnsName', hasAddress ? dns : ''),
     '<dnsName/>',
     element('reason', state === 'stopped' ? 'User initiated' : ''),
-    element('amiLaunchIndex', 0),
+    element('amiLaunchIndex', instance.reservation?.launchIndex ?? 0),
     '<productCodes/>',
     element('instanceType', instance.instanceType),
     element('launchTime', instance.launchTime.toISOString()),
@@ -228,29 +253,40 @@ function instanceXml(instance: SandboxInstance, accountId: string): string {
       ? `<tagSet>${tags.map(([key, value]) => `<item>${element('key', key)}${element('value', value)}</item>`).join('')}</tagSet>`
       : '',
     element('hypervisor', 'xen'),
-    `<iamInstanceProfile>${element('arn', `arn:aws:iam::${accountId}:instance-profile/sandbox-instance`)}${element('id', 'AIPASANDBOX000000000')}</iamInstanceProfile>`,
+    `<iamInstanceProfile>${element('arn', instance.iamInstanceProfileArn ?? `arn:aws:iam::${accountId}:instance-profile/sandbox-instance`)}${element('id', 'AIPASANDBOX000000000')}</iamInstanceProfile>`,
     element('ebsOptimized', false),
     element('platformDetails', 'Linux/UNIX'),
     '</item>',
   ].join('')
 }
 
-/** The EC2 query front end (DescribeInstances only). */
+/** The reservation id an instance reports: its RunInstances call's, else one of its own. */
+export function reservationIdOf(instance: SandboxInstance): string {
+  return instance.reservation?.id ?? `r-0${instance.id.slice(3).padEnd(16, '0')}`
+}
+
+/** An EC2 action besides DescribeInstances: answers with its response XML (or throws a ServiceError). */
+export type Ec2Operation = (params: URLSearchParams, requestId: string) => string
+
+/** The EC2 query front end: DescribeInstances, and the `operations` it is given. */
 export class Ec2FrontEnd implements ServiceFrontEnd {
   readonly service = 'ec2'
   readonly fleet: Fleet
   readonly accountId: string
   /** Throws a ServiceError (UnauthorizedOperation) for a call the signer may not make. */
   private readonly authorize: ((operation: string, request: IncomingMessage) => void) | undefined
+  private readonly operations: Readonly<Record<string, Ec2Operation>>
 
   constructor(
     fleet: Fleet,
     accountId: string,
     authorize?: (operation: string, request: IncomingMessage) => void,
+    operations: Readonly<Record<string, Ec2Operation>> = {},
   ) {
     this.fleet = fleet
     this.accountId = accountId
     this.authorize = authorize
+    this.operations = operations
   }
 
   operationOf(request: IncomingMessage, body: string): string {
@@ -259,7 +295,7 @@ export class Ec2FrontEnd implements ServiceFrontEnd {
     if (action === null || action === '') {
       throw new ServiceError('MissingAction', 'The request must contain the parameter Action')
     }
-    if (action !== 'DescribeInstances') {
+    if (action !== 'DescribeInstances' && !Object.hasOwn(this.operations, action)) {
       throw new ServiceError(
         'InvalidAction',
         `The action ${action} is not valid for this web service.`,
@@ -287,17 +323,31 @@ export class Ec2FrontEnd implements ServiceFrontEnd {
         412,
       )
     }
+    const other = this.operations[operation]
+    if (operation !== 'DescribeInstances' && other) {
+      return { status: 200, contentType: 'text/xml;charset=UTF-8', body: other(params, requestId) }
+    }
     const page = describeInstances(this.fleet, parseDescribeInstances(params))
-    const reservations = page.instances
+    // Instances launched by one call share their reservation, as EC2 groups them.
+    const groups: SandboxInstance[][] = []
+    for (const instance of page.instances) {
+      const last = groups.at(-1)
+      if (last && reservationIdOf(last[0] as SandboxInstance) === reservationIdOf(instance))
+        last.push(instance)
+      else groups.push([instance])
+    }
+    const reservations = groups
       .map(
-        instance =>
-          `<item>${element('reservationId', `r-0${instance.id.slice(3).padEnd(16, '0')}`)}${element('ownerId', this.accountId)}<groupSet/><instancesSet>${instanceXml(instance, this.accountId)}</instancesSet></item>`,
+        group =>
+          `<item>${element('reservationId', reservationIdOf(group[0] as SandboxInstance))}${element('ownerId', this.accountId)}<groupSet/><instancesSet>${group.map(instance => instanceXml(instance, this.accountId)).join('')}</instancesSet></item>`,
       )
       .join('')
-    const xml =
-      `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="${XMLNS}">` +
-      `${element('requestId', requestId)}<reservationSet>${reservations}</reservationSet>` +
-      `${page.nextToken !== undefined ? element('nextToken', page.nextToken) : ''}</DescribeInstancesResponse>`
+    const xml = responseXml(
+      'DescribeInstances',
+      requestId,
+      `<reservationSet>${reservations}</reservationSet>` +
+        `${page.nextToken !== undefined ? element('nextToken', page.nextToken) : ''}`,
+    )
     return { status: 200, contentType: 'text/xml;charset=UTF-8', body: xml }
   }
 

@@ -81,6 +81,12 @@ export interface InstanceSpec {
   availabilityZone?: string
   instanceType?: string
   agentVersion?: string
+  /** The AMI it was launched from. Default `ami-0sandbox0000000`. */
+  imageId?: string
+  /** ARN of its instance profile. Default `…:instance-profile/sandbox-instance`. */
+  iamInstanceProfileArn?: string
+  /** The RunInstances call that made it: its reservation and its index in it. */
+  reservation?: { id: string; launchIndex: number }
   /** Registered with SSM (a managed node). Default true. */
   ssmManaged?: boolean
   faults?: InstanceFaults
@@ -125,6 +131,9 @@ export class SandboxInstance {
   agentVersion: string
   ssmManaged: boolean
   faults: InstanceFaults
+  readonly imageId: string
+  readonly iamInstanceProfileArn: string | undefined
+  readonly reservation: { id: string; launchIndex: number } | undefined
   readonly privateDirs: readonly string[]
   /** Its own network (network: 'private'), else undefined: it shares the machine's. */
   readonly network: PrivateNetwork | undefined
@@ -180,6 +189,9 @@ export class SandboxInstance {
     this.agentVersion = spec.agentVersion ?? '3.3.1802.0'
     this.ssmManaged = spec.ssmManaged ?? true
     this.faults = { ...spec.faults }
+    this.imageId = spec.imageId ?? 'ami-0sandbox0000000'
+    this.iamInstanceProfileArn = spec.iamInstanceProfileArn
+    this.reservation = spec.reservation
     this.privateDirs = [...(spec.privateDirs ?? [])]
     this.marker = `${options.fleetToken ?? randomBytes(8).toString('hex')}/${id}`
     this.launchTime = new Date()

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { AccessControl, ec2Authorizer, ssmAuthorizer } from './access.js'
 import { Ec2FrontEnd } from './ec2.js'
+import { launchOperations } from './ec2-launch.js'
 import { Faults } from './faults.js'
 import {
   type FastCommandHandler,
@@ -18,6 +19,8 @@ import {
   type SandboxInstance,
 } from './instances.js'
 import type { PolicyDocument } from './iam-policy.js'
+import { serviceEnvironment } from './agent.js'
+import { DEFAULT_LAUNCH_SETTINGS, type LaunchSettings, Launcher } from './launch.js'
 import { type Endpoint, serve } from './protocol.js'
 import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from './s3.js'
 import { type SsmSettings, SsmFrontEnd, SsmService } from './ssm.js'
@@ -61,6 +64,11 @@ export interface SandboxOptions {
    * `identityProvider` (GitHub's token service stand-in, say: its issuer and public key).
    */
   sts?: { roles: StsRole[]; identityProvider: IdentityProvider; providerAudiences?: string[] }
+  /**
+   * What RunInstances launches (see LaunchSettings): the spec of a launched instance (on top
+   * of `privateDirs` and `commandMode`) and the boot's timings.
+   */
+  launch?: Partial<LaunchSettings>
 }
 
 /** Environment variables that point the AWS SDK and the AWS CLI at the sandbox. */
@@ -92,6 +100,8 @@ export interface Sandbox {
   sts: StsServer | undefined
   /** Credentials issued for roles with a `policy`, and the bucket policies in force. */
   access: AccessControl
+  /** RunInstances' and TerminateInstances' instances: `launcher.bootOf(id)`, its settings. */
+  launcher: Launcher
   /** Stops every server, kills every process the instances started, removes temp dirs. */
   close(): Promise<void>
 }
@@ -138,15 +148,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           name: `${options.namePrefix ?? 'sandbox'}-${index + 1}`,
           tags: { ...options.tags },
         }))
-  const instances = specs
-    .map(spec => ({ privateDirs: options.privateDirs ?? [], ...spec }))
-    .map(spec =>
-      fleet.add(
-        options.commandMode === 'fast'
-          ? { ...spec, faults: { commandMode: 'fast' as const, ...spec.faults } }
-          : spec,
-      ),
-    )
+  const withDefaults = (spec: InstanceSpec): InstanceSpec => {
+    const withDirs = { privateDirs: options.privateDirs ?? [], ...spec }
+    return options.commandMode === 'fast'
+      ? { ...withDirs, faults: { commandMode: 'fast' as const, ...withDirs.faults } }
+      : withDirs
+  }
+  const instances = specs.map(spec => fleet.add(withDefaults(spec)))
 
   const started: { close(): Promise<void> }[] = []
   const access = new AccessControl()
@@ -211,8 +219,29 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       outputUploader: s3 ? outputUploader(s3, region, started) : undefined,
     }
     const ssm = new SsmService(fleet, settings)
+    let endpointPorts: number[] = []
+    const launcher = new Launcher(
+      fleet,
+      {
+        ...DEFAULT_LAUNCH_SETTINGS,
+        ...options.launch,
+        spec: withDefaults(options.launch?.spec ?? {}),
+      },
+      {
+        prepare: async instance =>
+          instance.network?.forward([...endpointPorts, ...instance.forwardPorts], instance.marker),
+        environment: instance => serviceEnvironment(fleet, settings, instance),
+        agentOnline: instance => ssm.stateManager.instanceOnline(instance),
+      },
+    )
+    started.push({ close: async () => launcher.close() })
     const ec2Endpoint: Endpoint = await serve(
-      new Ec2FrontEnd(fleet, accountId, ec2Authorizer(access)),
+      new Ec2FrontEnd(
+        fleet,
+        accountId,
+        ec2Authorizer(access),
+        launchOperations(launcher, fleet, accountId),
+      ),
       faults,
     )
     started.push(ec2Endpoint)
@@ -227,7 +256,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       },
     })
     // Private hosts reach the sandbox's endpoints at the same 127.0.0.1 URLs.
-    const endpointPorts = [ec2Endpoint, ssmEndpoint, s3, sts].flatMap(service =>
+    endpointPorts = [ec2Endpoint, ssmEndpoint, s3, sts].flatMap(service =>
       service ? [Number(new URL(service.url).port)] : [],
     )
     for (const instance of instances)
@@ -250,6 +279,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       s3,
       sts,
       access,
+      launcher,
       close: async () => {
         if (closed) return
         closed = true

@@ -25,7 +25,8 @@ export const OUTPUT_LIMITS = {
   standardError: 8000,
 } as const
 
-function epochSeconds(date: Date): number {
+/** A JSON 1.1 timestamp: seconds since the epoch. */
+export function epochSeconds(date: Date): number {
   return date.getTime() / 1000
 }
 
@@ -144,7 +145,8 @@ export function describeCommand(command: CommandRecord): Json {
   }
 }
 
-function pluginStatus(status: InvocationStatus): string {
+/** The status a plugin (or an association target) reports for an invocation status. */
+export function pluginStatus(status: InvocationStatus): string {
   if (status === 'Delayed') return 'Pending'
   if (status === 'Cancelling') return 'InProgress'
   return status

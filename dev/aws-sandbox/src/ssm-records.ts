@@ -87,6 +87,8 @@ export interface CommandRecord {
   readonly requestedInstanceIds: readonly string[]
   readonly targets: readonly { Key: string; Values: string[] }[]
   readonly requestedAt: Date
+  /** The State Manager association this command applies; undefined for SendCommand's. */
+  readonly associationId: string | undefined
   readonly expiresAt: Date
   readonly visibleAt: number
   readonly maxConcurrency: string

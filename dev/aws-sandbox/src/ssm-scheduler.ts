@@ -86,11 +86,15 @@ export class CommandScheduler {
     })
   }
 
-  /** A new command, one invocation per instance, dispatched as far as MaxConcurrency allows. */
+  /**
+   * A new command, one invocation per instance, dispatched as far as MaxConcurrency allows;
+   * `associationId` when State Manager sends it to apply an association.
+   */
   send(
     request: SendCommandRequest,
     options: { documentVersion: string; output: CommandOutputOptions },
     instances: readonly SandboxInstance[],
+    associationId?: string,
   ): CommandRecord {
     const id = randomUUID()
     const requestedAt = new Date()
@@ -108,6 +112,7 @@ export class CommandScheduler {
       requestedInstanceIds: [...new Set(request.instanceIds)],
       targets: request.targets,
       requestedAt,
+      associationId,
       expiresAt: new Date(requestedAt.getTime() + totalTimeoutMs),
       visibleAt: requestedAt.getTime() + this.settings.invocationVisibilityDelayMs,
       maxConcurrency: request.maxConcurrency,

@@ -1,7 +1,8 @@
 /**
  * SSM Run Command as the suite uses it: SendCommand (AWS-RunShellScript), ListCommands,
  * ListCommandInvocations, GetCommandInvocation, DescribeInstanceInformation and
- * CancelCommand, over the JSON 1.1 protocol. Each operation checks the request
+ * CancelCommand, over the JSON 1.1 protocol; State Manager's associations beside it
+ * (ssm-associations.ts). Each operation checks the request
  * (ssm-requests.ts), acts through the scheduler (ssm-scheduler.ts: MaxConcurrency, MaxErrors,
  * delivery, expiry, cancel) whose agents really run the commands on the sandbox's instances
  * (agent.ts), and shapes the answer (ssm-answers.ts).
@@ -35,6 +36,7 @@ import {
   resolveTargets,
   timeFilter,
 } from './ssm-requests.js'
+import { StateManager } from './ssm-associations.js'
 import { CommandScheduler, type SchedulerSettings } from './ssm-scheduler.js'
 
 /** Settings of the SSM simulation; all can be changed while the sandbox runs. */
@@ -58,12 +60,15 @@ export class SsmService {
   readonly settings: SsmSettings
   /** Every CancelCommand call, in order. */
   readonly cancelRequests: CancelRecord[] = []
+  /** State Manager: associations, applied through the same scheduler and agents. */
+  readonly stateManager: StateManager
   private readonly scheduler: CommandScheduler
 
   constructor(fleet: Fleet, settings: SsmSettings) {
     this.fleet = fleet
     this.settings = settings
     this.scheduler = new CommandScheduler(fleet, settings)
+    this.stateManager = new StateManager(fleet, this.scheduler, settings)
   }
 
   /** A command by id (internal record: statuses, invocations, timings). */
@@ -103,7 +108,7 @@ export class SsmService {
     const instanceId = optionalString(input, 'InstanceId')
     if (commandId !== undefined) checkCommandId(commandId)
     const filters = readCommandFilters(input, COMMAND_FILTERS)
-    let commands = [...this.scheduler.all()].reverse()
+    let commands = this.runCommandHistory()
     if (commandId !== undefined) {
       const command = this.scheduler.get(commandId)
       if (!command) throw new ServiceError('InvalidCommandId', '')
@@ -134,7 +139,7 @@ export class SsmService {
     const commands =
       commandId !== undefined
         ? [this.scheduler.get(commandId)].filter((c): c is CommandRecord => c !== undefined)
-        : [...this.scheduler.all()].reverse()
+        : this.runCommandHistory()
     let invocations = commands.filter(c => c.visibleAt <= now).flatMap(c => c.invocations)
     if (instanceId !== undefined)
       invocations = invocations.filter(i => i.instance.id === instanceId)
@@ -225,6 +230,15 @@ export class SsmService {
     return {}
   }
 
+  /**
+   * The commands listed without a CommandId, newest first: SendCommand's. The commands State
+   * Manager sends to apply associations are reached by their id (an execution target's
+   * OutputSourceId).
+   */
+  private runCommandHistory(): CommandRecord[] {
+    return [...this.scheduler.all()].reverse().filter(c => c.associationId === undefined)
+  }
+
   /** Stops every timer and kills every running script (the sandbox is closing). */
   close(): void {
     this.scheduler.close()
@@ -254,6 +268,14 @@ export class SsmFrontEnd implements ServiceFrontEnd {
       GetCommandInvocation: input => ssm.getCommandInvocation(input),
       DescribeInstanceInformation: input => ssm.describeInstanceInformation(input),
       CancelCommand: input => ssm.cancelCommand(input),
+      CreateAssociation: input => ssm.stateManager.createAssociation(input),
+      DescribeAssociation: input => ssm.stateManager.describeAssociation(input),
+      ListAssociations: input => ssm.stateManager.listAssociations(input),
+      StartAssociationsOnce: input => ssm.stateManager.startAssociationsOnce(input),
+      DescribeAssociationExecutions: input => ssm.stateManager.describeAssociationExecutions(input),
+      DescribeAssociationExecutionTargets: input =>
+        ssm.stateManager.describeAssociationExecutionTargets(input),
+      DeleteAssociation: input => ssm.stateManager.deleteAssociation(input),
     }
   }
 
