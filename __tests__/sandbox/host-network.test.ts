@@ -51,9 +51,12 @@ beforeAll(async () => {
     s3: { buckets: ['net-test'] },
     invocationVisibilityDelayMs: 0,
   })
+  // Only this sandbox's links: other sandboxes may run on the machine at the same time.
+  const own = sandbox.instances.map(instance => instance.hostLink)
   links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
     .split('\n')
     .filter(line => / sx[0-9a-f]{10}@/.test(line))
+    .filter(line => own.includes(line.split(':')[1]?.split('@')[0]?.trim()))
 }, 60_000)
 afterAll(async () => {
   await sandbox?.close()

@@ -203,6 +203,11 @@ export class SandboxInstance {
     return this.network?.netns
   }
 
+  /** The machine's end of its veth link; undefined when shared. */
+  get hostLink(): string | undefined {
+    return this.network?.link
+  }
+
   /** The `Name` tag, or undefined. */
   get name(): string | undefined {
     return this.tags.get('Name')

@@ -79,7 +79,8 @@ export class PrivateNetwork {
   /** The namespace's file, for `nsenter --net=<netns>`. */
   readonly netns: string
   private readonly socketDir: string
-  private readonly link = `sx${randomBytes(5).toString('hex')}`
+  /** The machine's end of the veth pair (the peer inside is renamed eth0). */
+  readonly link = `sx${randomBytes(5).toString('hex')}`
   private readonly relays: Server[] = []
   private closed = false
 
