@@ -18,6 +18,7 @@ import {
   type ServiceFrontEnd,
   type WireResponse,
 } from './protocol.js'
+import { element, numbered, queryParams } from './query.js'
 
 const API_VERSION = '2016-11-15'
 const XMLNS = `http://ec2.amazonaws.com/doc/${API_VERSION}/`
@@ -34,31 +35,6 @@ export interface DescribeInstancesRequest {
   filters: Ec2Filter[]
   maxResults: number | undefined
   nextToken: string | undefined
-}
-
-function escapeXml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;')
-}
-
-/** `<name>value</name>` with the value escaped. */
-function element(name: string, value: string | number | boolean): string {
-  return `<${name}>${escapeXml(String(value))}</${name}>`
-}
-
-/** Reads the numbered members `Prefix.1`, `Prefix.2`, … of a query request, in order. */
-function numbered(params: URLSearchParams, prefix: string): Map<number, string> {
-  const found = new Map<number, string>()
-  const pattern = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)$`)
-  for (const [key, value] of params) {
-    const match = pattern.exec(key)
-    if (match) found.set(Number(match[1]), value)
-  }
-  return new Map([...found].sort((a, b) => a[0] - b[0]))
 }
 
 /** Parses the query parameters of DescribeInstances. */
@@ -254,7 +230,7 @@ export class Ec2FrontEnd implements ServiceFrontEnd {
   }
 
   operationOf(request: IncomingMessage, body: string): string {
-    const params = this.params(request, body)
+    const params = queryParams(request, body)
     const action = params.get('Action')
     if (action === null || action === '') {
       throw new ServiceError('MissingAction', 'The request must contain the parameter Action')
@@ -275,7 +251,7 @@ export class Ec2FrontEnd implements ServiceFrontEnd {
     requestId: string,
   ): Promise<WireResponse> {
     this.authorize?.(operation, request)
-    const params = this.params(request, body)
+    const params = queryParams(request, body)
     const version = params.get('Version')
     if (version !== API_VERSION) {
       throw new ServiceError('InvalidParameterValue', `Invalid API version: ${String(version)}`)
@@ -313,12 +289,5 @@ export class Ec2FrontEnd implements ServiceFrontEnd {
       `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>${element('Code', error.code)}` +
       `${element('Message', error.message)}</Error></Errors>${element('RequestID', requestId)}</Response>`
     return { status: error.status, contentType: 'text/xml;charset=UTF-8', body }
-  }
-
-  private params(request: IncomingMessage, body: string): URLSearchParams {
-    const query = new URL(request.url ?? '/', 'http://sandbox').searchParams
-    const params = new URLSearchParams(request.method === 'POST' ? body : '')
-    for (const [key, value] of query) if (!params.has(key)) params.set(key, value)
-    return params
   }
 }
