@@ -9,6 +9,7 @@ import { promisify } from 'node:util'
 import {
   DescribeTargetGroupAttributesCommand,
   DescribeTargetGroupsCommand,
+  DeregisterTargetsCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
@@ -20,6 +21,7 @@ import { awsCli, cliEnv, clients, rejection, until } from './helpers.js'
 
 let sandbox: Sandbox
 let group: TargetGroup
+let sdk: ElasticLoadBalancingV2Client
 const servers: Server[] = []
 
 /** An app on the machine's loopback, standing in for one instance's; `healthy` flips its check. */
@@ -71,6 +73,23 @@ async function health(...targets: string[]): Promise<HealthRow[]> {
   }))
 }
 
+/** DescribeTargetHealth through the SDK (milliseconds, where the CLI takes a second or two). */
+async function sdkHealth(target?: { id: string; port: number }): Promise<HealthRow[]> {
+  const out = await sdk.send(
+    new DescribeTargetHealthCommand({
+      TargetGroupArn: group.arn,
+      ...(target ? { Targets: [{ Id: target.id, Port: target.port }] } : {}),
+    }),
+  )
+  return (out.TargetHealthDescriptions ?? []).map(row => ({
+    id: row.Target!.Id!,
+    port: row.Target!.Port!,
+    state: row.TargetHealth!.State!,
+    ...(row.TargetHealth!.Reason ? { reason: row.TargetHealth!.Reason } : {}),
+    ...(row.TargetHealth!.Description ? { description: row.TargetHealth!.Description } : {}),
+  }))
+}
+
 beforeAll(async () => {
   sandbox = await startSandbox({
     instances: 3,
@@ -88,9 +107,11 @@ beforeAll(async () => {
     ],
   })
   group = sandbox.elbv2.get('web')!
+  sdk = clients(sandbox).elbv2
 })
 
 afterAll(async () => {
+  sdk?.destroy()
   await sandbox?.close()
   for (const server of servers) server.close()
 })
@@ -172,86 +193,88 @@ describe('the ELBv2 endpoint', () => {
     const [first] = sandbox.instances
     const web = await app('first')
     const target = `Id=${first!.id},Port=${web.port}`
-    const sdk = clients(sandbox).elbv2
-    // The SDK answers within milliseconds, the CLI in a second or two: the SDK sees `initial`.
-    const sdkHealth = async () =>
-      (await sdk.send(new DescribeTargetHealthCommand({ TargetGroupArn: group.arn })))
-        .TargetHealthDescriptions ?? []
-    try {
-      expect(await health(target)).toEqual([
-        {
-          id: first!.id,
-          port: web.port,
-          state: 'unused',
-          reason: 'Target.NotRegistered',
-          description: 'Target is not registered to the target group',
-        },
-      ])
-      await sdk.send(
-        new RegisterTargetsCommand({
-          TargetGroupArn: group.arn,
-          Targets: [{ Id: first!.id, Port: web.port }],
-        }),
-      )
-      const [registered] = await sdkHealth()
-      expect(registered).toMatchObject({
-        Target: { Id: first!.id, Port: web.port },
-        HealthCheckPort: String(web.port),
-        TargetHealth: { State: 'initial' },
-      })
-      expect(['Elb.RegistrationInProgress', 'Elb.InitialHealthChecking']).toContain(
-        registered!.TargetHealth!.Reason,
-      )
-      await until(async () => ((await health())[0]?.state === 'healthy' ? true : undefined))
-      expect(await health()).toEqual([{ id: first!.id, port: web.port, state: 'healthy' }])
+    const id = first!.id
+    expect(await health(target)).toEqual([
+      {
+        id,
+        port: web.port,
+        state: 'unused',
+        reason: 'Target.NotRegistered',
+        description: 'Target is not registered to the target group',
+      },
+    ])
+    await sdk.send(
+      new RegisterTargetsCommand({
+        TargetGroupArn: group.arn,
+        Targets: [{ Id: id, Port: web.port }],
+      }),
+    )
+    const [registered] = await sdkHealth()
+    expect(registered).toMatchObject({ id, port: web.port, state: 'initial' })
+    expect(['Elb.RegistrationInProgress', 'Elb.InitialHealthChecking']).toContain(
+      registered!.reason,
+    )
+    await until(async () => ((await sdkHealth())[0]?.state === 'healthy' ? true : undefined))
+    expect(await health()).toEqual([{ id, port: web.port, state: 'healthy' }])
 
-      const deregisteredAt = Date.now()
-      await elbv2('deregister-targets', '--target-group-arn', group.arn, '--targets', target)
-      expect((await sdkHealth()).map(row => row.TargetHealth)).toEqual([
-        {
-          State: 'draining',
-          Reason: 'Target.DeregistrationInProgress',
-          Description: 'Target deregistration is in progress',
-        },
-      ])
-      await until(async () => ((await sdkHealth()).length === 0 ? true : undefined), 10_000)
-      // Gone only after the deregistration delay (1.5 s), although nothing was in flight.
-      expect(Date.now() - deregisteredAt).toBeGreaterThanOrEqual(1500)
-      expect(await health(target)).toEqual([
-        expect.objectContaining({ state: 'unused', reason: 'Target.NotRegistered' }),
-      ])
-    } finally {
-      sdk.destroy()
-    }
+    const deregisteredAt = Date.now()
+    await elbv2('deregister-targets', '--target-group-arn', group.arn, '--targets', target)
+    expect(await sdkHealth()).toEqual([
+      {
+        id,
+        port: web.port,
+        state: 'draining',
+        reason: 'Target.DeregistrationInProgress',
+        description: 'Target deregistration is in progress',
+      },
+    ])
+    await until(async () => ((await sdkHealth()).length === 0 ? true : undefined), 10_000)
+    // Gone only after the deregistration delay (1.5 s), although nothing was in flight.
+    expect(Date.now() - deregisteredAt).toBeGreaterThanOrEqual(1500)
+    expect(await health(target)).toEqual([
+      expect.objectContaining({ state: 'unused', reason: 'Target.NotRegistered' }),
+    ])
   })
 
   it('turns a target whose health check fails unhealthy, with the reason ELBv2 gives', async () => {
     const [, second] = sandbox.instances
     const web = await app('second')
-    const target = `Id=${second!.id},Port=${web.port}`
-    await elbv2('register-targets', '--target-group-arn', group.arn, '--targets', target)
-    await until(async () => ((await health(target))[0]?.state === 'healthy' ? true : undefined))
+    const target = { id: second!.id, port: web.port }
+    const stateOf = async (state: string, reason?: string) => {
+      const [row] = await sdkHealth(target)
+      return row?.state === state && (reason === undefined || row.reason === reason)
+        ? row
+        : undefined
+    }
+    await elbv2(
+      'register-targets',
+      '--target-group-arn',
+      group.arn,
+      '--targets',
+      `Id=${target.id},Port=${target.port}`,
+    )
+    await until(() => stateOf('healthy'))
     web.healthy = false
-    const failing = await until(async () => {
-      const [row] = await health(target)
-      return row?.state === 'unhealthy' ? row : undefined
-    })
+    const failing = await until(() => stateOf('unhealthy'))
     expect(failing).toMatchObject({
       reason: 'Target.ResponseCodeMismatch',
       description: 'Health checks failed with these codes: [503]',
     })
+    expect(await health(`Id=${target.id},Port=${target.port}`)).toEqual([failing])
     web.server.closeAllConnections()
     await new Promise(resolve => web.server.close(resolve))
-    const refused = await until(async () => {
-      const [row] = await health(target)
-      return row?.reason === 'Target.FailedHealthChecks' ? row : undefined
-    })
-    expect(refused).toMatchObject({ state: 'unhealthy', description: 'Health checks failed' })
-    await elbv2('deregister-targets', '--target-group-arn', group.arn, '--targets', target)
+    const refused = await until(() => stateOf('unhealthy', 'Target.FailedHealthChecks'))
+    expect(refused).toMatchObject({ description: 'Health checks failed' })
+    await sdk.send(
+      new DeregisterTargetsCommand({
+        TargetGroupArn: group.arn,
+        Targets: [{ Id: target.id, Port: target.port }],
+      }),
+    )
   })
 
   it('answers mistakes with the exact ELBv2 error codes', async () => {
-    const client = clients(sandbox).elbv2
+    const client = sdk
     const [instance] = sandbox.instances
     const unknownArn = group.arn.replace(/\/[0-9a-f]{16}$/, '/0123456789abcdef')
     const cases: [Promise<unknown>, string, string][] = [
@@ -318,7 +341,6 @@ describe('the ELBv2 endpoint', () => {
     } finally {
       instance!.state = 'running'
     }
-    client.destroy()
   })
 })
 

@@ -96,6 +96,16 @@ export class Target {
     )
   }
 
+  /** Back to a fresh registration: `initial`, no checks counted, not draining. */
+  restart(): void {
+    this.drainingUntil = undefined
+    this.health = 'initial'
+    this.checks = 0
+    this.passes = 0
+    this.failures = 0
+    this.lastFailure = undefined
+  }
+
   /** Records a health check's outcome and moves the state by the thresholds. */
   recordCheck(failure: CheckFailure | undefined, group: ResolvedTargetGroupSpec): void {
     this.checks += 1
@@ -284,13 +294,18 @@ export class TargetGroup {
     return this.targets
   }
 
-  /** Registers a target (again): health checks start; a draining target stops draining. */
+  /**
+   * Registers a target: health checks start. A draining target stops draining and starts
+   * over as `initial`; the requests it still serves go on.
+   */
   register(instanceId: string, port = this.settings.port): void {
     const existing = this.find(instanceId, port)
     if (existing && existing.drainingUntil === undefined) return
-    if (existing) this.remove(existing)
-    const target = new Target(this.fleet.require(instanceId), port)
-    this.targets.push(target)
+    const target = existing ?? new Target(this.fleet.require(instanceId), port)
+    if (existing) {
+      clearTimeout(existing.timer)
+      existing.restart()
+    } else this.targets.push(target)
     this.scheduleCheck(target, 0)
   }
 
