@@ -344,6 +344,57 @@ describe('the ELBv2 endpoint', () => {
   })
 })
 
+describe('ELBv2 faults', () => {
+  it('throttles with Throttling (HTTP 400), which the SDK retries', async () => {
+    sandbox.faults.throttleNext(1, { service: 'elbv2' })
+    const refused = await rejection(sdk.send(new DescribeTargetGroupsCommand({})))
+    expect({ name: refused.name, message: refused.message }).toEqual({
+      name: 'Throttling',
+      message: 'Rate exceeded',
+    })
+    sandbox.faults.throttleNext(2, { service: 'elbv2' })
+    const retrying = clients(sandbox, 3).elbv2
+    try {
+      const out = await retrying.send(new DescribeTargetGroupsCommand({}))
+      expect(out.TargetGroups?.map(g => g.TargetGroupName)).toEqual(['web'])
+      expect(sandbox.faults.throttled.DescribeTargetGroups).toBe(3)
+    } finally {
+      retrying.destroy()
+    }
+  })
+
+  it('reports a target whose instance stopped as unused, Target.InvalidState', async () => {
+    const [, , third] = sandbox.instances
+    const web = await app('third')
+    await sdk.send(
+      new RegisterTargetsCommand({
+        TargetGroupArn: group.arn,
+        Targets: [{ Id: third!.id, Port: web.port }],
+      }),
+    )
+    third!.die()
+    try {
+      expect(await sdkHealth({ id: third!.id, port: web.port })).toEqual([
+        {
+          id: third!.id,
+          port: web.port,
+          state: 'unused',
+          reason: 'Target.InvalidState',
+          description: 'Target is in the stopped state',
+        },
+      ])
+    } finally {
+      third!.revive()
+      await sdk.send(
+        new DeregisterTargetsCommand({
+          TargetGroupArn: group.arn,
+          Targets: [{ Id: third!.id, Port: web.port }],
+        }),
+      )
+    }
+  })
+})
+
 describe('ELBv2 and IAM', () => {
   it('authorises RegisterTargets on the target group ARN, as the role policy says', async () => {
     const subject = 'repo:acme/app:environment:prod'
