@@ -249,6 +249,19 @@ describe('the load balancer', () => {
     await deregisterAll()
   })
 
+  it('refuses a target group spec that breaks a rule, naming the value and the rule', async () => {
+    await expect(sandbox.elbv2.createTargetGroup({ name: 'web_1', port: 80 })).rejects.toThrow(
+      'target group name "web_1" is not valid: use 1-32 letters, digits and hyphens, not starting or ending with a hyphen',
+    )
+    await expect(sandbox.elbv2.createTargetGroup({ name: 'web', port: 0 })).rejects.toThrow(
+      'target group web: port 0 is not in 1-65535',
+    )
+    await expect(sandbox.elbv2.createTargetGroup({ name: 'app', port: 80 })).rejects.toThrow(
+      'target group app already exists in the sandbox',
+    )
+    expect(sandbox.elbv2.list().map(g => g.name)).toEqual(['app'])
+  })
+
   it('answers 503 as an ALB does when no target is healthy', async () => {
     const empty = await sandbox.elbv2.createTargetGroup({ name: 'empty', port: 8080 })
     expect(sandbox.elbv2.get(empty.arn)).toBe(empty)
