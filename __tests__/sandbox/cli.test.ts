@@ -7,6 +7,10 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2'
+import {
+  DescribeTargetGroupsCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2'
 import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { awsCli } from './helpers.js'
 
@@ -236,7 +240,11 @@ describe('npm run sandbox', () => {
     const [node, ...args] = SANDBOX_COMMAND
     const child = spawn(
       node!,
-      [...args, '--instances', '2', '--name', 'demo', '--tag', 'Environment=dev'],
+      [
+        ...args,
+        ...['--instances', '2', '--name', 'demo', '--tag', 'Environment=dev'],
+        ...['--target-group', 'web:3000'],
+      ],
       {
         cwd: REPO_ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -260,6 +268,7 @@ describe('npm run sandbox', () => {
       expect.arrayContaining([
         'AWS_ENDPOINT_URL_EC2',
         'AWS_ENDPOINT_URL_SSM',
+        'AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2',
         'AWS_ACCESS_KEY_ID',
         'AWS_REGION',
       ]),
@@ -282,6 +291,20 @@ describe('npm run sandbox', () => {
       dirs.map(match => match[1]),
     )
     expect(dirs.every(match => existsSync(match[3]!))).toBe(true)
+    const group = /^# {3}web {2}port 3000 {2}(arn:\S+) {2}listener (http:\S+)$/m.exec(stdout)
+    expect(group).not.toBeNull()
+    const elbv2 = new ElasticLoadBalancingV2Client({
+      region: env.AWS_REGION!,
+      endpoint: env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2!,
+      credentials: {
+        accessKeyId: env.AWS_ACCESS_KEY_ID!,
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY!,
+      },
+    })
+    const groups = await elbv2.send(new DescribeTargetGroupsCommand({ Names: ['web'] }))
+    elbv2.destroy()
+    expect(groups.TargetGroups?.map(g => g.TargetGroupArn)).toEqual([group![1]])
+    expect((await fetch(group![2]!)).status).toBe(503)
     child.kill('SIGINT')
     expect(await exited).toBe(0)
     expect(dirs.some(match => existsSync(match[3]!))).toBe(false)
@@ -289,11 +312,20 @@ describe('npm run sandbox', () => {
 
   it('rejects bad arguments, naming the value and the rule', async () => {
     const [node, ...args] = SANDBOX_COMMAND
-    const child = spawn(node!, [...args, '--instances', '0; rm'], { cwd: REPO_ROOT })
-    let stderr = ''
-    child.stderr.on('data', chunk => (stderr += chunk))
-    const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
-    expect(code).toBe(2)
-    expect(stderr).toContain('--instances "0; rm" is not valid: use a whole number from 1 to 9999')
+    const cases = [
+      [
+        ['--instances', '0; rm'],
+        '--instances "0; rm" is not valid: use a whole number from 1 to 9999',
+      ],
+      [['--target-group', 'web;id:80'], '--target-group "web;id:80" is not valid: use NAME:PORT'],
+    ] as const
+    for (const [bad, message] of cases) {
+      const child = spawn(node!, [...args, ...bad], { cwd: REPO_ROOT })
+      let stderr = ''
+      child.stderr.on('data', chunk => (stderr += chunk))
+      const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
+      expect(code).toBe(2)
+      expect(stderr).toContain(message)
+    }
   })
 })

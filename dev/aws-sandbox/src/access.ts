@@ -150,3 +150,19 @@ export function ssmRequests(
     })),
   ]
 }
+
+/**
+ * The ELBv2 front end's hook: AccessDenied (403) for a call the signer may not make.
+ * RegisterTargets and DeregisterTargets act on the target group's ARN; the Describe calls
+ * take no resource-level permissions, so they are asked for on `*`.
+ */
+export function elbv2Authorizer(access: AccessControl) {
+  return (operation: string, request: IncomingMessage, params: URLSearchParams): void => {
+    const onGroup = operation === 'RegisterTargets' || operation === 'DeregisterTargets'
+    const resource = (onGroup && params.get('TargetGroupArn')) || '*'
+    const denial = denialFor(access, request, [
+      { action: `elasticloadbalancing:${operation}`, resource },
+    ])
+    if (denial) throw new ServiceError('AccessDenied', denial, 403)
+  }
+}

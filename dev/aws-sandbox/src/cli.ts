@@ -3,13 +3,13 @@
  * shell and the instances it created, and runs until Ctrl-C.
  *
  *   npm run sandbox -- [--instances N] [--name PREFIX] [--tag KEY=VALUE]… [--bucket NAME]…
- *                      [--dir PATH] [--fast] [--region REGION]
+ *                      [--target-group NAME:PORT]… [--dir PATH] [--fast] [--region REGION]
  */
 import { parseArgs } from 'node:util'
 import { exportLines, startSandbox, type SandboxOptions } from './server.js'
 
 const USAGE =
-  'usage: npm run sandbox -- [--instances N] [--name PREFIX] [--tag KEY=VALUE]… [--bucket NAME]… [--dir PATH] [--fast] [--region REGION]'
+  'usage: npm run sandbox -- [--instances N] [--name PREFIX] [--tag KEY=VALUE]… [--bucket NAME]… [--target-group NAME:PORT]… [--dir PATH] [--fast] [--region REGION]'
 
 function fail(message: string): never {
   console.error(`sandbox: ${message}\n${USAGE}`)
@@ -26,6 +26,7 @@ function optionsFromArgs(args: string[]): SandboxOptions {
         name: { type: 'string', default: 'sandbox' },
         tag: { type: 'string', multiple: true, default: [] },
         bucket: { type: 'string', multiple: true, default: [] },
+        'target-group': { type: 'string', multiple: true, default: [] },
         dir: { type: 'string' },
         region: { type: 'string', default: 'us-east-1' },
         fast: { type: 'boolean', default: false },
@@ -57,6 +58,14 @@ function optionsFromArgs(args: string[]): SandboxOptions {
       )
     }
   }
+  const targetGroups = parsed['target-group'].map(value => {
+    const match = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?):([1-9][0-9]{0,4})$/.exec(value)
+    if (!match || Number(match[2]) > 65535)
+      fail(
+        `--target-group ${JSON.stringify(value)} is not valid: use NAME:PORT, a name of 1-32 letters, digits and inner hyphens and a port from 1 to 65535`,
+      )
+    return { name: match[1]!, port: Number(match[2]) }
+  })
   return {
     instances: Number(parsed.instances),
     namePrefix: parsed.name,
@@ -65,6 +74,7 @@ function optionsFromArgs(args: string[]): SandboxOptions {
     commandMode: parsed.fast ? 'fast' : 'shell',
     ...(parsed.dir !== undefined ? { rootDir: parsed.dir } : {}),
     ...(parsed.bucket.length > 0 ? { s3: { buckets: parsed.bucket } } : {}),
+    ...(targetGroups.length > 0 ? { targetGroups } : {}),
   }
 }
 
@@ -77,6 +87,12 @@ for (const instance of sandbox.instances) {
     `#   ${instance.id}  Name=${instance.name ?? ''}  ${instance.privateIpAddress}  ${instance.availabilityZone}  ${instance.dir}`,
   )
 }
+if (sandbox.elbv2.list().length > 0)
+  console.log(
+    '\n# Target groups (register instances with aws elbv2; send traffic to the listener):',
+  )
+for (const group of sandbox.elbv2.list())
+  console.log(`#   ${group.name}  port ${group.settings.port}  ${group.arn}  listener ${group.url}`)
 console.log('\n# Ctrl-C stops the sandbox and everything its instances started.')
 
 let stopping = false

@@ -1,4 +1,5 @@
 import { EC2Client } from '@aws-sdk/client-ec2'
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { SSMClient } from '@aws-sdk/client-ssm'
 import type { Sandbox } from './server.js'
 
@@ -9,7 +10,7 @@ import type { Sandbox } from './server.js'
 export function sandboxClients(
   sandbox: Sandbox,
   maxAttempts = 1,
-): { ssm: SSMClient; ec2: EC2Client } {
+): { ssm: SSMClient; ec2: EC2Client; elbv2: ElasticLoadBalancingV2Client } {
   const common = {
     region: sandbox.region,
     credentials: {
@@ -21,5 +22,9 @@ export function sandboxClients(
   return {
     ssm: new SSMClient({ ...common, endpoint: sandbox.env.AWS_ENDPOINT_URL_SSM }),
     ec2: new EC2Client({ ...common, endpoint: sandbox.env.AWS_ENDPOINT_URL_EC2 }),
+    elbv2: new ElasticLoadBalancingV2Client({
+      ...common,
+      endpoint: sandbox.env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2,
+    }),
   }
 }

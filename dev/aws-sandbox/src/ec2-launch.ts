@@ -4,19 +4,11 @@
  * its answers (a reservation of `pending` instances; each instance's current and previous
  * state). The launching itself is launch.ts's.
  */
-import {
-  checkInstanceIds,
-  type Ec2Operation,
-  element,
-  instanceXml,
-  memberIndexes,
-  numbered,
-  responseXml,
-  stateXml,
-} from './ec2.js'
+import { checkInstanceIds, type Ec2Operation, instanceXml, responseXml, stateXml } from './ec2.js'
 import type { Fleet, SandboxInstance } from './instances.js'
 import type { LaunchRequest, Launcher } from './launch.js'
 import { ServiceError } from './protocol.js'
+import { element, memberIndexes, numbered } from './query.js'
 
 /** The most user data EC2 takes, in bytes (after base64 decoding). */
 export const USER_DATA_LIMIT = 16384

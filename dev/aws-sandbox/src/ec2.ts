@@ -20,6 +20,7 @@ import {
   type ServiceFrontEnd,
   type WireResponse,
 } from './protocol.js'
+import { element, memberIndexes, numbered, queryParams } from './query.js'
 
 const API_VERSION = '2016-11-15'
 const XMLNS = `http://ec2.amazonaws.com/doc/${API_VERSION}/`
@@ -38,48 +39,12 @@ export interface DescribeInstancesRequest {
   nextToken: string | undefined
 }
 
-function escapeXml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;')
-}
-
 /** An action's answer: `<ActionResponse xmlns=…><requestId>…</requestId>body</ActionResponse>`. */
 export function responseXml(action: string, requestId: string, body: string): string {
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${XMLNS}">` +
     `${element('requestId', requestId)}${body}</${action}Response>`
   )
-}
-
-/** `<name>value</name>` with the value escaped. */
-export function element(name: string, value: string | number | boolean): string {
-  return `<${name}>${escapeXml(String(value))}</${name}>`
-}
-
-/** Reads the numbered members `Prefix.1`, `Prefix.2`, … of a query request, in order. */
-export function numbered(params: URLSearchParams, prefix: string): Map<number, string> {
-  const found = new Map<number, string>()
-  const pattern = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)$`)
-  for (const [key, value] of params) {
-    const match = pattern.exec(key)
-    if (match) found.set(Number(match[1]), value)
-  }
-  return new Map([...found].sort((a, b) => a[0] - b[0]))
-}
-
-/** The indexes N of structured members `Prefix.N.Field…` of a query request, in order. */
-export function memberIndexes(params: URLSearchParams, prefix: string): number[] {
-  const indexes = new Set<number>()
-  const pattern = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)\\.`)
-  for (const key of params.keys()) {
-    const match = pattern.exec(key)
-    if (match) indexes.add(Number(match[1]))
-  }
-  return [...indexes].sort((a, b) => a - b)
 }
 
 /** `<tag>` holding a state's code and name, as EC2 reports instance states. */
@@ -290,7 +255,7 @@ export class Ec2FrontEnd implements ServiceFrontEnd {
   }
 
   operationOf(request: IncomingMessage, body: string): string {
-    const params = this.params(request, body)
+    const params = queryParams(request, body)
     const action = params.get('Action')
     if (action === null || action === '') {
       throw new ServiceError('MissingAction', 'The request must contain the parameter Action')
@@ -311,7 +276,7 @@ export class Ec2FrontEnd implements ServiceFrontEnd {
     requestId: string,
   ): Promise<WireResponse> {
     this.authorize?.(operation, request)
-    const params = this.params(request, body)
+    const params = queryParams(request, body)
     const version = params.get('Version')
     if (version !== API_VERSION) {
       throw new ServiceError('InvalidParameterValue', `Invalid API version: ${String(version)}`)
@@ -363,12 +328,5 @@ export class Ec2FrontEnd implements ServiceFrontEnd {
       `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>${element('Code', error.code)}` +
       `${element('Message', error.message)}</Error></Errors>${element('RequestID', requestId)}</Response>`
     return { status: error.status, contentType: 'text/xml;charset=UTF-8', body }
-  }
-
-  private params(request: IncomingMessage, body: string): URLSearchParams {
-    const query = new URL(request.url ?? '/', 'http://sandbox').searchParams
-    const params = new URLSearchParams(request.method === 'POST' ? body : '')
-    for (const [key, value] of query) if (!params.has(key)) params.set(key, value)
-    return params
   }
 }

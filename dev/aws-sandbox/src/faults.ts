@@ -6,7 +6,7 @@
 
 /** Which calls a throttling or latency rule applies to; omitted fields match everything. */
 export interface CallSelector {
-  /** `ec2` or `ssm` (or another service name a composed server uses). */
+  /** `ec2`, `ssm` or `elbv2` (or another service name a composed server uses). */
   service?: string
   /** Operation names, e.g. `['ListCommandInvocations']`. */
   operations?: readonly string[]

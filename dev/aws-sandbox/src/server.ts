@@ -1,6 +1,7 @@
 /**
- * startSandbox: AWS on this machine. EC2 and SSM front ends (one loopback HTTP server each)
- * over one fleet of directory-instances, and optionally the S3 (s3rver) and STS stand-ins,
+ * startSandbox: AWS on this machine. EC2, SSM and ELBv2 front ends (one loopback HTTP server
+ * each) over one fleet of directory-instances, a real load balancer per target group, and
+ * optionally the S3 (s3rver) and STS stand-ins,
  * all reachable through the standard AWS_ENDPOINT_URL_* variables. STS trusts an OIDC
  * identity provider it is given (GitHub's token service stand-in, in the demo and the tests).
  */
@@ -8,9 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { AccessControl, ec2Authorizer, ssmAuthorizer } from './access.js'
+import { AccessControl, ec2Authorizer, elbv2Authorizer, ssmAuthorizer } from './access.js'
 import { Ec2FrontEnd } from './ec2.js'
 import { launchOperations } from './ec2-launch.js'
+import { Elbv2FrontEnd } from './elbv2.js'
 import { Faults } from './faults.js'
 import {
   type FastCommandHandler,
@@ -21,6 +23,7 @@ import {
 import type { PolicyDocument } from './iam-policy.js'
 import { serviceEnvironment } from './agent.js'
 import { DEFAULT_LAUNCH_SETTINGS, type LaunchSettings, Launcher } from './launch.js'
+import { LoadBalancing, type TargetGroupSpec } from './load-balancer.js'
 import { type Endpoint, serve } from './protocol.js'
 import { S3RVER_CREDENTIALS, startS3, type S3Sandbox } from './s3.js'
 import { type SsmSettings, SsmFrontEnd, SsmService } from './ssm.js'
@@ -69,12 +72,16 @@ export interface SandboxOptions {
    * of `privateDirs` and `commandMode`) and the boot's timings.
    */
   launch?: Partial<LaunchSettings>
+  /** Target groups to create, each with its load balancer (more: sandbox.elbv2.createTargetGroup). */
+  targetGroups?: TargetGroupSpec[]
 }
 
 /** Environment variables that point the AWS SDK and the AWS CLI at the sandbox. */
 export interface SandboxEnv {
   AWS_ENDPOINT_URL_EC2: string
   AWS_ENDPOINT_URL_SSM: string
+  /** The SDK's service id "Elastic Load Balancing v2", upper-cased, spaces as underscores. */
+  AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: string
   AWS_ACCESS_KEY_ID: string
   AWS_SECRET_ACCESS_KEY: string
   AWS_REGION: string
@@ -94,6 +101,8 @@ export interface Sandbox {
   /** The instances created at start, in order. */
   instances: SandboxInstance[]
   ssm: SsmService
+  /** Target groups and their load balancers (ELBv2). */
+  elbv2: LoadBalancing
   /** Throttling/latency knobs and call counters shared by every service. */
   faults: Faults
   s3: S3Sandbox | undefined
@@ -255,8 +264,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         await ssmEndpoint.close()
       },
     })
+    const elbv2 = new LoadBalancing(fleet, { region, accountId })
+    started.push(elbv2)
+    for (const spec of options.targetGroups ?? []) await elbv2.createTargetGroup(spec)
+    const elbv2Endpoint: Endpoint = await serve(
+      new Elbv2FrontEnd(elbv2, elbv2Authorizer(access)),
+      faults,
+    )
+    started.push(elbv2Endpoint)
     // Private hosts reach the sandbox's endpoints at the same 127.0.0.1 URLs.
-    endpointPorts = [ec2Endpoint, ssmEndpoint, s3, sts].flatMap(service =>
+    endpointPorts = [ec2Endpoint, ssmEndpoint, elbv2Endpoint, s3, sts].flatMap(service =>
       service ? [Number(new URL(service.url).port)] : [],
     )
     for (const instance of instances)
@@ -264,6 +281,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const env: SandboxEnv = {
       AWS_ENDPOINT_URL_EC2: ec2Endpoint.url,
       AWS_ENDPOINT_URL_SSM: ssmEndpoint.url,
+      AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: elbv2Endpoint.url,
       ...baseEnv,
       ...(sts ? { AWS_ENDPOINT_URL_STS: sts.url } : {}),
     }
@@ -275,6 +293,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       fleet,
       instances,
       ssm,
+      elbv2,
       faults,
       s3,
       sts,
