@@ -4,9 +4,9 @@
 // Writes are compare-and-swap, so two runs can never silently overwrite each other.
 import type { S3Client } from '@aws-sdk/client-s3'
 import { ConfigurationError, describeValue, errorMessage } from '../../kit/src/index.js'
-import { awsErrorCode, awsHttpStatus, translateS3Error } from '../../aws/src/index.js'
+import { translateS3Error } from '../../aws/src/index.js'
 import { s3Uri } from './names.js'
-import { isConditionalWriteConflict } from './objects.js'
+import { isConditionalWriteConflict, readJsonObject } from './objects.js'
 import { deploymentsPrefix, recordJson, validateRecord, type DeploymentRecord } from './records.js'
 
 /** What desired.json says: the record of the release that set it, and where that record is. */
@@ -74,32 +74,11 @@ export async function readDesiredRelease(
 ): Promise<StoredDesiredRelease | undefined> {
   const key = desiredReleaseKey(app, environment)
   const where = `desired release ${s3Uri(bucket, key)}`
-  const { GetObjectCommand } = await import('@aws-sdk/client-s3')
-  let body: string
-  let etag: string
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-    body = (await object.Body?.transformToString('utf8')) ?? ''
-    etag = object.ETag ?? ''
-  } catch (error) {
-    if (awsErrorCode(error) === 'NoSuchKey' || awsHttpStatus(error) === 404) return undefined
-    throw translateS3Error(error, { operation: 'GetObject', bucket, key })
-  }
-  let fields: unknown
-  try {
-    fields = JSON.parse(body)
-  } catch (error) {
-    throw new ConfigurationError(`${where} is not valid JSON (${errorMessage(error)})`)
-  }
-  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
-    throw new ConfigurationError(`${where} is not a JSON object`)
-  }
-  if (etag === '') throw new ConfigurationError(`${where} came back without an ETag`)
-  const desired = validateDesiredRelease(where, fields as Record<string, unknown>, {
-    app,
-    environment,
-  })
-  return { ...desired, etag }
+  const read = await readJsonObject(s3, bucket, key, where)
+  if (read === undefined) return undefined
+  if (read.etag === '') throw new ConfigurationError(`${where} came back without an ETag`)
+  const desired = validateDesiredRelease(where, read.fields, { app, environment })
+  return { ...desired, etag: read.etag }
 }
 
 /** Options of {@link writeDesiredRelease}. */

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 // The SDK's modules are loaded with import() where a call needs them, so a step that fails
 // on its inputs never loads them (bench/startup); statically, only their types.
 import type { S3Client } from '@aws-sdk/client-s3'
+import { ConfigurationError, errorMessage } from '../../kit/src/index.js'
 import { awsErrorCode, awsHttpStatus, translateS3Error } from '../../aws/src/index.js'
 import { s3Uri } from './names.js'
 
@@ -151,4 +152,37 @@ export function existingLocation(
     versionId: existing.versionId,
     uploaded: false,
   }
+}
+
+/**
+ * A small JSON object we wrote (a record, desired.json), read back as hostile: its fields and
+ * ETag, undefined when the key does not exist. `where` names it in errors.
+ */
+export async function readJsonObject(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  where: string,
+): Promise<{ fields: Record<string, unknown>; etag: string } | undefined> {
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3')
+  let body: string
+  let etag: string
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
+    body = (await object.Body?.transformToString('utf8')) ?? ''
+    etag = object.ETag ?? ''
+  } catch (error) {
+    if (awsErrorCode(error) === 'NoSuchKey' || awsHttpStatus(error) === 404) return undefined
+    throw translateS3Error(error, { operation: 'GetObject', bucket, key })
+  }
+  let fields: unknown
+  try {
+    fields = JSON.parse(body)
+  } catch (error) {
+    throw new ConfigurationError(`${where} is not valid JSON (${errorMessage(error)})`)
+  }
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+    throw new ConfigurationError(`${where} is not a JSON object`)
+  }
+  return { fields: fields as Record<string, unknown>, etag }
 }

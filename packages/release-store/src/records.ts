@@ -9,7 +9,6 @@ import {
   VERSION_RULE,
   assertSafeName,
   describeValue,
-  errorMessage,
   type Logger,
   type NameRule,
 } from '../../kit/src/index.js'
@@ -19,6 +18,7 @@ import {
   headObject,
   isConditionalWriteConflict,
   listNewestObjects,
+  readJsonObject,
   type ArtifactLocation,
 } from './objects.js'
 import { s3Uri } from './names.js'
@@ -306,24 +306,9 @@ export async function readDeploymentRecord(
   key: string,
 ): Promise<DeploymentRecord> {
   const where = `deployment record ${s3Uri(bucket, key)}`
-  const { GetObjectCommand } = await import('@aws-sdk/client-s3')
-  let body: string
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-    body = (await object.Body?.transformToString('utf8')) ?? ''
-  } catch (error) {
-    throw translateS3Error(error, { operation: 'GetObject', bucket, key })
-  }
-  let fields: unknown
-  try {
-    fields = JSON.parse(body)
-  } catch (error) {
-    throw new ConfigurationError(`${where} is not valid JSON (${errorMessage(error)})`)
-  }
-  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
-    throw new ConfigurationError(`${where} is not a JSON object`)
-  }
-  return validateRecord(where, fields as Record<string, unknown>)
+  const read = await readJsonObject(s3, bucket, key, where)
+  if (read === undefined) throw new ConfigurationError(`${where} does not exist`)
+  return validateRecord(where, read.fields)
 }
 
 /** Options of {@link findDeploymentRecord}. */
