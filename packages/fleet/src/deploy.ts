@@ -8,6 +8,7 @@ import {
 } from '../../remote/src/index.js'
 import {
   FleetCommands,
+  WaitAborted,
   deliveryTimeoutFor,
   type FleetCommand,
   type InstanceOutcome,
@@ -149,7 +150,11 @@ export class FleetDeploy {
         () => this.cancelled,
       )
     } catch (error) {
-      if (!this.cancelled) throw error
+      if (!(error instanceof WaitAborted)) {
+        // Not a cancellation, and reported as what it is; a cancel asked for meanwhile still holds.
+        if (this.cancelled) await this.commands.cancelAll()
+        throw error
+      }
       await this.commands.cancelAll()
       // One more look, so the report says which hosts were mid-deploy.
       outcomes = await this.commands.wait(byCommand, Date.now() + 15_000)
@@ -158,8 +163,8 @@ export class FleetDeploy {
         .map(o => o.instanceId)
       return { ...(await this.report(outcomes, names, printOutput, true)), interrupted }
     }
-    const timedOut = outcomes.filter(o => o.verdict === 'failed' && o.reason.startsWith('still '))
-    if (timedOut.length > 0) await this.commands.cancelAll()
+    // Hosts given up on at the deadline may still run the command: stop it there.
+    if (outcomes.some(o => o.kind === 'timed-out')) await this.commands.cancelAll()
     return this.report(outcomes, names, printOutput, false)
   }
 
@@ -209,7 +214,7 @@ export class FleetDeploy {
         reason = 'the host printed no result line: the engine did not finish normally'
       } else if (cancelledByUs) {
         status = 'cancelled'
-      } else if (outcome.status === 'Cancelled') {
+      } else if (outcome.kind === 'cancelled') {
         status = 'untouched'
         reason =
           "not deployed: SSM stopped dispatching after 'max-errors' was reached; this host keeps its previous release"
