@@ -17,16 +17,16 @@ import { fleetStatus, type FleetStatus, type HostStatus } from './status.js'
 
 export { fleetStatus, type FleetStatus, type HostStatus }
 
-/** One instance's result, as the `results` output has it (the names are the contract). */
+/** One instance's result (the `results` output writes it in kebab-case, at the edge). */
 export interface DeployResult {
-  'instance-id': string
+  instanceId: string
   name: string
   status: HostStatus
-  'exit-code': number | null
-  'previous-version': string
+  exitCode: number | null
+  previousVersion: string
   version: string
-  'rolled-back': boolean
-  'duration-ms': number | null
+  rolledBack: boolean
+  durationMs: number | null
   reason: string
   /** What the host warned about (hooks run as root, a missing shared path…). */
   warnings: string[]
@@ -220,20 +220,20 @@ export class FleetDeploy {
           "not deployed: SSM stopped dispatching after 'max-errors' was reached; this host keeps its previous release"
       }
       results.push({
-        'instance-id': outcome.instanceId,
+        instanceId: outcome.instanceId,
         name,
         status,
-        'exit-code': outcome.exitCode ?? null,
-        'previous-version': engine?.previousVersion ?? '',
+        exitCode: outcome.exitCode ?? null,
+        previousVersion: engine?.previousVersion ?? '',
         version: engine?.version ?? '',
-        'rolled-back': engine?.rolledBack ?? false,
-        'duration-ms': engine?.durationMs ?? outcome.durationMs ?? null,
+        rolledBack: engine?.rolledBack ?? false,
+        durationMs: engine?.durationMs ?? outcome.durationMs ?? null,
         reason,
         warnings: engine?.warnings ?? [],
         ...(status === 'success' ? {} : { output: output.slice(-OUTPUT_IN_RESULTS) }),
       })
     }
-    results.sort((a, b) => a['instance-id'].localeCompare(b['instance-id']))
+    results.sort((a, b) => a.instanceId.localeCompare(b.instanceId))
     return {
       commandIds: [...this.commands.commandIds],
       status: fleetStatus(results.map(r => r.status)),
@@ -242,7 +242,7 @@ export class FleetDeploy {
       failed: results.filter(r => FAILED.has(r.status)).length,
       rolledBack: results.filter(r => r.status === 'rolled-back').length,
       untouched: results.filter(r => r.status === 'untouched').length,
-      previousVersion: mostCommon(results.map(r => r['previous-version'])),
+      previousVersion: mostCommon(results.map(r => r.previousVersion)),
       interrupted: [],
     }
   }
