@@ -1,13 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import {
-  GetCommandInvocationCommand,
-  ListCommandInvocationsCommand,
-  SSMClient,
-  SendCommandCommand,
-} from '@aws-sdk/client-ssm'
-import { mockClient } from 'aws-sdk-client-mock'
-import { memoryLogger } from '../../packages/kit/src/index.js'
-import { FleetCommands, FleetDeploy, type DeployReport } from '../../packages/fleet/src/index.js'
+import type { DeployReport } from '../../packages/fleet/src/index.js'
 import type { TargetResult } from '../../packages/health/src/index.js'
 import {
   healthResultFromJson,
@@ -15,6 +7,7 @@ import {
   instanceResultFromJson,
   instanceResultsToJson,
 } from '../../actions/shared/results-json.js'
+import { deployOverMockedSsm } from '../fleet/mocked-deploy.js'
 
 // The `results` outputs are the contract: the domain's camelCase results become the same
 // kebab-case JSON, byte for byte, that the actions have always written, and the summary
@@ -26,68 +19,39 @@ const engineLine = (fields: Record<string, unknown>) =>
 
 /** A fleet of three, deployed with the real FleetDeploy over a mocked SSM. */
 async function deployThree(): Promise<DeployReport> {
-  const stdout: Record<string, string> = {
-    [A]: engineLine({
-      status: 'deployed',
-      'exit-code': 0,
-      'previous-version': 'v1',
-      version: 'v2',
-      'rolled-back': false,
-      'duration-ms': 1500,
-      warnings: ['hooks run as root'],
-    }),
-    [B]: `restarting\n${engineLine({
-      status: 'rolled-back',
-      'exit-code': 20,
-      'previous-version': 'v1',
-      version: 'v2',
-      'rolled-back': true,
-      reason: 'health check failed',
-      'duration-ms': 4200,
-    })}`,
-    [C]: '',
-  }
-  const ssm = mockClient(SSMClient)
-  ssm
-    .on(SendCommandCommand)
-    .resolves({ Command: { CommandId: 'c0ffee00-0000-4000-8000-00000000e001' } })
-  ssm.on(ListCommandInvocationsCommand).resolves({
-    CommandInvocations: [
-      { InstanceId: A, Status: 'Success', CommandPlugins: [{ ResponseCode: 0 }] },
-      { InstanceId: B, Status: 'Failed', CommandPlugins: [{ ResponseCode: 20 }] },
-      { InstanceId: C, Status: 'Cancelled', StatusDetails: 'Cancelled' },
-    ],
+  const deployed = engineLine({
+    status: 'deployed',
+    'exit-code': 0,
+    'previous-version': 'v1',
+    version: 'v2',
+    'rolled-back': false,
+    'duration-ms': 1500,
+    warnings: ['hooks run as root'],
   })
-  for (const id of [A, B, C]) {
-    ssm
-      .on(GetCommandInvocationCommand, { InstanceId: id })
-      .resolves({ StandardOutputContent: stdout[id], StandardErrorContent: '' })
-  }
-  const logger = memoryLogger()
-  const deploy = new FleetDeploy(
-    new FleetCommands(ssm as unknown as SSMClient, logger, { sleep: async () => {} }),
-    logger,
-  )
-  try {
-    return await deploy.run(
-      {
-        instanceIds: [A, B, C],
-        remote: {
-          deployDir: '/opt/app',
-          mode: 'deploy',
-          version: 'v2',
-          artifactUri: 's3://artifacts/app/v2.zip',
-          artifactSha256: 'a'.repeat(64),
-        },
-        maxConcurrency: '1',
-        maxErrors: '0',
-        executionTimeoutSeconds: 60,
+  const rolledBack = engineLine({
+    status: 'rolled-back',
+    'exit-code': 20,
+    'previous-version': 'v1',
+    version: 'v2',
+    'rolled-back': true,
+    reason: 'health check failed',
+    'duration-ms': 4200,
+  })
+  return deployOverMockedSsm(
+    {
+      [A]: {
+        invocation: { Status: 'Success', CommandPlugins: [{ ResponseCode: 0 }] },
+        stdout: deployed,
       },
-      async () => {},
-    )
-  } finally {
-    ssm.restore()
-  }
+      [B]: {
+        invocation: { Status: 'Failed', CommandPlugins: [{ ResponseCode: 20 }] },
+        stdout: `restarting\n${rolledBack}`,
+      },
+      // SSM stopped at max-errors before it reached this host.
+      [C]: { invocation: { Status: 'Cancelled', StatusDetails: 'Cancelled' }, stdout: '' },
+    },
+    'c0ffee00-0000-4000-8000-00000000e001',
+  )
 }
 
 const DEPLOY_RESULTS_JSON =
