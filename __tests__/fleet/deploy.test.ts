@@ -8,6 +8,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock'
 import { memoryLogger } from '../../packages/kit/src/index.js'
 import { FleetCommands, FleetDeploy } from '../../packages/fleet/src/index.js'
+import { deployOverMockedSsm } from './mocked-deploy.js'
 
 // The corners of FleetDeploy that the sandbox cannot show: SSM cutting a host's output at
 // 24,000 characters. (Everything else runs against the sandbox in the e2e tests.)
@@ -63,49 +64,21 @@ describe('FleetDeploy', () => {
     const ids = ['i-0000000000000a001', 'i-0000000000000a002', 'i-0000000000000a003']
     const result = (status: string, exitCode: number, rolledBack: boolean) =>
       `DEPLOY_RESULT ${JSON.stringify({ status, mode: 'deploy', 'exit-code': exitCode, 'rolled-back': rolledBack, 'duration-ms': 1, phases: {}, 'previous-version': 'v1' })}`
-    const outputs: Record<string, string> = {
-      [ids[0] as string]: result('rolled-back', 20, true),
-      [ids[1] as string]: result('failed', 10, false),
-      [ids[2] as string]: '',
-    }
-    const ssm = mockClient(SSMClient)
-    ssm
-      .on(SendCommandCommand)
-      .resolves({ Command: { CommandId: 'c0ffee00-0000-4000-8000-000000000002' } })
-    ssm.on(ListCommandInvocationsCommand).resolves({
-      CommandInvocations: [
-        { InstanceId: ids[0], Status: 'Failed', CommandPlugins: [{ ResponseCode: 20 }] },
-        { InstanceId: ids[1], Status: 'Failed', CommandPlugins: [{ ResponseCode: 10 }] },
-        // SSM stopped at max-errors before it reached this host.
-        { InstanceId: ids[2], Status: 'Cancelled', StatusDetails: 'Cancelled' },
-      ],
-    })
-    for (const id of ids) {
-      ssm
-        .on(GetCommandInvocationCommand, { InstanceId: id })
-        .resolves({ StandardOutputContent: outputs[id], StandardErrorContent: '' })
-    }
-    const logger = memoryLogger()
-    const deploy = new FleetDeploy(
-      new FleetCommands(ssm as unknown as SSMClient, logger, { sleep: async () => {} }),
-      logger,
-    )
-    const report = await deploy.run(
-      {
-        instanceIds: ids,
-        remote: {
-          deployDir: '/opt/app',
-          mode: 'deploy',
-          version: 'v2',
-          artifactUri: 's3://artifacts/app/v2.zip',
-          artifactSha256: 'a'.repeat(64),
-        },
-        maxConcurrency: '1',
-        maxErrors: '0',
-        executionTimeoutSeconds: 60,
+    const report = await deployOverMockedSsm({
+      [ids[0] as string]: {
+        invocation: { Status: 'Failed', CommandPlugins: [{ ResponseCode: 20 }] },
+        stdout: result('rolled-back', 20, true),
       },
-      async () => {},
-    )
+      [ids[1] as string]: {
+        invocation: { Status: 'Failed', CommandPlugins: [{ ResponseCode: 10 }] },
+        stdout: result('failed', 10, false),
+      },
+      // SSM stopped at max-errors before it reached this host.
+      [ids[2] as string]: {
+        invocation: { Status: 'Cancelled', StatusDetails: 'Cancelled' },
+        stdout: '',
+      },
+    })
     expect(report.results.map(r => r.status)).toEqual([
       'rolled-back',
       'failed-before-switch',
@@ -118,6 +91,5 @@ describe('FleetDeploy', () => {
       failed: 1,
       untouched: 1,
     })
-    ssm.restore()
   })
 })

@@ -14,25 +14,25 @@ const HOSTILE = '<img src=x onerror=alert(1)>'
 const OLD = 'v0.0.6-master-1111111'
 const NEW = 'v0.0.7-master-abc1234'
 const deployed: InstanceResult = {
-  'instance-id': 'i-0123456789abcdef0',
+  instanceId: 'i-0123456789abcdef0',
   name: 'web-1',
   status: 'success',
-  'exit-code': 0,
-  'previous-version': OLD,
+  exitCode: 0,
+  previousVersion: OLD,
   version: NEW,
-  'rolled-back': false,
-  'duration-ms': 12_345,
+  rolledBack: false,
+  durationMs: 12_345,
   reason: '',
 }
 const rolledBack: InstanceResult = {
-  'instance-id': 'i-0123456789abcdef1',
+  instanceId: 'i-0123456789abcdef1',
   name: 'web-2',
   status: 'rolled-back',
-  'exit-code': 20,
-  'previous-version': OLD,
+  exitCode: 20,
+  previousVersion: OLD,
   version: NEW,
-  'rolled-back': true,
-  'duration-ms': 30_000,
+  rolledBack: true,
+  durationMs: 30_000,
   reason: 'health check failed after 5 attempts: \'aws\' said "no"',
 }
 const page = (input: SummaryInput) => renderSummaryHtml(renderSummary(input))
@@ -54,7 +54,7 @@ describe('renderSummary, as a reader sees it rendered', () => {
           healthy: true,
           status: 200,
           attempts: 2,
-          'duration-ms': 800,
+          durationMs: 800,
         },
       ],
       commandId: '0b9c1e2a-1111-2222-3333-444455556666',
@@ -128,7 +128,7 @@ describe('renderSummary, as a reader sees it rendered', () => {
         {
           ...deployed,
           status: 'failed',
-          'exit-code': 10,
+          exitCode: 10,
           version: '',
           reason: 'artifact sha256 mismatch',
         },
@@ -148,8 +148,8 @@ describe('renderSummary, as a reader sees it rendered', () => {
       ...toDevelop,
       deployResults: [
         rolledBack,
-        { ...deployed, status: 'failed-before-switch', 'exit-code': 10, version: '', reason: 'x' },
-        { ...deployed, name: 'web-3', status: 'untouched', 'exit-code': null, version: '' },
+        { ...deployed, status: 'failed-before-switch', exitCode: 10, version: '', reason: 'x' },
+        { ...deployed, name: 'web-3', status: 'untouched', exitCode: null, version: '' },
       ],
     })
     const rows = tableRows(html)
@@ -192,7 +192,7 @@ describe('renderSummary, as a reader sees it rendered', () => {
           ...deployed,
           warnings: ["hooks run as root: set 'run-as' to the app user", `${HOSTILE} @admins`],
         },
-        { ...deployed, 'instance-id': 'i-2', name: '', warnings: 'not a list' },
+        { ...deployed, instanceId: 'i-2', name: '', warnings: 'not a list' },
       ],
     })
     expect(text).toContain('Warnings')
@@ -239,7 +239,7 @@ describe('renderSummary, as a reader sees it rendered', () => {
       previousVersion: HOSTILE,
       deployResults: [
         {
-          'instance-id': HOSTILE,
+          instanceId: HOSTILE,
           name: `a|b\n## heading`,
           status: HOSTILE,
           reason: `${HOSTILE}\n\`code\``,
@@ -287,7 +287,7 @@ describe('renderSummary, as a reader sees it rendered', () => {
 
   it('cuts remote output and stays under the 1 MiB limit', () => {
     const many: InstanceResult[] = Array.from({ length: 400 }, (_, i) => ({
-      'instance-id': `i-${String(i).padStart(17, '0')}`,
+      instanceId: `i-${String(i).padStart(17, '0')}`,
       status: 'failed',
       reason: 'x'.repeat(200),
       output: `${'line of output\n'.repeat(3000)}DEPLOY_RESULT {}`,
@@ -304,7 +304,7 @@ describe('renderSummary, as a reader sees it rendered', () => {
     const markdown = renderSummary({
       status: 'failed',
       deployResults: [
-        { 'instance-id': 'i-1', status: 'failed', output: `${'x'.repeat(20_000)}THE END` },
+        { instanceId: 'i-1', status: 'failed', output: `${'x'.repeat(20_000)}THE END` },
       ],
     })
     expect(markdown).toContain('THE END</pre>')

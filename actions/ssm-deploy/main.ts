@@ -11,6 +11,7 @@ import {
   FleetDeploy,
   readFleetDeployOptions,
 } from '../../packages/fleet/src/index.js'
+import { instanceResultsToJson } from '../shared/results-json.js'
 
 /** What a deploy that failed before reporting on any host says: nothing was deployed. */
 const NOTHING_DEPLOYED = {
@@ -69,7 +70,7 @@ await runAction(
       'command-id': report.commandIds[0] ?? '',
       'command-ids': report.commandIds,
       status: report.status,
-      results: report.results,
+      results: instanceResultsToJson(report.results),
       succeeded: report.succeeded,
       failed: report.failed,
       'rolled-back': report.rolledBack,
@@ -78,13 +79,13 @@ await runAction(
     })
     for (const result of report.results) {
       const line =
-        `${result['instance-id']}${result.name ? ` (${result.name})` : ''}: ${result.status}` +
-        `${result['previous-version'] || result.version ? `, ${result['previous-version'] || '∅'} → ${result.version || '∅'}` : ''}` +
+        `${result.instanceId}${result.name ? ` (${result.name})` : ''}: ${result.status}` +
+        `${result.previousVersion || result.version ? `, ${result.previousVersion || '∅'} → ${result.version || '∅'}` : ''}` +
         `${result.reason ? ` — ${result.reason}` : ''}`
       if (result.status === 'success') runnerLogger.info(line)
       else runnerLogger.error(line)
       for (const warning of result.warnings) {
-        runnerLogger.warning(`${result['instance-id']}: ${warning}`)
+        runnerLogger.warning(`${result.instanceId}: ${warning}`)
       }
     }
     if (stop.signal.aborted) {
@@ -96,7 +97,7 @@ await runAction(
       const bad = report.results.filter(r => r.status !== 'success')
       throw new ReportedFailure(
         `deploy ${report.status}: ${bad.length} of ${report.results.length} instance(s) did not deploy ` +
-          `(${bad.map(r => `${r['instance-id']}: ${describeValue(r.reason || r.status)}`).join('; ')})`,
+          `(${bad.map(r => `${r.instanceId}: ${describeValue(r.reason || r.status)}`).join('; ')})`,
       )
     }
   },

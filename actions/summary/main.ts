@@ -3,18 +3,19 @@ import { ConfigurationError, Inputs, describeValue } from '../../packages/kit/sr
 import { runAction, runnerLogger, setOutputs } from '../../packages/github/src/index.js'
 import { deploymentState, renderSummary } from '../../packages/report/src/index.js'
 import { recordDeployment } from './deployment.js'
+import { healthResultFromJson, instanceResultFromJson } from '../shared/results-json.js'
 
 /**
  * A JSON array input, tolerated when broken: the summary runs after failures (`if: always()`)
  * and must still be written, so a bad value is a warning that names the input, not a failure.
  */
-function jsonArray<T>(inputs: Inputs, name: string): T[] | undefined {
+function jsonArray(inputs: Inputs, name: string): object[] | undefined {
   const raw = inputs.optional(name)
   if (raw === undefined) return undefined
   try {
     const parsed: unknown = JSON.parse(raw)
     if (Array.isArray(parsed))
-      return parsed.filter((item): item is T => typeof item === 'object' && item !== null)
+      return parsed.filter((item): item is object => typeof item === 'object' && item !== null)
   } catch {
     // reported below
   }
@@ -56,8 +57,8 @@ await runAction(async () => {
     artifactUri: inputs.optional('artifact-uri'),
     artifactSha256: inputs.optional('artifact-sha256'),
     artifactSize: size !== undefined && /^\d+$/.test(size) ? Number(size) : undefined,
-    deployResults: jsonArray(inputs, 'deploy-results'),
-    healthResults: jsonArray(inputs, 'health-results'),
+    deployResults: jsonArray(inputs, 'deploy-results')?.map(instanceResultFromJson),
+    healthResults: jsonArray(inputs, 'health-results')?.map(healthResultFromJson),
     commandId: inputs.optional('command-id'),
     region:
       inputs.optional('aws-region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION,

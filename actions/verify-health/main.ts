@@ -26,6 +26,7 @@ import {
   parseVersionSource,
   type CheckReport,
 } from '../../packages/health/src/index.js'
+import { healthResultsToJson, instanceResultsToJson } from '../shared/results-json.js'
 
 /** What a check that failed before it could judge anything says. */
 const NOTHING_CHECKED = {
@@ -105,7 +106,7 @@ await runAction(
       healthy: report.healthy,
       attempts: report.attempts,
       'duration-ms': report.durationMs,
-      results: report.results,
+      results: healthResultsToJson(report.results),
     })
     const unhealthy = report.results.filter(r => !r.healthy).map(r => `${r.target}: ${r.detail}`)
     if (report.healthy) {
@@ -128,14 +129,14 @@ await runAction(
     setOutputs({
       'rolled-back': rolledBack,
       'rollback-status': result.status,
-      'rollback-results': result.results,
+      'rollback-results': instanceResultsToJson(result.results),
     })
     throw new ReportedFailure(
       rolledBack
         ? `unhealthy, rolled back: every instance serves its previous release again (${unhealthy.join('; ')})`
         : `unhealthy, rollback failed (${result.status}): a human is needed; ${result.results
             .filter(r => r.status !== 'success')
-            .map(r => `${r['instance-id']}: ${r.reason}`)
+            .map(r => `${r.instanceId}: ${r.reason}`)
             .join('; ')}`,
     )
   },

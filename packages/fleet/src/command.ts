@@ -3,7 +3,13 @@
 import type { CommandInvocation, SSMClient } from '@aws-sdk/client-ssm'
 import { explainFleetCall } from '../../aws/src/index.js'
 import { errorMessage, sleep as realSleep, type Logger } from '../../kit/src/index.js'
-import { NO_INVOCATION_REASON, judgeInvocation, type InvocationState } from './verdict.js'
+import {
+  NO_INVOCATION_REASON,
+  endedKind,
+  judgeInvocation,
+  type InvocationState,
+  type OutcomeKind,
+} from './verdict.js'
 
 /** SendCommand accepts at most this many InstanceIds per call. */
 export const SEND_COMMAND_MAX_TARGETS = 50
@@ -71,10 +77,20 @@ export interface InstanceOutcome {
   /** The script's exit code; undefined when it never ran. */
   exitCode: number | undefined
   verdict: 'success' | 'failed'
+  /** How the invocation ended; code branches on this, never on `reason`. */
+  kind: OutcomeKind
   reason: string
   durationMs: number | undefined
   /** The first 2,500 characters of output, from ListCommandInvocations. */
   outputHead: string
+}
+
+/** Thrown by {@link FleetCommands.wait} when it was asked to stop waiting. */
+export class WaitAborted extends Error {
+  override name = 'WaitAborted'
+  constructor() {
+    super('waiting for the command was aborted')
+  }
 }
 
 /** Call counts, for logs and benchmarks. */
@@ -224,7 +240,7 @@ export class FleetCommands {
 
   /**
    * Polls until every instance has a final verdict or the deadline passes. `aborted` is checked
-   * between rounds, so a cancelled workflow stops waiting promptly.
+   * between rounds, so a cancelled workflow stops waiting promptly: it throws {@link WaitAborted}.
    */
   async wait(
     byCommand: ReadonlyMap<string, readonly string[]>,
@@ -241,7 +257,7 @@ export class FleetCommands {
     }
     let delay = this.tuning.initialDelayMs
     for (;;) {
-      if (aborted()) throw new Error('waiting for the command was aborted')
+      if (aborted()) throw new WaitAborted()
       this.stats.rounds++
       let callsThisRound = 0
       let throttled = false
@@ -291,14 +307,11 @@ export class FleetCommands {
       for (const entry of tracked.values()) {
         if (entry.outcome) continue
         if (!entry.state && listed.has(entry.commandId) && elapsed >= this.tuning.missingGraceMs) {
-          entry.outcome = this.outcome(
-            entry,
-            'Missing',
-            '',
-            undefined,
-            'failed',
-            NO_INVOCATION_REASON,
-          )
+          entry.outcome = this.outcome(entry, 'Missing', '', undefined, {
+            verdict: 'failed',
+            kind: 'undeliverable',
+            reason: NO_INVOCATION_REASON,
+          })
           progress = true
         }
       }
@@ -307,14 +320,11 @@ export class FleetCommands {
       if (now() >= deadline) {
         for (const entry of open) {
           const status = entry.state?.status ?? 'Missing'
-          entry.outcome = this.outcome(
-            entry,
-            status,
-            entry.state?.statusDetails ?? '',
-            undefined,
-            'failed',
-            `still ${status} when the deadline passed (delivery timeout + execution timeout per wave)`,
-          )
+          entry.outcome = this.outcome(entry, status, entry.state?.statusDetails ?? '', undefined, {
+            verdict: 'failed',
+            kind: 'timed-out',
+            reason: `still ${status} when the deadline passed (delivery timeout + execution timeout per wave)`,
+          })
         }
         break
       }
@@ -352,8 +362,7 @@ export class FleetCommands {
         state.status ?? '',
         state.statusDetails ?? '',
         exitCode !== undefined && exitCode >= 0 ? exitCode : undefined,
-        judgement.verdict,
-        judgement.reason,
+        { verdict: judgement.verdict, kind: endedKind(state), reason: judgement.reason },
       )
     }
     return changed
@@ -364,8 +373,7 @@ export class FleetCommands {
     status: string,
     statusDetails: string,
     exitCode: number | undefined,
-    verdict: 'success' | 'failed',
-    reason: string,
+    ending: Pick<InstanceOutcome, 'verdict' | 'kind' | 'reason'>,
   ): InstanceOutcome {
     const { started, finished } = entry.state ?? {}
     return {
@@ -374,8 +382,7 @@ export class FleetCommands {
       status,
       statusDetails,
       exitCode,
-      verdict,
-      reason,
+      ...ending,
       durationMs:
         started && finished ? Math.max(0, finished.getTime() - started.getTime()) : undefined,
       outputHead: entry.state?.output ?? '',

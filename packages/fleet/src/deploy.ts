@@ -8,6 +8,7 @@ import {
 } from '../../remote/src/index.js'
 import {
   FleetCommands,
+  WaitAborted,
   deliveryTimeoutFor,
   type FleetCommand,
   type InstanceOutcome,
@@ -16,16 +17,16 @@ import { fleetStatus, type FleetStatus, type HostStatus } from './status.js'
 
 export { fleetStatus, type FleetStatus, type HostStatus }
 
-/** One instance's result, as the `results` output has it (the names are the contract). */
+/** One instance's result (the `results` output writes it in kebab-case, at the edge). */
 export interface DeployResult {
-  'instance-id': string
+  instanceId: string
   name: string
   status: HostStatus
-  'exit-code': number | null
-  'previous-version': string
+  exitCode: number | null
+  previousVersion: string
   version: string
-  'rolled-back': boolean
-  'duration-ms': number | null
+  rolledBack: boolean
+  durationMs: number | null
   reason: string
   /** What the host warned about (hooks run as root, a missing shared path…). */
   warnings: string[]
@@ -149,7 +150,11 @@ export class FleetDeploy {
         () => this.cancelled,
       )
     } catch (error) {
-      if (!this.cancelled) throw error
+      if (!(error instanceof WaitAborted)) {
+        // Not a cancellation, and reported as what it is; a cancel asked for meanwhile still holds.
+        if (this.cancelled) await this.commands.cancelAll()
+        throw error
+      }
       await this.commands.cancelAll()
       // One more look, so the report says which hosts were mid-deploy.
       outcomes = await this.commands.wait(byCommand, Date.now() + 15_000)
@@ -158,8 +163,8 @@ export class FleetDeploy {
         .map(o => o.instanceId)
       return { ...(await this.report(outcomes, names, printOutput, true)), interrupted }
     }
-    const timedOut = outcomes.filter(o => o.verdict === 'failed' && o.reason.startsWith('still '))
-    if (timedOut.length > 0) await this.commands.cancelAll()
+    // Hosts given up on at the deadline may still run the command: stop it there.
+    if (outcomes.some(o => o.kind === 'timed-out')) await this.commands.cancelAll()
     return this.report(outcomes, names, printOutput, false)
   }
 
@@ -209,26 +214,26 @@ export class FleetDeploy {
         reason = 'the host printed no result line: the engine did not finish normally'
       } else if (cancelledByUs) {
         status = 'cancelled'
-      } else if (outcome.status === 'Cancelled') {
+      } else if (outcome.kind === 'cancelled') {
         status = 'untouched'
         reason =
           "not deployed: SSM stopped dispatching after 'max-errors' was reached; this host keeps its previous release"
       }
       results.push({
-        'instance-id': outcome.instanceId,
+        instanceId: outcome.instanceId,
         name,
         status,
-        'exit-code': outcome.exitCode ?? null,
-        'previous-version': engine?.previousVersion ?? '',
+        exitCode: outcome.exitCode ?? null,
+        previousVersion: engine?.previousVersion ?? '',
         version: engine?.version ?? '',
-        'rolled-back': engine?.rolledBack ?? false,
-        'duration-ms': engine?.durationMs ?? outcome.durationMs ?? null,
+        rolledBack: engine?.rolledBack ?? false,
+        durationMs: engine?.durationMs ?? outcome.durationMs ?? null,
         reason,
         warnings: engine?.warnings ?? [],
         ...(status === 'success' ? {} : { output: output.slice(-OUTPUT_IN_RESULTS) }),
       })
     }
-    results.sort((a, b) => a['instance-id'].localeCompare(b['instance-id']))
+    results.sort((a, b) => a.instanceId.localeCompare(b.instanceId))
     return {
       commandIds: [...this.commands.commandIds],
       status: fleetStatus(results.map(r => r.status)),
@@ -237,7 +242,7 @@ export class FleetDeploy {
       failed: results.filter(r => FAILED.has(r.status)).length,
       rolledBack: results.filter(r => r.status === 'rolled-back').length,
       untouched: results.filter(r => r.status === 'untouched').length,
-      previousVersion: mostCommon(results.map(r => r['previous-version'])),
+      previousVersion: mostCommon(results.map(r => r.previousVersion)),
       interrupted: [],
     }
   }

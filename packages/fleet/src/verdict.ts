@@ -20,23 +20,65 @@ export interface InvocationState {
 const PENDING_STATUSES = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling'])
 
 /**
- * Reasons by StatusDetails, which is more precise than Status for failures. SSM spells these
- * with spaces ("Delivery Timed Out"); keys here have the spaces removed.
+ * How an instance's invocation ended, for code to branch on (the reason says it for a person):
+ * - `finished`: SSM ended it on the instance: the script exited, or SSM stopped it at its
+ *   execution timeout; the verdict says whether it succeeded;
+ * - `cancelled`: SSM reports it cancelled: by CancelCommand, or by SSM itself once the command
+ *   passed MaxErrors (StatusDetails `Terminated`);
+ * - `undeliverable`: the command never ran there: not delivered in time, not deliverable,
+ *   refused, or never listed at all;
+ * - `timed-out`: still pending or running when the wait's deadline passed; SSM may still run it.
  */
-const FAILURE_REASONS: Record<string, string> = {
-  DeliveryTimedOut:
-    'the SSM agent did not pick the command up before the delivery timeout (is the agent running and online?)',
-  ExecutionTimedOut: 'the command ran past its execution timeout and was stopped',
-  Undeliverable:
-    'the command could not be delivered: the instance is not managed by SSM, is stopped, or lacks the instance profile',
-  Terminated: 'the instance was terminated while the command ran',
-  Cancelled: 'the command was cancelled before it finished on this instance',
-  Canceled: 'the command was cancelled before it finished on this instance',
-  InvalidPlatform: 'the document does not run on this platform (AWS-RunShellScript needs Linux)',
-  AccessDenied:
-    'the instance could not run the command: access denied (check the instance profile)',
-  'Access Denied':
-    'the instance could not run the command: access denied (check the instance profile)',
+export type OutcomeKind = 'finished' | 'cancelled' | 'undeliverable' | 'timed-out'
+
+const CANCELLED = {
+  kind: 'cancelled',
+  reason: 'the command was cancelled before it finished on this instance',
+} as const
+const ACCESS_DENIED = {
+  kind: 'undeliverable',
+  reason: 'the instance could not run the command: access denied (check the instance profile)',
+} as const
+
+/**
+ * Failures by StatusDetails, which is more precise than Status. SSM spells these with spaces
+ * ("Delivery Timed Out"); keys here have the spaces removed.
+ */
+const FAILURES: Record<string, { kind: Exclude<OutcomeKind, 'timed-out'>; reason: string }> = {
+  DeliveryTimedOut: {
+    kind: 'undeliverable',
+    reason:
+      'the SSM agent did not pick the command up before the delivery timeout (is the agent running and online?)',
+  },
+  ExecutionTimedOut: {
+    kind: 'finished',
+    reason: 'the command ran past its execution timeout and was stopped',
+  },
+  Undeliverable: {
+    kind: 'undeliverable',
+    reason:
+      'the command could not be delivered: the instance is not managed by SSM, is stopped, or lacks the instance profile',
+  },
+  // SSM's word for invocations it cancelled once the command passed MaxErrors.
+  Terminated: { kind: 'cancelled', reason: 'the instance was terminated while the command ran' },
+  Cancelled: CANCELLED,
+  Canceled: CANCELLED,
+  InvalidPlatform: {
+    kind: 'undeliverable',
+    reason: 'the document does not run on this platform (AWS-RunShellScript needs Linux)',
+  },
+  AccessDenied: ACCESS_DENIED,
+  'Access Denied': ACCESS_DENIED,
+}
+
+const failureOf = (statusDetails: string | undefined) =>
+  statusDetails !== undefined ? FAILURES[statusDetails.replace(/\s+/g, '')] : undefined
+
+/** The kind of an invocation that {@link judgeInvocation} does not call pending. */
+export function endedKind(state: InvocationState): Exclude<OutcomeKind, 'timed-out'> {
+  if (state.status === 'Success') return 'finished'
+  if (state.status === 'Cancelled') return 'cancelled'
+  return failureOf(state.statusDetails)?.kind ?? 'finished'
 }
 
 /**
@@ -57,9 +99,8 @@ export function judgeInvocation(state: InvocationState): Judgement {
     }
     return { verdict: 'success', reason: '' }
   }
-  const known =
-    statusDetails !== undefined ? FAILURE_REASONS[statusDetails.replace(/\s+/g, '')] : undefined
-  if (known) return { verdict: 'failed', reason: known }
+  const known = failureOf(statusDetails)
+  if (known) return { verdict: 'failed', reason: known.reason }
   switch (status) {
     case 'Failed':
       return {
@@ -72,7 +113,7 @@ export function judgeInvocation(state: InvocationState): Judgement {
     case 'TimedOut':
       return { verdict: 'failed', reason: 'the command timed out' }
     case 'Cancelled':
-      return { verdict: 'failed', reason: FAILURE_REASONS.Cancelled as string }
+      return { verdict: 'failed', reason: CANCELLED.reason }
     case undefined:
       return { verdict: 'failed', reason: 'SSM reported no status for this instance' }
     default:

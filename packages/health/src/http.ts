@@ -46,7 +46,7 @@ export interface TargetResult {
   /** The last HTTP status (or SSM exit code), '' when there was no answer. */
   status: string
   attempts: number
-  'duration-ms': number
+  durationMs: number
   detail: string
 }
 
@@ -255,7 +255,7 @@ export async function checkUrls(options: HttpCheckOptions, logger: Logger): Prom
         healthy: !last.problem,
         status: last.status,
         attempts,
-        'duration-ms': Date.now() - begin,
+        durationMs: Date.now() - begin,
         detail: last.problem ?? '',
       }
     }),

@@ -63,7 +63,7 @@ export async function checkViaSsm(
           ? (seen?.outcome.status ?? '')
           : String(seen.outcome.exitCode),
       attempts: seen?.attempts ?? 0,
-      'duration-ms': Date.now() - started,
+      durationMs: Date.now() - started,
       detail: seen?.outcome.verdict === 'success' ? '' : (seen?.outcome.reason ?? 'not checked'),
     }
   })

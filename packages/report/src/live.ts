@@ -7,7 +7,7 @@ export type LiveVersion = { version: string } | { unknown: true }
 /** True when the instance went back to its previous release (by the engine or afterwards). */
 export function wasRolledBack(result: InstanceResult, fleetStatus: string | undefined): boolean {
   return (
-    result['rolled-back'] === true ||
+    result.rolledBack === true ||
     result.status === 'rolled-back' ||
     (fleetStatus === 'rolled-back' && result.status === 'success')
   )
@@ -24,12 +24,12 @@ export function liveVersionOf(
   result: InstanceResult,
   fleetStatus: string | undefined,
 ): LiveVersion {
-  const previous = result['previous-version'] ?? ''
+  const previous = result.previousVersion ?? ''
   const known = (version: string | undefined): LiveVersion =>
     version ? { version } : { unknown: true }
   if (wasRolledBack(result, fleetStatus)) return known(previous)
   if (result.status === 'success') return known(result.version)
-  const exit = result['exit-code']
+  const exit = result.exitCode
   // null: the engine never ran (not delivered, cancelled before it started).
   if (exit === null || exit === undefined || UNCHANGED.has(exit)) return known(previous)
   return { unknown: true }

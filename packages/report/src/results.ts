@@ -1,27 +1,29 @@
-// The per-host results the report reads: ssm-deploy's and verify-health's `results` outputs.
+// The per-host results the report reads: ssm-deploy's and verify-health's `results` outputs,
+// read back from their JSON by the summary action (actions/shared/results-json.ts). The values
+// come from a workflow's inputs: the report checks their types where it uses them.
 
 /** One instance's deploy result, as ssm-deploy's `results` output has it. */
 export interface InstanceResult {
-  'instance-id'?: string
-  name?: string
-  status?: string
-  'exit-code'?: number | null
-  'previous-version'?: string
-  version?: string
-  'rolled-back'?: boolean
-  'duration-ms'?: number | null
-  reason?: string
-  output?: string
+  instanceId?: string | undefined
+  name?: string | undefined
+  status?: string | undefined
+  exitCode?: number | null | undefined
+  previousVersion?: string | undefined
+  version?: string | undefined
+  rolledBack?: boolean | undefined
+  durationMs?: number | null | undefined
+  reason?: string | undefined
+  output?: string | undefined
   /** What the engine warned about on this instance (e.g. hooks running as root). */
   warnings?: unknown
 }
 
 /** One health check result (per URL or per instance), as verify-health's `results` has it. */
 export interface HealthResult {
-  target?: string
-  healthy?: boolean
-  status?: string | number
-  attempts?: number
-  'duration-ms'?: number
-  detail?: string
+  target?: string | undefined
+  healthy?: boolean | undefined
+  status?: string | number | undefined
+  attempts?: number | undefined
+  durationMs?: number | undefined
+  detail?: string | undefined
 }

@@ -132,7 +132,7 @@ function liveLine(input: SummaryInput): string {
 }
 
 function instanceLabel(r: InstanceResult): string {
-  return `${r.name ? `${text(r.name)} ` : ''}${code(r['instance-id'])}`
+  return `${r.name ? `${text(r.name)} ` : ''}${code(r.instanceId)}`
 }
 
 function instanceOutcome(r: InstanceResult, fleetStatus: string | undefined): string {
@@ -152,7 +152,7 @@ function instanceTable(results: InstanceResult[], fleetStatus: string | undefine
     lines.push(
       `| ${instanceLabel(r)} | ${instanceOutcome(r, fleetStatus)} | ${
         'version' in live ? code(live.version) : 'unknown'
-      } | ${formatDuration(r['duration-ms'])} |`,
+      } | ${formatDuration(r.durationMs)} |`,
     )
   }
   return [...lines, '']
@@ -162,7 +162,7 @@ function instanceTable(results: InstanceResult[], fleetStatus: string | undefine
 function detailList(results: InstanceResult[]): string[] {
   const lines: string[] = []
   for (const r of results) {
-    const exit = r['exit-code']
+    const exit = r.exitCode
     const known = exit !== undefined && exit !== null
     if (!r.reason && (r.status === 'success' || !known)) continue
     const why = r.reason ? text(r.reason) : describeExitCode(exit as number)
@@ -190,7 +190,7 @@ function healthTable(results: HealthResult[]): string[] {
   for (const r of results) {
     lines.push(
       `| ${text(r.target)} | ${r.healthy ? '✅ yes' : '❌ no'} | ${text(r.status ?? '—')} | ${text(r.attempts ?? '—')} | ${formatDuration(
-        r['duration-ms'],
+        r.durationMs,
       )} | ${text(r.detail) || '—'} |`,
     )
   }
@@ -250,7 +250,7 @@ function outputBlock(result: InstanceResult, limit: number): string {
   const cut = output.length > limit
   const shown = cut ? output.slice(output.length - limit) : output
   const note = cut ? `\n\n<em>Cut to the last ${limit} of ${output.length} characters.</em>` : ''
-  const label = `${result.name ? `${result.name} ` : ''}${result['instance-id'] ?? 'an instance'}`
+  const label = `${result.name ? `${result.name} ` : ''}${result.instanceId ?? 'an instance'}`
   return `<details><summary>Output of ${text(label)}</summary>\n\n<pre>${escapeHtml(
     shown,
   )}</pre>${note}\n</details>\n`
