@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { RunInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2'
+import type { EC2Client } from '@aws-sdk/client-ec2'
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import {
   CreateAssociationCommand,
@@ -44,7 +44,8 @@ import {
   type SandboxInstance,
 } from '../../dev/aws-sandbox/src/index.js'
 import { writeZip, type ZipEntry } from '../remote/support/site.js'
-import { invocationOf, runOnHosts, sandboxS3 } from '../remote/support/host-commands.js'
+import { launchTagged, sandboxS3, until } from '../sandbox/helpers.js'
+import { invocationOf, runOnHosts, webProdRecord } from '../remote/support/host-commands.js'
 
 const ROOT = '/srv/ec2d-scale-out-test'
 const BUCKET = 'scale-out-artifacts'
@@ -114,16 +115,6 @@ async function serving(host: SandboxInstance): Promise<{ version: string; pid: n
 const byName = (name: string) => sandbox.fleet.byName(name)!
 const web = () => [byName('web-1'), byName('web-2')]
 
-async function until<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
-
 beforeAll(async () => {
   sandbox = await startSandbox({
     instances: [
@@ -182,22 +173,9 @@ describe('scale-out and drift repair', () => {
       ...WHERE,
       script: `${renderCommands(engineOptions('v2.0.0')).join('\n')}\n`,
     })
-    const artifact = artifacts.get('v2.0.0')!
     const { key: recordKey, record } = await writeDeploymentRecord(s3, {
       bucket: BUCKET,
-      record: {
-        app: 'web',
-        environment: 'prod',
-        version: 'v2.0.0',
-        bucket: BUCKET,
-        key: 'web/prod/v2.0.0.zip',
-        sha256: artifact.sha256,
-        size: artifact.size,
-        runUrl: `${RUN_URL}2`,
-        commit: 'c0ffee0000000000000000000000000000000002',
-        actor: 'octocat',
-        mode: 'deploy',
-      },
+      record: webProdRecord(BUCKET, 'v2.0.0', artifacts.get('v2.0.0')!),
     })
     await writeDesiredRelease(s3, {
       bucket: BUCKET,
@@ -207,24 +185,8 @@ describe('scale-out and drift repair', () => {
   })
 
   it('launches a third host whose user data is the bootstrap: it serves v2 by itself', async () => {
-    const out = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: 'ami-0123456789abcdef0',
-        MinCount: 1,
-        MaxCount: 1,
-        TagSpecifications: [
-          {
-            ResourceType: 'instance',
-            Tags: [
-              { Key: 'Name', Value: 'web-3' },
-              ...Object.entries(TAGS).map(([Key, Value]) => ({ Key, Value })),
-            ],
-          },
-        ],
-        UserData: Buffer.from(renderBootstrap(WHERE)).toString('base64'),
-      }),
-    )
-    launched = sandbox.fleet.require(out.Instances![0]!.InstanceId!)
+    const id = await launchTagged(ec2, { Name: 'web-3', ...TAGS }, renderBootstrap(WHERE))
+    launched = sandbox.fleet.require(id)
     const boot = sandbox.launcher.bootOf(launched.id)!
     await boot.finished
     const log = readFileSync(join(launched.dir, CLOUD_INIT_PATHS.outputLog), 'utf8')
@@ -281,7 +243,10 @@ describe('scale-out and drift repair', () => {
     const results = new Map<string, EngineResult>()
     for (const target of targets.AssociationExecutionTargets ?? []) {
       const run = await invocationOf(ssm, target.OutputSource!.OutputSourceId!, target.ResourceId!)
-      results.set(sandbox.fleet.get(target.ResourceId!)!.name, resultOf(run.stdout))
+      results.set(
+        sandbox.fleet.get(target.ResourceId!)?.name ?? target.ResourceId!,
+        resultOf(run.stdout),
+      )
     }
     expect([...results.keys()].sort()).toEqual(['web-1', 'web-2', 'web-3'])
     expect(results.get('web-1')).toMatchObject({

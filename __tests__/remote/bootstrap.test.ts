@@ -25,7 +25,8 @@ import {
 } from '../../packages/release-store/src/index.js'
 import { sandboxClients, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { requireTool } from '../support/system-tools.js'
-import { runOnHosts, sandboxS3, type HostRun } from './support/host-commands.js'
+import { sandboxS3 } from '../sandbox/helpers.js'
+import { runOnHosts, webProdRecord, type HostRun } from './support/host-commands.js'
 
 const BUCKET = 'bootstrap-artifacts'
 const WHERE = { bucket: BUCKET, app: 'web', environment: 'prod' }
@@ -65,18 +66,8 @@ const ran = () => (existsSync(ranFile()) ? readFileSync(ranFile(), 'utf8') : '')
 function desired(overrides: Partial<DesiredRelease> = {}): DesiredRelease {
   return {
     record: {
-      app: 'web',
-      environment: 'prod',
-      version: 'v2.0.0',
-      bucket: BUCKET,
-      key: 'web/prod/v2.0.0.zip',
-      sha256: 'a'.repeat(64),
-      size: 10,
+      ...webProdRecord(BUCKET, 'v2.0.0', { sha256: 'a'.repeat(64), size: 10 }),
       time: '2026-12-01T10:00:00Z',
-      runUrl: 'https://github.com/acme/web/actions/runs/2',
-      commit: 'c0ffee0000000000000000000000000000000002',
-      actor: 'octocat',
-      mode: 'deploy',
     },
     recordKey: 'web/prod/deployments/20261201T100000Z-v2.0.0.json',
     engine,

@@ -1,24 +1,31 @@
-// Running commands on sandbox hosts through the real SSM front end, and the S3 client a deploy
-// job would have: shared by the bootstrap tests.
-import { S3Client } from '@aws-sdk/client-s3'
+// Running commands on sandbox hosts through the real SSM front end, and the deployment record
+// of app web in prod: shared by the bootstrap tests.
 import {
   GetCommandInvocationCommand,
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm'
 import type { Sandbox } from '../../../dev/aws-sandbox/src/index.js'
+import type { DeploymentRecord } from '../../../packages/release-store/src/index.js'
 
-/** An S3 client on the sandbox's S3, as the deploy job has one. */
-export function sandboxS3(sandbox: Sandbox): S3Client {
-  return new S3Client({
-    region: sandbox.region,
-    endpoint: sandbox.env.AWS_ENDPOINT_URL_S3,
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID,
-      secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY,
-    },
-  })
+/** The record a deploy of `version` of app web to prod writes (all but its time). */
+export function webProdRecord(
+  bucket: string,
+  version: string,
+  artifact: { sha256: string; size: number },
+): Omit<DeploymentRecord, 'time'> {
+  return {
+    app: 'web',
+    environment: 'prod',
+    version,
+    bucket,
+    key: `web/prod/${version}.zip`,
+    ...artifact,
+    runUrl: 'https://github.com/acme/web/actions/runs/2',
+    commit: 'c0ffee0000000000000000000000000000000002',
+    actor: 'octocat',
+    mode: 'deploy',
+  }
 }
 
 /** What one host's invocation ended with. */
