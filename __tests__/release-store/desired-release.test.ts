@@ -3,12 +3,15 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { createHash } from 'node:crypto'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { AwsClientFactory } from '../../packages/aws/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
 import {
   desiredReleaseKey,
+  engineScriptKey,
   readDesiredRelease,
+  storeEngineScript,
   writeDesiredRelease,
   type DeploymentRecord,
   type DesiredRelease,
@@ -18,6 +21,7 @@ import { startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
 const run = promisify(execFile)
 const BUCKET = 'desired'
 const RUN_URL = 'https://github.com/octo-org/octo-repo/actions/runs/'
+const ENGINE_SHA = 'e'.repeat(64)
 
 let s3rver: S3Sandbox
 let factory: AwsClientFactory
@@ -58,7 +62,11 @@ function desired(app: string, environment: string, version: string, runId = 1): 
     actor: 'octocat',
     mode: 'deploy',
   }
-  return { record, recordKey: `${app}/${environment}/deployments/20261201T105003Z-${version}.json` }
+  return {
+    record,
+    recordKey: `${app}/${environment}/deployments/20261201T105003Z-${version}.json`,
+    engine: { key: `${app}/${environment}/engine/${ENGINE_SHA}.sh`, sha256: ENGINE_SHA },
+  }
 }
 
 async function cliRead(key: string): Promise<unknown> {
@@ -94,6 +102,8 @@ describe('the desired release', () => {
       actor: 'octocat',
       mode: 'deploy',
       'record-key': 'web/prod/deployments/20261201T105003Z-v1.0.0.json',
+      'engine-key': `web/prod/engine/${ENGINE_SHA}.sh`,
+      'engine-sha256': ENGINE_SHA,
     })
 
     const read = await readDesiredRelease(s3, BUCKET, 'web', 'prod')
@@ -162,6 +172,9 @@ describe('the desired release', () => {
         ...fields,
         'run-url': other.record.runUrl,
         'record-key': other.recordKey,
+        'engine-key': other.engine.key.replace('/prod/', '/qa/'),
+        'engine-sha256': other.engine.sha256,
+        ...fields,
       })
 
     await put(json({ ...other.record }))
@@ -176,6 +189,29 @@ describe('the desired release', () => {
     await expect(readDesiredRelease(s3, BUCKET, 'web', 'qa')).rejects.toThrow(
       `field 'version' "$(reboot)"`,
     )
+    const qa = { ...other.record, environment: 'qa', 'record-key': 'web/qa/deployments/x.json' }
+    const hostileEngines: [Record<string, unknown>, string][] = [
+      [{ 'engine-sha256': '$(reboot)' }, `field 'engine-sha256' "$(reboot)" is not valid`],
+      [{ 'engine-sha256': 'E'.repeat(64) }, `field 'engine-sha256' "${'E'.repeat(64)}"`],
+      [
+        { 'engine-key': `web/qa/engine/../../prod/engine/${ENGINE_SHA}.sh` },
+        `field 'engine-key' "web/qa/engine/../../prod/engine/${ENGINE_SHA}.sh" is not valid`,
+      ],
+      [
+        { 'engine-key': `web/qa/engine/${'f'.repeat(64)}.sh` },
+        `use the key of the engine script named by its sha256, web/qa/engine/${ENGINE_SHA}.sh`,
+      ],
+      [{ 'engine-key': undefined }, `field 'engine-key' "undefined" is not valid`],
+    ]
+    for (const [fields, message] of hostileEngines) {
+      await put(json({ ...qa, ...fields }))
+      await expect(readDesiredRelease(s3, BUCKET, 'web', 'qa')).rejects.toThrow(message)
+    }
+    await put(json(qa))
+    expect((await readDesiredRelease(s3, BUCKET, 'web', 'qa'))?.engine).toEqual({
+      key: `web/qa/engine/${ENGINE_SHA}.sh`,
+      sha256: ENGINE_SHA,
+    })
     await put('{"version":')
     await expect(readDesiredRelease(s3, BUCKET, 'web', 'qa')).rejects.toThrow('is not valid JSON')
   })
@@ -186,8 +222,73 @@ describe('the desired release', () => {
     await expect(
       writeDesiredRelease(s3, { bucket: BUCKET, desired: bad, previousEtag: null }),
     ).rejects.toThrow(`field 'record-key' "web/dev/deployments/x.json" is not valid`)
+    const otherEngine = desired('web', 'prod', 'v1.0.0')
+    otherEngine.engine = { key: `web/dev/engine/${ENGINE_SHA}.sh`, sha256: ENGINE_SHA }
+    await expect(
+      writeDesiredRelease(s3, { bucket: BUCKET, desired: otherEngine, previousEtag: null }),
+    ).rejects.toThrow(`field 'engine-key' "web/dev/engine/${ENGINE_SHA}.sh" is not valid`)
     expect(await readDesiredRelease(s3, BUCKET, 'web', 'prod')).toMatchObject({
       record: { version: 'v2.0.0' },
     })
+  })
+})
+
+describe('the stored engine script', () => {
+  const script = '#!/bin/sh\necho engine\n'
+  const sha = createHash('sha256').update(script).digest('hex')
+
+  it('is stored under its sha256, create-only; storing the same bytes again is fine', async () => {
+    const first = await storeEngineScript(s3, {
+      bucket: BUCKET,
+      app: 'web',
+      environment: 'prod',
+      script,
+    })
+    expect(first).toEqual({ key: `web/prod/engine/${sha}.sh`, sha256: sha })
+    expect(engineScriptKey('web', 'prod', sha)).toBe(first.key)
+    const again = await storeEngineScript(s3, {
+      bucket: BUCKET,
+      app: 'web',
+      environment: 'prod',
+      script,
+    })
+    expect(again).toEqual(first)
+    const env = { ...process.env, AWS_ENDPOINT_URL: s3rver.url, AWS_PAGER: '' }
+    const { stdout } = await run(
+      'aws',
+      ['s3', 'cp', '--only-show-errors', `s3://${BUCKET}/${first.key}`, '-'],
+      { env },
+    )
+    expect(stdout).toBe(script)
+  })
+
+  it('never overwrites other bytes under an engine key: it fails, naming the object', async () => {
+    const forged = 'echo forged\n'
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: engineScriptKey('web', 'staging', sha),
+        Body: forged,
+      }),
+    )
+    await expect(
+      storeEngineScript(s3, { bucket: BUCKET, app: 'web', environment: 'staging', script }),
+    ).rejects.toThrow(`s3://${BUCKET}/web/staging/engine/${sha}.sh holds other bytes`)
+    const object = await s3.send(
+      new (await import('@aws-sdk/client-s3')).GetObjectCommand({
+        Bucket: BUCKET,
+        Key: engineScriptKey('web', 'staging', sha),
+      }),
+    )
+    expect(await object.Body?.transformToString()).toBe(forged)
+  })
+
+  it('refuses names that would leave the environment', () => {
+    expect(() => engineScriptKey('web', '../prod', sha)).toThrow(
+      `environment "../prod" is not allowed`,
+    )
+    expect(() => engineScriptKey('web', 'prod', '../x')).toThrow(
+      `engine sha256 "../x" is not valid`,
+    )
   })
 })

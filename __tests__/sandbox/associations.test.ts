@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { RunInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2'
+import type { EC2Client } from '@aws-sdk/client-ec2'
 import {
   CreateAssociationCommand,
   type CreateAssociationCommandInput,
@@ -20,7 +20,7 @@ import {
   StartAssociationsOnceCommand,
 } from '@aws-sdk/client-ssm'
 import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
-import { awsCli, clients, rejection, until } from './helpers.js'
+import { awsCli, clients, launchTagged, rejection, until } from './helpers.js'
 
 let sandbox: Sandbox
 let ec2: EC2Client
@@ -72,32 +72,11 @@ async function createWebAssociation(extra: Partial<CreateAssociationCommandInput
   return out.AssociationDescription!
 }
 
-/** The association's executions once none is in progress, newest first. */
-/** Launches one instance tagged Name and DeployApp; resolves with its id. */
-async function launchTagged(name: string, app: string): Promise<string> {
-  const out = await ec2.send(
-    new RunInstancesCommand({
-      ImageId: 'ami-0123456789abcdef0',
-      MinCount: 1,
-      MaxCount: 1,
-      TagSpecifications: [
-        {
-          ResourceType: 'instance',
-          Tags: [
-            { Key: 'Name', Value: name },
-            { Key: 'DeployApp', Value: app },
-          ],
-        },
-      ],
-    }),
-  )
-  return out.Instances![0]!.InstanceId!
-}
-
 /** Whether any command (SendCommand's or State Manager's) was ever sent to the instance. */
 const everSentTo = (instanceId: string) =>
   sandbox.ssm.allCommands().some(c => c.invocations.some(i => i.instance.id === instanceId))
 
+/** The association's executions once none is in progress, newest first. */
 async function settledExecutions(associationId: string, count: number) {
   return until(async () => {
     const out = await ssm.send(
@@ -260,8 +239,8 @@ describe('an association that targets a tag', () => {
   })
 
   it('is applied to a newly launched instance that matches, when its agent comes online', async () => {
-    const id = await launchTagged('web-3', 'web')
-    const other = await launchTagged('db-2', 'db')
+    const id = await launchTagged(ec2, { Name: 'web-3', DeployApp: 'web' })
+    const other = await launchTagged(ec2, { Name: 'db-2', DeployApp: 'db' })
     const [newest] = await settledExecutions(associationId, 3)
     expect(newest).toMatchObject({ Status: 'Success', ResourceCountByStatus: '{Success=1}' })
     expect(
@@ -288,7 +267,7 @@ describe('an association that targets a tag', () => {
       ssm.send(new DescribeAssociationCommand({ AssociationId: associationId })),
     )
     expect(gone.name).toBe('AssociationDoesNotExist')
-    const id = await launchTagged('web-4', 'web')
+    const id = await launchTagged(ec2, { Name: 'web-4', DeployApp: 'web' })
     await sandbox.launcher.bootOf(id)?.online
     expect(everSentTo(id)).toBe(false)
   })

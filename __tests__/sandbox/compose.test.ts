@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-ssm'
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../dev/aws-sandbox/src/index.js'
 import { startOidcServer } from '../../dev/github-runner/src/index.js'
-import { clients } from './helpers.js'
+import { clients, sandboxS3 } from './helpers.js'
 
 let sandbox: Sandbox
 let s3: S3Client
@@ -23,15 +23,7 @@ beforeAll(async () => {
     s3: { buckets: ['artifacts', 'ssm-output'] },
     invocationVisibilityDelayMs: 0,
   })
-  s3 = new S3Client({
-    region: sandbox.region,
-    endpoint: sandbox.env.AWS_ENDPOINT_URL_S3!,
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID,
-      secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY,
-    },
-  })
+  s3 = sandboxS3(sandbox)
 })
 afterAll(async () => {
   s3.destroy()

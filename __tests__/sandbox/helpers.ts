@@ -2,11 +2,26 @@
 // only the sandbox's environment, and small process/wait utilities.
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { RunInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2'
+import { S3Client } from '@aws-sdk/client-s3'
 import { GetCommandInvocationCommand, type SSMClient } from '@aws-sdk/client-ssm'
 import { sandboxClients, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 /** SDK v3 clients for a sandbox (see sandboxClients). */
 export const clients = sandboxClients
+
+/** An S3 client on the sandbox's S3 (path-style), with the sandbox's keys. */
+export function sandboxS3(sandbox: Sandbox): S3Client {
+  return new S3Client({
+    region: sandbox.region,
+    endpoint: sandbox.env.AWS_ENDPOINT_URL_S3!,
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY,
+    },
+  })
+}
 
 /** The environment for the AWS CLI: the sandbox's variables and no user AWS config. */
 export function cliEnv(sandbox: Sandbox): NodeJS.ProcessEnv {
@@ -96,4 +111,30 @@ export async function rejection(
     return error as Error & Record<string, unknown>
   }
   throw new Error('expected the call to fail, it succeeded')
+}
+
+/**
+ * Launches one instance with RunInstances, tagged with `tags`, with `userData` (plain text,
+ * base64-encoded here) when given; resolves with its id.
+ */
+export async function launchTagged(
+  ec2: EC2Client,
+  tags: Record<string, string>,
+  userData?: string,
+): Promise<string> {
+  const out = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: 'ami-0123456789abcdef0',
+      MinCount: 1,
+      MaxCount: 1,
+      TagSpecifications: [
+        {
+          ResourceType: 'instance',
+          Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+        },
+      ],
+      ...(userData === undefined ? {} : { UserData: Buffer.from(userData).toString('base64') }),
+    }),
+  )
+  return out.Instances![0]!.InstanceId!
 }

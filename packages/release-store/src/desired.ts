@@ -6,6 +6,7 @@ import type { S3Client } from '@aws-sdk/client-s3'
 import { ConfigurationError, describeValue, errorMessage } from '../../kit/src/index.js'
 import { translateS3Error } from '../../aws/src/index.js'
 import { s3Uri } from './names.js'
+import { engineScriptsPrefix, type EngineScriptRef } from './engine-store.js'
 import { isConditionalWriteConflict, readJsonObject } from './objects.js'
 import { deploymentsPrefix, recordJson, validateRecord, type DeploymentRecord } from './records.js'
 
@@ -14,6 +15,8 @@ export interface DesiredRelease {
   record: DeploymentRecord
   /** The deployment record's key, under `{app}/{environment}/deployments/`. */
   recordKey: string
+  /** The release's rendered engine, under `{app}/{environment}/engine/` (stored as `engine-key`, `engine-sha256`). */
+  engine: EngineScriptRef
 }
 
 /** desired.json as read, with the ETag a compare-and-swap write must present. */
@@ -26,23 +29,34 @@ export function desiredReleaseKey(app: string, environment: string): string {
   return `${app}/${environment}/desired.json`
 }
 
-/** The object's body: the record's own JSON fields, then the record's key. */
+/** The object's body: the record's own JSON fields, then the record's key and the engine's. */
 export function desiredReleaseJson(desired: DesiredRelease): string {
   const record = JSON.parse(recordJson(desired.record)) as Record<string, unknown>
-  return `${JSON.stringify({ ...record, 'record-key': desired.recordKey })}\n`
+  const fields = {
+    ...record,
+    'record-key': desired.recordKey,
+    'engine-key': desired.engine.key,
+    'engine-sha256': desired.engine.sha256,
+  }
+  return `${JSON.stringify(fields)}\n`
 }
 
 /**
  * Checks desired.json's fields, as read back from S3 (anyone who can write the key could have
  * put anything there): a valid record of this app and environment, pointing at a record key
- * of that environment.
+ * and an engine script of that environment.
  */
 export function validateDesiredRelease(
   where: string,
   fields: Record<string, unknown>,
   expected: { app: string; environment: string },
 ): DesiredRelease {
-  const { 'record-key': recordKey, ...recordFields } = fields
+  const {
+    'record-key': recordKey,
+    'engine-key': engineKey,
+    'engine-sha256': engineSha256,
+    ...recordFields
+  } = fields
   const record = validateRecord(where, recordFields)
   for (const field of ['app', 'environment'] as const) {
     if (record[field] !== expected[field]) {
@@ -62,7 +76,31 @@ export function validateDesiredRelease(
         `use the key of a deployment record under ${prefix}`,
     )
   }
-  return { record, recordKey }
+  const engine = validateEngineFields(where, engineKey, engineSha256, expected)
+  return { record, recordKey, engine }
+}
+
+/** `engine-sha256` is 64 hex digits, and `engine-key` is that engine's key in this environment. */
+function validateEngineFields(
+  where: string,
+  key: unknown,
+  sha256: unknown,
+  expected: { app: string; environment: string },
+): EngineScriptRef {
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new ConfigurationError(
+      `${where}: field 'engine-sha256' ${describeValue(String(sha256))} is not valid: ` +
+        'use 64 lower-case hex digits',
+    )
+  }
+  const wanted = `${engineScriptsPrefix(expected.app, expected.environment)}${sha256}.sh`
+  if (key !== wanted) {
+    throw new ConfigurationError(
+      `${where}: field 'engine-key' ${describeValue(String(key))} is not valid: ` +
+        `use the key of the engine script named by its sha256, ${wanted}`,
+    )
+  }
+  return { key, sha256 }
 }
 
 /** desired.json with its ETag, or undefined when the environment has none yet. */

@@ -2,6 +2,7 @@
 // if-exists policy, rollback lookups, presigned downloads and the deployment records.
 // Built on packages/aws (clients and error translation); no @actions imports.
 export * from './desired.js'
+export * from './engine-store.js'
 export * from './hashing.js'
 export * from './names.js'
 export * from './objects.js'

@@ -1,5 +1,8 @@
 // The host release engine: the bash script embedded at build time, its renderer into SSM
-// commands, and the parser of its result line.
+// commands, and the parser of its result line; and the host bootstrap that runs the
+// environment's desired release.
+export { BOOTSTRAP_SCRIPT } from './bootstrap-script.generated.js'
+export * from './bootstrap.js'
 export { ENGINE_SCRIPT } from './engine-script.generated.js'
 export * from './render.js'
 export * from './result.js'
