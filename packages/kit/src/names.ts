@@ -25,6 +25,17 @@ export const ENVIRONMENT_RULE: NameRule = {
 }
 
 /**
+ * Application names: one rule for every action and the deployment records. They become part
+ * of a zip's file name, S3 keys, the `DeployApp` tag's value and the host's deploy-dir, so
+ * '+' (a space in URL queries) and '/' are refused.
+ */
+export const APP_NAME_RULE: NameRule = {
+  pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+  rule: "start with a letter or digit, then use letters, digits, '.', '_' and '-'",
+  maxLength: 64,
+}
+
+/**
  * Throws a ConfigurationError naming `what`, the escaped value and the rule,
  * unless `value` matches the rule. Returns the value for chaining.
  */
