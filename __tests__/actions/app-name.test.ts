@@ -18,6 +18,14 @@ const ENV = {
 }
 const source = (values: Record<string, string>) => (name: string) => values[name] ?? ''
 const SHA256 = 'a'.repeat(64)
+/** What a deployment record holds besides the app; record-release reads the same as inputs. */
+const RECORD = {
+  environment: 'dev',
+  version: 'v1',
+  bucket: 'my-bucket',
+  key: 'k.zip',
+  sha256: SHA256,
+}
 
 /** Each place an application name is checked, given the name. */
 const CHECKS: [string, (app: string) => unknown][] = [
@@ -33,19 +41,7 @@ const CHECKS: [string, (app: string) => unknown][] = [
   [
     'record-release',
     app =>
-      recordReleaseInputs(
-        source({
-          'deploy-status': 'success',
-          app,
-          environment: 'dev',
-          version: 'v1',
-          bucket: 'my-bucket',
-          key: 'k.zip',
-          sha256: SHA256,
-          size: '1',
-        }),
-        ENV,
-      ),
+      recordReleaseInputs(source({ 'deploy-status': 'success', app, ...RECORD, size: '1' }), ENV),
   ],
   [
     'ssm-deploy',
@@ -69,11 +65,7 @@ const CHECKS: [string, (app: string) => unknown][] = [
     app =>
       validateRecord('record', {
         app,
-        environment: 'dev',
-        version: 'v1',
-        bucket: 'my-bucket',
-        key: 'k.zip',
-        sha256: SHA256,
+        ...RECORD,
         size: 1,
         time: '2026-12-01T10:50:03Z',
         'run-url': 'https://github.com/octo-org/octo-repo/actions/runs/42',
