@@ -74,14 +74,10 @@ export interface RemoteOptions {
   commit?: string
 }
 
-/** Defaults that match the engine's own. */
+/** Defaults that match the engine's own; the numeric options' are in ENGINE_OPTIONS. */
 export const REMOTE_DEFAULTS = {
   download: 'instance-role',
   healthVersion: true,
-  healthRetries: ENGINE_OPTIONS.healthRetries.default,
-  healthIntervalMs: ENGINE_OPTIONS.healthInterval.defaultMs,
-  keepReleases: ENGINE_OPTIONS.keepReleases.default,
-  lockTimeoutMs: ENGINE_OPTIONS.lockTimeout.defaultMs,
 } as const
 
 const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/
