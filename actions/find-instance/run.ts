@@ -1,10 +1,10 @@
 import { escapeMarkdown } from '../../packages/kit/src/index.js'
-import type { ActionDeps, OutputValues } from '../../packages/github/src/index.js'
+import type { AwsActionDeps, OutputValues } from '../../packages/github/src/index.js'
 import { describeOffline, findInstances, type Discovery } from '../../packages/fleet/src/index.js'
 import type { FindInstanceInputs } from './inputs.js'
 
 /** Finds the instances; offline ones that were skipped are noted in the job summary. */
-export async function run(inputs: FindInstanceInputs, deps: ActionDeps): Promise<Discovery> {
+export async function run(inputs: FindInstanceInputs, deps: AwsActionDeps): Promise<Discovery> {
   const aws = await deps.awsClients({ component: 'find-instance', aws: inputs.aws })
   // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
   const { EC2Client } = await import('@aws-sdk/client-ec2')

@@ -1,5 +1,5 @@
-import { runAction } from '../../packages/github/src/index.js'
+import { awsClientsFromInputs, runAction } from '../../packages/github/src/index.js'
 import { getInputs } from './inputs.js'
 import { outputs, run } from './run.js'
 
-await runAction({ getInputs, run, outputs })
+await runAction({ getInputs, run, outputs }, { awsClients: awsClientsFromInputs })

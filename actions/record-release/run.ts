@@ -1,5 +1,5 @@
 import { describeValue } from '../../packages/kit/src/index.js'
-import type { ActionDeps, OutputValues } from '../../packages/github/src/index.js'
+import type { AwsActionDeps, OutputValues } from '../../packages/github/src/index.js'
 import { s3Uri, writeDeploymentRecord } from '../../packages/release-store/src/index.js'
 import type { RecordReleaseInputs } from './inputs.js'
 
@@ -9,7 +9,7 @@ export interface RecordResult {
 }
 
 /** Writes the deployment record of a successful deploy; anything else is not recorded. */
-export async function run(inputs: RecordReleaseInputs, deps: ActionDeps): Promise<RecordResult> {
+export async function run(inputs: RecordReleaseInputs, deps: AwsActionDeps): Promise<RecordResult> {
   const { logger } = deps
   if (inputs.record === undefined) {
     logger.info(

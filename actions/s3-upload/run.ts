@@ -3,7 +3,7 @@ import { ConfigurationError, describeValue } from '../../packages/kit/src/index.
 import {
   downloadWorkflowArtifact,
   workflowRunUrl,
-  type ActionDeps,
+  type AwsActionDeps,
   type OutputValues,
 } from '../../packages/github/src/index.js'
 import {
@@ -47,7 +47,7 @@ async function artifactFile(
  * Uploads the release (a file or a workflow artifact) under the policy of `if-exists`, or,
  * for a rollback, finds the stored version its deployment records allow; then presigns it.
  */
-export async function run(inputs: S3UploadInputs, deps: ActionDeps): Promise<S3UploadResult> {
+export async function run(inputs: S3UploadInputs, deps: AwsActionDeps): Promise<S3UploadResult> {
   const { logger, env } = deps
   const { bucket, key, aws } = inputs
   // Downloaded only once every input has been checked.

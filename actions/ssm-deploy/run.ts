@@ -1,5 +1,5 @@
 import { ReportedFailure, describeValue } from '../../packages/kit/src/index.js'
-import type { ActionDeps, OutputValues } from '../../packages/github/src/index.js'
+import type { AwsActionDeps, OutputValues } from '../../packages/github/src/index.js'
 import { FleetCommands, FleetDeploy, type DeployReport } from '../../packages/fleet/src/index.js'
 import type { SsmDeployInputs } from './inputs.js'
 
@@ -10,7 +10,7 @@ export interface SsmDeployResult {
 }
 
 /** Deploys (or rolls back) the fleet; a cancelled workflow cancels the SSM command(s). */
-export async function run(inputs: SsmDeployInputs, deps: ActionDeps): Promise<SsmDeployResult> {
+export async function run(inputs: SsmDeployInputs, deps: AwsActionDeps): Promise<SsmDeployResult> {
   const { deploy: options } = inputs
   const { instanceIds: ids, remote } = options
   const { logger } = deps

@@ -1,5 +1,5 @@
 import { ReportedFailure } from '../../packages/kit/src/index.js'
-import type { ActionDeps, OutputValues } from '../../packages/github/src/index.js'
+import type { AwsActionDeps, OutputValues } from '../../packages/github/src/index.js'
 import { FleetCommands, FleetDeploy, type DeployReport } from '../../packages/fleet/src/index.js'
 import { checkUrls, checkViaSsm, type CheckReport } from '../../packages/health/src/index.js'
 import type { VerifyHealthInputs } from './inputs.js'
@@ -15,7 +15,7 @@ export interface VerifyHealthResult {
 /** Checks the release, and rolls the hosts back while it stays unhealthy when asked to. */
 export async function run(
   inputs: VerifyHealthInputs,
-  deps: ActionDeps,
+  deps: AwsActionDeps,
 ): Promise<VerifyHealthResult> {
   const { logger } = deps
   const aws = inputs.aws && (await deps.awsClients({ component: 'verify-health', aws: inputs.aws }))

@@ -11,7 +11,7 @@ import {
   type OutputValues,
   type RunActionOptions,
 } from './action.js'
-import { awsClientsFromInputs, type AwsClientsOptions } from './aws.js'
+import type { AwsClientsOptions } from './aws.js'
 import * as core from '@actions/core'
 
 /** What an action's `run` may use besides its inputs: the runner's side of the world. */
@@ -26,11 +26,18 @@ export interface ActionDeps {
   setSecret: (value: string) => void
   /** A notice annotation with a title. */
   notice: (message: string, title: string) => void
-  /** The AWS client factory: the common AWS inputs applied (OIDC role, region, retries). */
-  awsClients: (options: AwsClientsOptions) => Promise<AwsClientFactory>
   sleep: (ms: number) => Promise<void>
   /** Calls `handler` once when the workflow is cancelled (SIGINT, then SIGTERM). */
   onCancel: (handler: (signal: string) => void) => void
+}
+
+/**
+ * What the actions that call AWS use besides: the client factory, with the common AWS inputs
+ * applied (OIDC role, region, retries). Passed by those actions' main.ts only, so that the
+ * others' bundles do not carry the AWS side (bench/startup).
+ */
+export interface AwsActionDeps extends ActionDeps {
+  awsClients: (options: AwsClientsOptions) => Promise<AwsClientFactory>
 }
 
 /** The runner's dependencies, as the actions use them in production. */
@@ -41,7 +48,6 @@ export const runnerDeps: ActionDeps = {
   appendSummary: markdown => appendSummary(markdown),
   setSecret: value => core.setSecret(value),
   notice: (message, title) => core.notice(message, { title }),
-  awsClients: options => awsClientsFromInputs({ logger: runnerLogger, ...options }),
   sleep,
   onCancel: handler => {
     process.once('SIGINT', () => handler('SIGINT'))
@@ -54,9 +60,13 @@ export const runnerDeps: ActionDeps = {
  * work, `outputs` maps its result to the action's output names, and `failure` (when given)
  * says whether that result fails the step, after the outputs are written.
  */
-export interface ActionDefinition<I, R> extends RunActionOptions {
+export interface ActionDefinition<
+  I,
+  R,
+  D extends ActionDeps = ActionDeps,
+> extends RunActionOptions {
   getInputs: (source?: InputSource) => I
-  run: (inputs: I, deps: ActionDeps) => Promise<R>
+  run: (inputs: I, deps: D) => Promise<R>
   outputs: (result: R) => OutputValues
   failure?: (result: R) => unknown
 }
@@ -64,22 +74,29 @@ export interface ActionDefinition<I, R> extends RunActionOptions {
 /**
  * Runs an action (see {@link guardAction} for how failures end the step): given an
  * {@link ActionDefinition}, reads the inputs, runs the action with the runner's
- * dependencies, writes the outputs, then fails the step when `failure` says so. Given a
- * function, runs it.
+ * dependencies (and `deps`, e.g. the AWS client factory), writes the outputs, then fails
+ * the step when `failure` says so. Given a function, runs it.
  */
 export async function runAction<I, R>(action: ActionDefinition<I, R>): Promise<void>
+export async function runAction<I, R, D extends ActionDeps>(
+  action: ActionDefinition<I, R, D>,
+  deps: Omit<D, keyof ActionDeps>,
+): Promise<void>
 export async function runAction(
   main: () => Promise<void>,
   options?: RunActionOptions,
 ): Promise<void>
-export async function runAction<I, R>(
-  mainOrAction: (() => Promise<void>) | ActionDefinition<I, R>,
-  options: RunActionOptions = {},
+export async function runAction<I, R, D extends ActionDeps>(
+  mainOrAction: (() => Promise<void>) | ActionDefinition<I, R, D>,
+  optionsOrDeps: RunActionOptions | Omit<D, keyof ActionDeps> = {},
 ): Promise<void> {
-  if (typeof mainOrAction === 'function') return guardAction(mainOrAction, options)
+  if (typeof mainOrAction === 'function') {
+    return guardAction(mainOrAction, optionsOrDeps as RunActionOptions)
+  }
   const action = mainOrAction
+  const deps = { ...runnerDeps, ...optionsOrDeps } as D
   return guardAction(async () => {
-    const result = await action.run(action.getInputs(), runnerDeps)
+    const result = await action.run(action.getInputs(), deps)
     setOutputs(action.outputs(result))
     const failure = action.failure?.(result)
     if (failure !== undefined) throw failure

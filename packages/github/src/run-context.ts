@@ -1,12 +1,13 @@
 // The workflow run as the runner describes it in GITHUB_* variables: its URL, commit and
 // actor. The one place that builds the run URL; the domain gets it as a value.
-import { ConfigurationError, describeValue } from '../../kit/src/index.js'
 import {
   ACTOR_RULE,
   COMMIT_SHA,
+  ConfigurationError,
   REPOSITORY_NAME,
-  type RunContext,
-} from '../../release-store/src/index.js'
+  describeValue,
+} from '../../kit/src/index.js'
+import type { RunContext } from '../../release-store/src/index.js'
 
 const SERVER_URL = /^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/
 const RUN_ID = /^\d{1,20}$/

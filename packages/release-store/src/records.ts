@@ -3,8 +3,11 @@
 // go back to an environment only if it was deployed there, with the sha256 recorded then.
 import type { S3Client } from '@aws-sdk/client-s3'
 import {
+  ACTOR_RULE,
   APP_NAME_RULE,
+  COMMIT_SHA,
   ConfigurationError,
+  REPOSITORY_NAME,
   ENVIRONMENT_RULE,
   VERSION_RULE,
   assertSafeName,
@@ -48,16 +51,6 @@ export interface DeploymentRecord extends RunContext {
 }
 
 const SHA256 = /^[0-9a-f]{64}$/
-/** A full commit sha (SHA-1 or SHA-256 repositories), in lowercase hex. */
-export const COMMIT_SHA = /^([0-9a-f]{40}|[0-9a-f]{64})$/
-/** GitHub logins, and app actors such as `dependabot[bot]`. */
-export const ACTOR_RULE: NameRule = {
-  pattern: /^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$/,
-  rule: "a GitHub login: letters, digits and inner '-', optionally ending in '[bot]'",
-  maxLength: 45,
-}
-/** OWNER/NAME; a name of only dots would turn the run URL into a path that climbs. */
-export const REPOSITORY_NAME = /^(?!\.+\/)[A-Za-z0-9_.-]+\/(?!\.+$)[A-Za-z0-9_.-]+$/
 const RECORD_NAME = /^(\d{8}T\d{6}Z)-([A-Za-z0-9][A-Za-z0-9._+-]*)\.json$/
 const RECORD_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
 /** A rollback that finds no record lists at most this many recorded versions. */
