@@ -138,5 +138,54 @@ describe('summary, bundled, as the runner runs it', () => {
     })
     expect(run.exitCode).toBe(1)
     expect(run.errors.join('\n')).toContain(message)
+    // The summary is written first: it runs after failures and must never be lost.
+    expect(run.summary).toContain('## ✅ Deploy')
+    expect(run.outputs.markdown?.trim()).toBe(run.summary.trim())
+  })
+
+  it.each([
+    { GITHUB_SERVER_URL: 'javascript:alert(1)' },
+    { GITHUB_REPOSITORY: 'octo/../../evil' },
+    { GITHUB_RUN_ID: '1;rm -rf /' },
+  ])('never fails on a malformed %j: the run link is left out', async change => {
+    const run = await runBundledAction('summary', {
+      inputs: { status: 'success', environment: 'prod', version: 'v3' },
+      env: change,
+    })
+    expect(run.errors).toEqual([])
+    expect(run.exitCode).toBe(0)
+    expect(run.summary).toContain('## ✅ Deploy of v3 to prod succeeded')
+    expect(run.summary).not.toContain('Workflow run')
+  })
+
+  it('records the GitHub Deployment without a log URL rather than a made-up one', async () => {
+    const run = await runBundledAction('summary', {
+      inputs: {
+        status: 'success',
+        environment: 'prod',
+        version: 'v3',
+        'create-deployment': 'true',
+      },
+      env: {
+        GITHUB_API_URL: github.url,
+        GITHUB_SHA: SHA,
+        GITHUB_SERVER_URL: 'javascript:alert(1)',
+      },
+    })
+    expect(run.errors).toEqual([])
+    expect(run.exitCode).toBe(0)
+    const status = github.deployments.at(-1)?.statuses.at(-1) as Record<string, unknown>
+    expect(status).toMatchObject({ state: 'success' })
+    expect(status).not.toHaveProperty('log_url')
+  })
+
+  it('links the workflow run when the variables are well formed', async () => {
+    const run = await runBundledAction('summary', {
+      inputs: { status: 'success', environment: 'prod', version: 'v3' },
+    })
+    expect(run.exitCode).toBe(0)
+    expect(run.summary).toContain(
+      '[Workflow run](https://github.com/octo-org/octo-repo/actions/runs/1234567890)',
+    )
   })
 })

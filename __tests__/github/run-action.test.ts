@@ -79,3 +79,57 @@ describe('runAction and promises nobody awaited', () => {
     expect(process.listenerCount('unhandledRejection')).toBe(before)
   })
 })
+
+describe('runAction with an action definition', () => {
+  const setOutput = (name: string, value: string) =>
+    new RegExp(`::set-output name=${name}::${value}|^${name}<<`, 'm')
+
+  it('reads the inputs, runs, writes the outputs, then fails when the result says so', async () => {
+    const seen: unknown[] = []
+    await runAction({
+      getInputs: () => ({ mode: 'deploy' }),
+      run: async (inputs, deps) => {
+        seen.push(inputs, typeof deps.logger.info)
+        return { status: 'failed' }
+      },
+      outputs: result => ({ status: result.status, count: 2 }),
+      failure: result => new ConfigurationError(`deploy ${result.status}`),
+    })
+    expect(seen).toEqual([{ mode: 'deploy' }, 'function'])
+    const text = output()
+    expect(text).toMatch(setOutput('status', 'failed'))
+    expect(text).toMatch(setOutput('count', '2'))
+    expect(text.indexOf('status')).toBeLessThan(text.indexOf('::error::deploy failed'))
+    expect(process.exitCode).toBe(1)
+  })
+
+  it('leaves a result that is no failure alone', async () => {
+    await runAction({
+      getInputs: () => ({}),
+      run: async () => 'ok',
+      outputs: result => ({ result }),
+      failure: () => undefined,
+    })
+    expect(process.exitCode).toBeUndefined()
+    expect(output()).toMatch(setOutput('result', 'ok'))
+  })
+
+  it('writes outputsOnFailure when getInputs refuses an input, and never runs', async () => {
+    let ran = false
+    await runAction({
+      getInputs: () => {
+        throw new ConfigurationError('input \'mode\': "x" is not valid')
+      },
+      run: async () => {
+        ran = true
+      },
+      outputs: () => ({}),
+      // A name no other test sets: outputs set once are not set again.
+      outputsOnFailure: { 'nothing-done': 'true' },
+    })
+    expect(ran).toBe(false)
+    expect(output()).toMatch(setOutput('nothing-done', 'true'))
+    expect(output()).toContain(`::error::input 'mode': "x" is not valid`)
+    expect(process.exitCode).toBe(1)
+  })
+})

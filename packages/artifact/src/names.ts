@@ -1,13 +1,6 @@
 // Allow-patterns for the values package-zip turns into file names (and, later, S3 keys).
 import type { NameRule } from '../../kit/src/index.js'
 
-/** Application names: they become part of a file name and of an S3 key. */
-export const APP_RULE: NameRule = {
-  pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
-  rule: "start with a letter or digit, then use letters, digits, '.', '_' and '-'",
-  maxLength: 64,
-}
-
 /** The zip's file name after placeholders are filled in: one path part, no directories. */
 export const ZIP_NAME_RULE: NameRule = {
   pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]*$/,

@@ -42,7 +42,8 @@ export interface DiscoveryOptions {
   pageSize?: number
 }
 
-const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/
+/** An EC2 instance id: 'i-' and 8 (older) or 17 hex digits. */
+export const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/
 const INSTANCE_STATES = ['pending', 'running', 'shutting-down', 'terminated', 'stopping', 'stopped']
 /** DescribeInstanceInformation's InstanceIds filter takes at most this many values. */
 const SSM_INFO_BATCH = 50

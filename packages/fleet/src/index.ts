@@ -4,6 +4,5 @@
 export * from './command.js'
 export * from './deploy.js'
 export * from './discover.js'
-export * from './inputs.js'
 export * from './status.js'
 export * from './verdict.js'

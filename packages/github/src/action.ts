@@ -67,7 +67,7 @@ export async function appendSummary(markdown: string): Promise<void> {
   await core.summary.addRaw(markdown, true).write()
 }
 
-/** Options of {@link runAction}. */
+/** Options of {@link guardAction}. */
 export interface RunActionOptions {
   /**
    * Outputs written on failure when the action had not set them yet, so that later steps
@@ -82,9 +82,10 @@ export interface RunActionOptions {
  * explained: their messages are shown as is. Anything else
  * (an Error or any other thrown value) is a bug or an outage: the message is shown and the
  * stack goes to the debug log. The process never ends with exit code 0 after a failure, and
- * `outputsOnFailure` fills in the outputs the action did not set.
+ * `outputsOnFailure` fills in the outputs the action did not set. Actions call it through
+ * {@link runAction}.
  */
-export async function runAction(
+export async function guardAction(
   main: () => Promise<void>,
   options: RunActionOptions = {},
 ): Promise<void> {

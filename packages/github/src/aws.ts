@@ -41,6 +41,12 @@ export const AWS_INPUT_NAMES = [
   'audience',
 ] as const
 
+/** The defaults of the common AWS inputs, by input name, as every AWS action.yml declares them. */
+export const AWS_INPUT_DEFAULTS = {
+  'role-duration-seconds': DEFAULT_ROLE_DURATION_SECONDS,
+  audience: DEFAULT_AUDIENCE,
+} as const
+
 /** The common AWS inputs, parsed. */
 export interface AwsInputs {
   /** Undefined: AWS_REGION / AWS_DEFAULT_REGION. */
@@ -131,7 +137,7 @@ function parseRoleLines(
 export function readAwsInputs(inputs: Inputs): AwsInputs {
   const roleToAssume = inputs.optional('role-to-assume')
   const roleSessionName = inputs.optional('role-session-name')
-  const audience = inputs.string('audience', DEFAULT_AUDIENCE)
+  const audience = inputs.string('audience', AWS_INPUT_DEFAULTS.audience)
   // The audience travels in a URL query and a token claim; keep it to what an OIDC
   // provider's client id can be.
   if (!/^[\w.:/@+=,-]{1,255}$/.test(audience)) {
@@ -150,10 +156,14 @@ export function readAwsInputs(inputs: Inputs): AwsInputs {
       roleSessionName === undefined
         ? undefined
         : validateSessionName('role-session-name', roleSessionName),
-    roleDurationSeconds: inputs.integer('role-duration-seconds', DEFAULT_ROLE_DURATION_SECONDS, {
-      min: MIN_ROLE_DURATION_SECONDS,
-      max: MAX_ROLE_DURATION_SECONDS,
-    }),
+    roleDurationSeconds: inputs.integer(
+      'role-duration-seconds',
+      AWS_INPUT_DEFAULTS['role-duration-seconds'],
+      {
+        min: MIN_ROLE_DURATION_SECONDS,
+        max: MAX_ROLE_DURATION_SECONDS,
+      },
+    ),
     audience,
   }
 }

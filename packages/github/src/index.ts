@@ -4,3 +4,5 @@
 export * from './action.js'
 export * from './artifact.js'
 export * from './aws.js'
+export * from './entry.js'
+export * from './run-context.js'

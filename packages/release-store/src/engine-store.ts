@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import type { S3Client } from '@aws-sdk/client-s3'
 import {
   ConfigurationError,
+  APP_NAME_RULE,
   ENVIRONMENT_RULE,
   assertSafeName,
   describeValue,
@@ -21,7 +22,7 @@ export interface EngineScriptRef {
 
 /** `{app}/{environment}/engine/`: the environment's stored engine scripts. */
 export function engineScriptsPrefix(app: string, environment: string): string {
-  assertSafeName('app', app, ENVIRONMENT_RULE)
+  assertSafeName('app', app, APP_NAME_RULE)
   assertSafeName('environment', environment, ENVIRONMENT_RULE)
   return `${app}/${environment}/engine/`
 }

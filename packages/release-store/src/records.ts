@@ -2,9 +2,12 @@
 // `{app}/{environment}/deployments/`. They are the evidence a rollback needs: a version may
 // go back to an environment only if it was deployed there, with the sha256 recorded then.
 import type { S3Client } from '@aws-sdk/client-s3'
-import { APP_RULE } from '../../artifact/src/index.js'
 import {
+  ACTOR_RULE,
+  APP_NAME_RULE,
+  COMMIT_SHA,
   ConfigurationError,
+  REPOSITORY_NAME,
   ENVIRONMENT_RULE,
   VERSION_RULE,
   assertSafeName,
@@ -48,71 +51,10 @@ export interface DeploymentRecord extends RunContext {
 }
 
 const SHA256 = /^[0-9a-f]{64}$/
-const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/
-/** GitHub logins, and app actors such as `dependabot[bot]`. */
-const ACTOR: NameRule = {
-  pattern: /^[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$/,
-  rule: "a GitHub login: letters, digits and inner '-', optionally ending in '[bot]'",
-  maxLength: 45,
-}
-const SERVER_URL = /^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/
-/** OWNER/NAME; a name of only dots would turn the run URL into a path that climbs. */
-const REPOSITORY = /^(?!\.+\/)[A-Za-z0-9_.-]+\/(?!\.+$)[A-Za-z0-9_.-]+$/
-const RUN_ID = /^\d{1,20}$/
 const RECORD_NAME = /^(\d{8}T\d{6}Z)-([A-Za-z0-9][A-Za-z0-9._+-]*)\.json$/
 const RECORD_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
 /** A rollback that finds no record lists at most this many recorded versions. */
 const LISTED_VERSIONS = 10
-
-/** A runner variable, checked against `pattern`; undefined when unset. */
-function runnerVariable(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  pattern: RegExp,
-  rule: string,
-): string | undefined {
-  const value = env[name] ?? ''
-  if (value === '') return undefined
-  if (!pattern.test(value)) {
-    throw new ConfigurationError(`${name} ${describeValue(value)} is not valid: ${rule}`)
-  }
-  return value
-}
-
-/**
- * The workflow run's URL from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID;
- * undefined when one is unset, a ConfigurationError when one is malformed.
- */
-export function workflowRunUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const server = runnerVariable(env, 'GITHUB_SERVER_URL', SERVER_URL, 'use an https origin')
-  const repository = runnerVariable(env, 'GITHUB_REPOSITORY', REPOSITORY, 'use OWNER/NAME')
-  const runId = runnerVariable(env, 'GITHUB_RUN_ID', RUN_ID, 'use the run id, digits only')
-  if (!server || !repository || !runId) return undefined
-  return `${server}/${repository}/actions/runs/${runId}`
-}
-
-/**
- * The run's URL, commit and actor from the runner's environment. Each must be present and
- * well formed: these strings end up in S3 as the audit trail of who deployed what.
- */
-export function runContext(env: NodeJS.ProcessEnv): RunContext {
-  const required = <T>(value: T | undefined, names: string): T => {
-    if (value === undefined) {
-      throw new ConfigurationError(
-        `${names} is not set: this step must run in a GitHub Actions job, which sets it`,
-      )
-    }
-    return value
-  }
-  return {
-    runUrl: required(workflowRunUrl(env), 'GITHUB_SERVER_URL, GITHUB_REPOSITORY or GITHUB_RUN_ID'),
-    commit: required(
-      runnerVariable(env, 'GITHUB_SHA', COMMIT, 'use a full commit sha in lowercase hex'),
-      'GITHUB_SHA',
-    ),
-    actor: required(runnerVariable(env, 'GITHUB_ACTOR', ACTOR.pattern, ACTOR.rule), 'GITHUB_ACTOR'),
-  }
-}
 
 /** `{app}/{environment}/deployments/`, the folder of an environment's records. */
 export function deploymentsPrefix(app: string, environment: string): string {
@@ -189,12 +131,12 @@ export function validateRecord(where: string, fields: Record<string, unknown>): 
   const runUrl = matching(
     'run-url',
     new RegExp(
-      `^https://[A-Za-z0-9.-]+(:\\d{1,5})?/${REPOSITORY.source.slice(1, -1)}/actions/runs/\\d+$`,
+      `^https://[A-Za-z0-9.-]+(:\\d{1,5})?/${REPOSITORY_NAME.source.slice(1, -1)}/actions/runs/\\d+$`,
     ),
     'use the https URL of a workflow run',
   )
   return {
-    app: named('app', APP_RULE),
+    app: named('app', APP_NAME_RULE),
     environment: named('environment', ENVIRONMENT_RULE),
     version: named('version', VERSION_RULE),
     // Compared with the rollback's own bucket and key, which were validated as inputs.
@@ -204,8 +146,8 @@ export function validateRecord(where: string, fields: Record<string, unknown>): 
     size,
     time: matching('time', RECORD_TIME, 'use UTC time to the second, e.g. 2026-12-01T10:50:03Z'),
     runUrl,
-    commit: matching('commit', COMMIT, 'use a full commit sha in lowercase hex'),
-    actor: named('actor', ACTOR),
+    commit: matching('commit', COMMIT_SHA, 'use a full commit sha in lowercase hex'),
+    actor: named('actor', ACTOR_RULE),
     mode,
   }
 }

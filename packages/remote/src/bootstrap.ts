@@ -1,7 +1,13 @@
 // The host bootstrap: a short POSIX sh script that makes a host run its environment's desired
 // release (desired.json and the engine script it names, read with the host's own credentials).
 // One text for EC2 user data, a State Manager association and a by-hand SSM run.
-import { ENVIRONMENT_RULE, assertSafeName, invalidInput, shellQuote } from '../../kit/src/index.js'
+import {
+  APP_NAME_RULE,
+  ENVIRONMENT_RULE,
+  assertSafeName,
+  invalidInput,
+  shellQuote,
+} from '../../kit/src/index.js'
 import { BOOTSTRAP_SCRIPT } from './bootstrap-script.generated.js'
 
 /** Where the bootstrap finds desired.json: `s3://<bucket>/<app>/<environment>/desired.json`. */
@@ -33,7 +39,7 @@ export function renderBootstrap(options: BootstrapOptions): string {
       "use an S3 bucket name: 3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit",
     )
   }
-  assertSafeName("input 'app-name'", app, ENVIRONMENT_RULE)
+  assertSafeName("input 'app-name'", app, APP_NAME_RULE)
   assertSafeName("input 'environment'", environment, ENVIRONMENT_RULE)
   const body = BOOTSTRAP_SCRIPT.replace(/^#!.*\n/, '')
   return [

@@ -4,5 +4,6 @@
 export { BOOTSTRAP_SCRIPT } from './bootstrap-script.generated.js'
 export * from './bootstrap.js'
 export { ENGINE_SCRIPT } from './engine-script.generated.js'
+export * from './options.js'
 export * from './render.js'
 export * from './result.js'

@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib'
 import {
+  APP_NAME_RULE,
   ConfigurationError,
   VERSION_RULE,
   ENVIRONMENT_RULE,
@@ -8,6 +9,7 @@ import {
   shellQuote,
 } from '../../kit/src/index.js'
 import { ENGINE_SCRIPT } from './engine-script.generated.js'
+import { ENGINE_OPTIONS, type CountOption, type DurationOption } from './options.js'
 import { RESULT_PREFIX } from './result.js'
 
 /** What the engine does: deploy a new version, or switch back to one already on the host. */
@@ -72,14 +74,10 @@ export interface RemoteOptions extends BlueGreenOptions {
   commit?: string
 }
 
-/** Defaults that match the engine's own. */
+/** Defaults that match the engine's own; the numeric options' are in ENGINE_OPTIONS. */
 export const REMOTE_DEFAULTS = {
   download: 'instance-role',
   healthVersion: true,
-  healthRetries: 10,
-  healthIntervalMs: 2000,
-  keepReleases: 5,
-  lockTimeoutMs: 600_000,
 } as const
 
 const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/
@@ -144,6 +142,16 @@ function integer(input: string, value: number, min: number, max: number): string
     throw invalidInput(input, String(value), `use a whole number from ${min} to ${max}`)
   }
   return String(value)
+}
+
+/** A count option within its table range, as the engine's variable. */
+function count(option: CountOption, value: number | undefined): string {
+  return integer(option.input, value ?? option.default, option.min, option.max)
+}
+
+/** A duration option (ms) within its table range, as the engine's variable. */
+function durationMs(option: DurationOption, value: number | undefined): string {
+  return integer(option.input, value ?? option.defaultMs, option.minMs, option.maxMs)
 }
 
 function hook(input: string, value: string | undefined): string {
@@ -324,7 +332,7 @@ export function engineVariables(options: RemoteOptions): Record<string, string> 
     matching('artifact-sha256', artifactSha256, SHA256, 'use 64 lower-case hex digits')
   }
   const appName = options.appName ?? ''
-  if (appName !== '') assertSafeName("input 'app-name'", appName, ENVIRONMENT_RULE)
+  if (appName !== '') assertSafeName("input 'app-name'", appName, APP_NAME_RULE)
   const environment = options.environment ?? ''
   if (environment !== '') assertSafeName("input 'environment'", environment, ENVIRONMENT_RULE)
   const runAs = options.runAs ?? ''
@@ -376,30 +384,10 @@ export function engineVariables(options: RemoteOptions): Record<string, string> 
     EC2D_HEALTH_COMMAND: hook('health-command', options.healthCommand),
     EC2D_HEALTH_URL: healthUrl,
     EC2D_HEALTH_VERSION: healthVersion ? 'true' : 'false',
-    EC2D_HEALTH_RETRIES: integer(
-      'health-retries',
-      options.healthRetries ?? REMOTE_DEFAULTS.healthRetries,
-      1,
-      100,
-    ),
-    EC2D_HEALTH_INTERVAL_MS: integer(
-      'health-interval',
-      options.healthIntervalMs ?? REMOTE_DEFAULTS.healthIntervalMs,
-      0,
-      600_000,
-    ),
-    EC2D_KEEP_RELEASES: integer(
-      'keep-releases',
-      options.keepReleases ?? REMOTE_DEFAULTS.keepReleases,
-      1,
-      100,
-    ),
-    EC2D_LOCK_TIMEOUT_MS: integer(
-      'lock-timeout',
-      options.lockTimeoutMs ?? REMOTE_DEFAULTS.lockTimeoutMs,
-      0,
-      86_400_000,
-    ),
+    EC2D_HEALTH_RETRIES: count(ENGINE_OPTIONS.healthRetries, options.healthRetries),
+    EC2D_HEALTH_INTERVAL_MS: durationMs(ENGINE_OPTIONS.healthInterval, options.healthIntervalMs),
+    EC2D_KEEP_RELEASES: count(ENGINE_OPTIONS.keepReleases, options.keepReleases),
+    EC2D_LOCK_TIMEOUT_MS: durationMs(ENGINE_OPTIONS.lockTimeout, options.lockTimeoutMs),
     EC2D_ALLOW_DOWNGRADE: allowDowngrade ? 'true' : 'false',
     EC2D_RUN_URL: runUrl,
     EC2D_COMMIT: commit,

@@ -1,0 +1,101 @@
+import { ReportedFailure, describeValue } from '../../packages/kit/src/index.js'
+import type { AwsActionDeps, OutputValues } from '../../packages/github/src/index.js'
+import { FleetCommands, FleetDeploy, type DeployReport } from '../../packages/fleet/src/index.js'
+import { instanceResultsToJson } from '../shared/results-json.js'
+import type { SsmDeployInputs } from './inputs.js'
+
+/** What ssm-deploy did: the fleet's report, and whether the workflow was cancelled. */
+export interface SsmDeployResult {
+  report: DeployReport
+  cancelled: boolean
+}
+
+/** Deploys (or rolls back) the fleet; a cancelled workflow cancels the SSM command(s). */
+export async function run(inputs: SsmDeployInputs, deps: AwsActionDeps): Promise<SsmDeployResult> {
+  const { deploy: options } = inputs
+  const { instanceIds: ids, remote } = options
+  const { logger } = deps
+  const aws = await deps.awsClients({ component: 'ssm-deploy', aws: inputs.aws })
+
+  // A cancelled workflow sends SIGINT, then SIGTERM: stop waiting at once and cancel the commands.
+  const stop = new AbortController()
+  const interruptibleSleep = (ms: number) =>
+    Promise.race([
+      deps.sleep(ms),
+      new Promise<void>(resolve =>
+        stop.signal.addEventListener('abort', () => resolve(), { once: true }),
+      ),
+    ])
+  // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
+  const { EC2Client } = await import('@aws-sdk/client-ec2')
+  const { SSMClient } = await import('@aws-sdk/client-ssm')
+  const commands = new FleetCommands(aws.client(SSMClient), logger, { sleep: interruptibleSleep })
+  const fleet = new FleetDeploy(commands, logger, aws.client(EC2Client))
+  deps.onCancel(signal => {
+    logger.warning(`Received ${signal}: cancelling the SSM command(s)…`)
+    fleet.cancel()
+    stop.abort()
+  })
+
+  logger.info(
+    `${remote.mode === 'rollback' ? 'Rolling back' : 'Deploying'} ${remote.version ?? '(previous release)'} to ${ids.length} instance(s) ` +
+      `in ${remote.deployDir}, max-concurrency ${options.maxConcurrency}, max-errors ${options.maxErrors}`,
+  )
+  const report = await fleet.run(options, (_id, title, output) => deps.printFenced(title, output))
+  for (const result of report.results) {
+    const line =
+      `${result.instanceId}${result.name ? ` (${result.name})` : ''}: ${result.status}` +
+      `${result.previousVersion || result.version ? `, ${result.previousVersion || '∅'} → ${result.version || '∅'}` : ''}` +
+      `${result.reason ? ` — ${result.reason}` : ''}`
+    if (result.status === 'success') logger.info(line)
+    else logger.error(line)
+    for (const warning of result.warnings) logger.warning(`${result.instanceId}: ${warning}`)
+  }
+  return { report, cancelled: stop.signal.aborted }
+}
+
+/** The action's outputs, by their action.yml names. */
+export function outputs({ report }: SsmDeployResult): OutputValues {
+  return {
+    'command-id': report.commandIds[0] ?? '',
+    'command-ids': report.commandIds,
+    status: report.status,
+    results: instanceResultsToJson(report.results),
+    succeeded: report.succeeded,
+    failed: report.failed,
+    'rolled-back': report.rolledBack,
+    untouched: report.untouched,
+    'previous-version': report.previousVersion,
+  }
+}
+
+/** What a deploy that failed before reporting on any host says: nothing was deployed. */
+export const OUTPUTS_ON_FAILURE = outputs({
+  report: {
+    commandIds: [],
+    status: 'failed',
+    results: [],
+    succeeded: 0,
+    failed: 0,
+    rolledBack: 0,
+    untouched: 0,
+    previousVersion: '',
+    interrupted: [],
+  },
+  cancelled: false,
+})
+
+/** A cancelled run or any host that did not deploy fails the step, after the outputs. */
+export function failure({ report, cancelled }: SsmDeployResult): Error | undefined {
+  if (cancelled) {
+    return new ReportedFailure(
+      `cancelled: the SSM command was cancelled${report.interrupted.length > 0 ? `; mid-deploy on ${report.interrupted.join(', ')}` : ''}`,
+    )
+  }
+  if (report.status === 'success') return undefined
+  const bad = report.results.filter(r => r.status !== 'success')
+  return new ReportedFailure(
+    `deploy ${report.status}: ${bad.length} of ${report.results.length} instance(s) did not deploy ` +
+      `(${bad.map(r => `${r.instanceId}: ${describeValue(r.reason || r.status)}`).join('; ')})`,
+  )
+}
