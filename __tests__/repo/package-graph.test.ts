@@ -30,12 +30,12 @@ const LAYERING = graphOf({
   aws: ['kit'],
   refs: ['kit'],
   remote: ['kit'],
-  'release-store': ['aws', 'artifact'],
-  // fleet's inputs.ts reads the rollback inputs with release-store's rules.
-  fleet: ['aws', 'remote', 'release-store'],
+  'release-store': ['aws'],
+  fleet: ['aws', 'remote'],
   health: ['fleet'],
   report: ['remote'],
-  github: ['aws'],
+  // github builds the run context that release-store's records hold (its type).
+  github: ['aws', 'release-store'],
 })
 
 describe('findCycles', () => {

@@ -6,13 +6,6 @@ import { join } from 'node:path'
 import { repoRoot } from '../support/bundled-action.js'
 import { exportedNames, packageNames } from '../support/packages.js'
 
-/**
- * Files whose exports are leaving packages/ for actions/ (the action contract reads its own
- * inputs) and so are not listed in their package's README. The test fails once a file is
- * gone, so that its line goes with it.
- */
-const LEAVING: Record<string, string> = { fleet: 'src/inputs.ts' }
-
 /** The text of a `## title` section: up to the next `## ` heading. */
 function section(markdown: string, title: string): string | undefined {
   const lines = markdown.split('\n')
@@ -80,23 +73,12 @@ describe.each(packageNames(repoRoot))('packages/%s', name => {
 
   it('names every symbol its index exports in its Public API, and heads lines with those only', () => {
     const api = section(readFileSync(readmeFile, 'utf8'), 'Public API') ?? ''
-    const leaving = LEAVING[name]
-    const notListed = new Set(leaving ? exportedNames(join(home, leaving)) : [])
     const exported = exportedNames(index)
     expect(exported.length).toBeGreaterThan(0)
     const named = namedInCode(api)
     expect({
-      missing: exported.filter(symbol => !named.has(symbol) && !notListed.has(symbol)),
+      missing: exported.filter(symbol => !named.has(symbol)),
       notExported: bulletHeads(api).filter(symbol => !exported.includes(symbol)),
     }).toEqual({ missing: [], notExported: [] })
   })
-})
-
-describe('the exports leaving packages/', () => {
-  it.each(Object.entries(LEAVING))(
-    'packages/%s/%s is still there (else drop it from LEAVING)',
-    (name, file) => {
-      expect(existsSync(join(repoRoot, 'packages', name, file))).toBe(true)
-    },
-  )
 })
