@@ -1,11 +1,10 @@
-// Deployment records against s3rver through the real SDK (read back with the AWS CLI), and
-// the 412 path, which s3rver cannot produce (it ignores If-None-Match), with a mocked client.
+// Deployment records against the sandbox S3 through the real SDK (read back with the AWS CLI),
+// and the 412 path of the name clash with a mocked client, to control which names are taken.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { mockClient } from 'aws-sdk-client-mock'
-import { AwsClientFactory } from '../../packages/aws/src/index.js'
 import {
   deploymentRecordKey,
   findDeploymentRecord,
@@ -14,8 +13,7 @@ import {
   type DeploymentRecord,
 } from '../../packages/release-store/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
-import { startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
-import { offlineS3Client, preconditionFailed } from './s3-support.js'
+import { offlineS3Client, preconditionFailed, useSandboxS3 } from './s3-support.js'
 
 const run = promisify(execFile)
 const BUCKET = 'records'
@@ -26,27 +24,10 @@ const RUN = {
 }
 const SHA_A = 'a'.repeat(64)
 
-let s3rver: S3Sandbox
-let factory: AwsClientFactory
+const store = useSandboxS3(BUCKET)
 let s3: S3Client
-const savedEnv = { ...process.env }
-
-beforeAll(async () => {
-  s3rver = await startS3({ buckets: [BUCKET] })
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_S3: s3rver.url,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-east-1',
-  })
-  factory = new AwsClientFactory({ region: 'us-east-1', maxAttempts: 2, component: 'test' })
-  s3 = factory.client(S3Client)
-})
-
-afterAll(async () => {
-  factory.destroy()
-  process.env = savedEnv
-  await s3rver.close()
+beforeAll(() => {
+  s3 = store.s3
 })
 
 /** A clock that reads `iso` and then moves on one second per call. */
@@ -88,7 +69,7 @@ describe('writing a record', () => {
     })
     expect(key).toBe('web/prod/deployments/20261201T105003Z-v1.2.3.json')
     // An independent reader: the AWS CLI.
-    const env = { ...process.env, AWS_ENDPOINT_URL: s3rver.url, AWS_PAGER: '' }
+    const env = { ...process.env, AWS_ENDPOINT_URL: store.url, AWS_PAGER: '' }
     const { stdout } = await run(
       'aws',
       ['s3', 'cp', '--only-show-errors', `s3://${BUCKET}/${key}`, '-'],

@@ -2,10 +2,9 @@
 // If-Match / If-None-Match as S3 does), through the real SDK; read back with the AWS CLI.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { beforeAll, describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { AwsClientFactory } from '../../packages/aws/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
 import {
   desiredReleaseKey,
@@ -16,34 +15,17 @@ import {
   type DeploymentRecord,
   type DesiredRelease,
 } from '../../packages/release-store/src/index.js'
-import { startS3, type S3Sandbox } from '../../dev/aws-sandbox/src/index.js'
+import { useSandboxS3 } from './s3-support.js'
 
 const run = promisify(execFile)
 const BUCKET = 'desired'
 const RUN_URL = 'https://github.com/octo-org/octo-repo/actions/runs/'
 const ENGINE_SHA = 'e'.repeat(64)
 
-let s3rver: S3Sandbox
-let factory: AwsClientFactory
+const store = useSandboxS3(BUCKET)
 let s3: S3Client
-const savedEnv = { ...process.env }
-
-beforeAll(async () => {
-  s3rver = await startS3({ buckets: [BUCKET] })
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_S3: s3rver.url,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-east-1',
-  })
-  factory = new AwsClientFactory({ region: 'us-east-1', maxAttempts: 2, component: 'test' })
-  s3 = factory.client(S3Client)
-})
-
-afterAll(async () => {
-  factory.destroy()
-  process.env = savedEnv
-  await s3rver.close()
+beforeAll(() => {
+  s3 = store.s3
 })
 
 /** The desired release a run of `version` would write (run id `runId`). */
@@ -70,7 +52,7 @@ function desired(app: string, environment: string, version: string, runId = 1): 
 }
 
 async function cliRead(key: string): Promise<unknown> {
-  const env = { ...process.env, AWS_ENDPOINT_URL: s3rver.url, AWS_PAGER: '' }
+  const env = { ...process.env, AWS_ENDPOINT_URL: store.url, AWS_PAGER: '' }
   const { stdout } = await run(
     'aws',
     ['s3', 'cp', '--only-show-errors', `s3://${BUCKET}/${key}`, '-'],
@@ -253,7 +235,7 @@ describe('the stored engine script', () => {
       script,
     })
     expect(again).toEqual(first)
-    const env = { ...process.env, AWS_ENDPOINT_URL: s3rver.url, AWS_PAGER: '' }
+    const env = { ...process.env, AWS_ENDPOINT_URL: store.url, AWS_PAGER: '' }
     const { stdout } = await run(
       'aws',
       ['s3', 'cp', '--only-show-errors', `s3://${BUCKET}/${first.key}`, '-'],
