@@ -220,7 +220,7 @@ describe('the strict trust policy', () => {
 const EXACT_STATEMENTS: [string, string, Policy, Statement[]][] = [
   [
     'instance-role-policy.json',
-    "the instance role only reads its environment's prefix",
+    "the instance role only reads and lists its environment's prefix",
     instance,
     [
       {
@@ -228,6 +228,13 @@ const EXACT_STATEMENTS: [string, string, Policy, Statement[]][] = [
         Effect: 'Allow',
         Action: 's3:GetObject',
         Resource: 'arn:aws:s3:::ARTIFACT_BUCKET/APP_NAME/ENVIRONMENT/*',
+      },
+      {
+        Sid: 'ListThisEnvironmentOnly',
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: 'arn:aws:s3:::ARTIFACT_BUCKET',
+        Condition: { StringLike: { 's3:prefix': ['APP_NAME/ENVIRONMENT/*'] } },
       },
     ],
   ],
