@@ -17,7 +17,7 @@ import {
   type AwsInputs,
 } from '../../packages/github/src/index.js'
 import {
-  engineScriptsPrefix,
+  engineScriptKey,
   validateBucketName,
   validateObjectKey,
   type DeploymentMode,
@@ -93,7 +93,7 @@ function readEngine(inputs: Inputs, app: string, environment: string): EngineScr
   if (!/^[0-9a-f]{64}$/.test(sha256)) {
     throw invalidInput('engine-sha256', sha256, 'use 64 lowercase hex digits')
   }
-  const wanted = `${engineScriptsPrefix(app, environment)}${sha256}.sh`
+  const wanted = engineScriptKey(app, environment, sha256)
   if (key !== wanted) {
     throw invalidInput(
       'engine-key',
