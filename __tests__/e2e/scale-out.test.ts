@@ -382,5 +382,17 @@ describe('scale-out and drift repair', () => {
     const log = readFileSync(join(fourth.dir, CLOUD_INIT_PATHS.outputLog), 'utf8')
     expect(resultOf(log)).toMatchObject({ status: 'deployed', version: versions[0], exitCode: 0 })
     expect((await serving(fourth)).version).toBe(versions[0])
+
+    // A host switched up to v2 by hand goes back down to the desired v1: not a downgrade to refuse.
+    const web1 = byName('web-1')
+    const [up] = await runOnHosts(sandbox, ssm, [web1.id], handRollback(versions[1]!))
+    expect([up!.code, (await serving(web1)).version]).toEqual([0, versions[1]])
+    const [converged] = await runOnHosts(sandbox, ssm, [web1.id], bootstrapCommands(WHERE))
+    expect(resultOf(converged!.stdout)).toMatchObject({
+      status: 'deployed',
+      previousVersion: versions[1],
+      version: versions[0],
+    })
+    expect((await serving(web1)).version).toBe(versions[0])
   })
 })
