@@ -8,15 +8,10 @@ import { getInputs as packageZipInputs } from '../../actions/package-zip/inputs.
 import { getInputs as s3UploadInputs } from '../../actions/s3-upload/inputs.js'
 import { getInputs as recordReleaseInputs } from '../../actions/record-release/inputs.js'
 import { getInputs as ssmDeployInputs } from '../../actions/ssm-deploy/inputs.js'
+import { RUN_ENV, inputSource } from './input-fixtures.js'
 
-const ENV = {
-  GITHUB_SERVER_URL: 'https://github.com',
-  GITHUB_REPOSITORY: 'octo-org/octo-repo',
-  GITHUB_RUN_ID: '42',
-  GITHUB_SHA: 'c0ffee0000000000000000000000000000000001',
-  GITHUB_ACTOR: 'octocat',
-}
-const source = (values: Record<string, string>) => (name: string) => values[name] ?? ''
+const ENV = RUN_ENV
+const source = inputSource
 const SHA256 = 'a'.repeat(64)
 /** What a deployment record holds besides the app; record-release reads the same as inputs. */
 const RECORD = {

@@ -210,6 +210,8 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
       'rolled-back': '0',
       untouched: '0',
       'previous-version': '',
+      'engine-key': '',
+      'engine-sha256': '',
     })
   })
 

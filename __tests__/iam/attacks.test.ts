@@ -251,6 +251,25 @@ describe('the artifact bucket policy and conditional writes', () => {
       expect((r as PromiseRejectedResult).reason).toMatchObject({ name: 'PreconditionFailed' })
   })
 
+  it('lets desired.json change only compare-and-swap; a release is not replaced with If-Match', async () => {
+    const { s3 } = dev()
+    const key = `${APP}/dev/desired.json`
+    const first = await s3.send(put(key, '*'))
+    const unconditional = await failure(s3.send(put(key)))
+    expect(unconditional.name).toBe('AccessDenied')
+    await s3.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'next', IfMatch: first.ETag }),
+    )
+    const release = `${APP}/dev/v5.0.0.zip`
+    const written = await s3.send(put(release, '*'))
+    const replaced = await failure(
+      s3.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: release, Body: 'x', IfMatch: written.ETag }),
+      ),
+    )
+    expect(replaced.name).toBe('AccessDenied')
+  })
+
   it('answers 412 on an If-Match ETag mismatch (default credentials: no IAM, same S3)', async () => {
     const s3 = new S3Client({
       region: REGION,

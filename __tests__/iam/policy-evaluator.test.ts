@@ -246,4 +246,22 @@ describe('docs/iam/instance-role-policy.json', () => {
     expect(read(`${APP}/production/v1.0.0.zip`)).toBe('implicit-deny')
     expect(read(`${APP}/prod/v1.0.0.zip`, 's3:PutObject')).toBe('implicit-deny')
   })
+
+  it("lets a prod host list prod's prefix (a missing desired.json is then a 404) and no other", () => {
+    const prodHost = instantiate('instance-role-policy.json', 'prod')
+    const list = (prefix: string | undefined) =>
+      evaluate(
+        { identity: [prodHost] },
+        {
+          action: 's3:ListBucket',
+          resource: `arn:aws:s3:::${BUCKET}`,
+          ...(prefix === undefined ? {} : { context: { 's3:prefix': prefix } }),
+        },
+      ).effect
+    expect(list(`${APP}/prod/desired.json`)).toBe('allow')
+    expect(list(`${APP}/prod/`)).toBe('allow')
+    expect(list(`${APP}/dev/desired.json`)).toBe('implicit-deny')
+    expect(list(`${APP}/production/`)).toBe('implicit-deny')
+    expect(list(undefined)).toBe('implicit-deny')
+  })
 })

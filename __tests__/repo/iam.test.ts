@@ -10,6 +10,7 @@ interface Statement {
   Effect: 'Allow' | 'Deny'
   Action: string | string[]
   Resource?: string | string[]
+  NotResource?: string | string[]
   Principal?: unknown
   Condition?: Record<string, Record<string, string | string[]>>
 }
@@ -220,7 +221,7 @@ describe('the strict trust policy', () => {
 const EXACT_STATEMENTS: [string, string, Policy, Statement[]][] = [
   [
     'instance-role-policy.json',
-    "the instance role only reads its environment's prefix",
+    "the instance role only reads and lists its environment's prefix",
     instance,
     [
       {
@@ -228,6 +229,13 @@ const EXACT_STATEMENTS: [string, string, Policy, Statement[]][] = [
         Effect: 'Allow',
         Action: 's3:GetObject',
         Resource: 'arn:aws:s3:::ARTIFACT_BUCKET/APP_NAME/ENVIRONMENT/*',
+      },
+      {
+        Sid: 'ListThisEnvironmentOnly',
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: 'arn:aws:s3:::ARTIFACT_BUCKET',
+        Condition: { StringLike: { 's3:prefix': ['APP_NAME/ENVIRONMENT/*'] } },
       },
     ],
   ],
@@ -252,7 +260,7 @@ const EXACT_STATEMENTS: [string, string, Policy, Statement[]][] = [
   ],
   [
     'artifact-bucket-policy.json',
-    'object-creating writes under the app prefix need If-None-Match',
+    'object-creating writes need If-None-Match, but desired.json, which needs If-Match or If-None-Match',
     bucketPolicy,
     [
       {
@@ -260,9 +268,20 @@ const EXACT_STATEMENTS: [string, string, Policy, Statement[]][] = [
         Effect: 'Deny',
         Principal: '*',
         Action: 's3:PutObject',
-        Resource: 'arn:aws:s3:::ARTIFACT_BUCKET/APP_NAME/*',
+        NotResource: 'arn:aws:s3:::ARTIFACT_BUCKET/*/desired.json',
         Condition: {
           Null: { 's3:if-none-match': 'true' },
+          Bool: { 's3:ObjectCreationOperation': 'true' },
+        },
+      },
+      {
+        Sid: 'DesiredReleaseIsCompareAndSwap',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:PutObject',
+        Resource: 'arn:aws:s3:::ARTIFACT_BUCKET/APP_NAME/*/desired.json',
+        Condition: {
+          Null: { 's3:if-none-match': 'true', 's3:if-match': 'true' },
           Bool: { 's3:ObjectCreationOperation': 'true' },
         },
       },

@@ -1,11 +1,51 @@
-import { describeValue } from '../../packages/kit/src/index.js'
+import { describeValue, errorMessage, type Logger } from '../../packages/kit/src/index.js'
 import type { AwsActionDeps, OutputValues } from '../../packages/github/src/index.js'
-import { s3Uri, writeDeploymentRecord } from '../../packages/release-store/src/index.js'
+import {
+  readDesiredRelease,
+  s3Uri,
+  writeDeploymentRecord,
+  writeDesiredRelease,
+  type DesiredRelease,
+} from '../../packages/release-store/src/index.js'
+import type { S3Client } from '@aws-sdk/client-s3'
 import type { RecordReleaseInputs } from './inputs.js'
 
-/** The key of the record written; undefined when the deploy did not succeed. */
+/** The keys written: the record (undefined when the deploy did not succeed) and desired.json. */
 export interface RecordResult {
   recordKey: string | undefined
+  desiredKey?: string
+}
+
+/**
+ * Makes the record just written the environment's desired release, compare-and-swap against
+ * desired.json as read here. A lost race fails the step; the record stays written.
+ */
+async function setDesiredRelease(
+  s3: S3Client,
+  bucket: string,
+  desired: DesiredRelease,
+  logger: Logger,
+): Promise<string> {
+  const { app, environment, version } = desired.record
+  try {
+    const current = await readDesiredRelease(s3, bucket, app, environment)
+    const written = await writeDesiredRelease(s3, {
+      bucket,
+      desired,
+      previousEtag: current?.etag ?? null,
+    })
+    logger.info(
+      `${version} is the desired release of ${environment}` +
+        `${current ? ` (was ${current.record.version})` : ''}: ${s3Uri(bucket, written.key)}`,
+    )
+    return written.key
+  } catch (error) {
+    logger.error(
+      `the desired release of ${environment} was not set to ${version} (${errorMessage(error)}); ` +
+        `the deployment record ${s3Uri(bucket, desired.recordKey)} stays written`,
+    )
+    throw error
+  }
 }
 
 /** Writes the deployment record of a successful deploy; anything else is not recorded. */
@@ -18,26 +58,30 @@ export async function run(inputs: RecordReleaseInputs, deps: AwsActionDeps): Pro
     )
     return { recordKey: undefined }
   }
-  const { fields: record, aws } = inputs.record
+  const { fields: record, aws, engine } = inputs.record
   const clients = await deps.awsClients({ component: 'record-release', aws })
   try {
     // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
     const { S3Client } = await import('@aws-sdk/client-s3')
-    const written = await writeDeploymentRecord(clients.client(S3Client), {
-      bucket: record.bucket,
-      record,
-      logger,
-    })
+    const s3 = clients.client(S3Client)
+    const written = await writeDeploymentRecord(s3, { bucket: record.bucket, record, logger })
     logger.info(
       `recorded ${record.mode} of ${record.version} to ${record.environment}: ${s3Uri(record.bucket, written.key)}`,
     )
-    return { recordKey: written.key }
+    if (engine === undefined) return { recordKey: written.key }
+    const desired = { record: written.record, recordKey: written.key, engine }
+    const desiredKey = await setDesiredRelease(s3, record.bucket, desired, logger)
+    return { recordKey: written.key, desiredKey }
   } finally {
     clients.destroy()
   }
 }
 
 /** The action's outputs, by their action.yml names. */
-export function outputs({ recordKey }: RecordResult): OutputValues {
-  return { 'record-key': recordKey ?? '', recorded: recordKey !== undefined }
+export function outputs({ recordKey, desiredKey }: RecordResult): OutputValues {
+  return {
+    'record-key': recordKey ?? '',
+    recorded: recordKey !== undefined,
+    'desired-key': desiredKey ?? '',
+  }
 }

@@ -1,11 +1,18 @@
-import { Inputs, envInputSource, type InputSource } from '../../packages/kit/src/index.js'
+import {
+  ConfigurationError,
+  Inputs,
+  describeValue,
+  envInputSource,
+  type InputSource,
+} from '../../packages/kit/src/index.js'
 import {
   AWS_INPUT_DEFAULTS,
   readAwsInputs,
   type AwsInputs,
 } from '../../packages/github/src/index.js'
 import type { FleetDeployOptions } from '../../packages/fleet/src/index.js'
-import { ENGINE_OPTIONS } from '../../packages/remote/src/index.js'
+import { ENGINE_OPTIONS, type RemoteOptions } from '../../packages/remote/src/index.js'
+import { validateBucketName } from '../../packages/release-store/src/index.js'
 import { DEPLOY_INPUT_DEFAULTS, readFleetDeployOptions } from '../shared/deploy-inputs.js'
 
 /** ssm-deploy's inputs, parsed and checked. */
@@ -17,11 +24,24 @@ export interface SsmDeployInputs {
   deploy: FleetDeployOptions
   /** The common AWS inputs (`aws-region`, `role-to-assume`…). */
   aws: AwsInputs
+  /**
+   * With `record-engine: true`: where the release's rendered engine is stored before the
+   * SSM command is sent, for the hosts that converge to the desired release later.
+   */
+  recordEngine?: EngineStoreTarget
+}
+
+/** The artifact's bucket, and the app and environment whose `engine/` prefix gets the engine. */
+export interface EngineStoreTarget {
+  bucket: string
+  app: string
+  environment: string
 }
 
 /** The defaults of ssm-deploy's inputs by name (durations in ms), as action.yml declares them. */
 export const INPUT_DEFAULTS = {
   ...DEPLOY_INPUT_DEFAULTS,
+  'record-engine': false,
   timeout: ENGINE_OPTIONS.executionTimeout.defaultMs,
   ...AWS_INPUT_DEFAULTS,
 }
@@ -32,8 +52,45 @@ export function getInputs(
   env: NodeJS.ProcessEnv = process.env,
 ): SsmDeployInputs {
   const inputs = new Inputs(source)
+  const deploy = readFleetDeployOptions(inputs, undefined, 'timeout', env)
+  const recordEngine = inputs.boolean('record-engine', INPUT_DEFAULTS['record-engine'])
   return {
-    deploy: readFleetDeployOptions(inputs, undefined, 'timeout', env),
+    deploy,
     aws: readAwsInputs(inputs),
+    ...(recordEngine ? { recordEngine: engineStoreTarget(deploy.remote) } : {}),
+  }
+}
+
+/**
+ * Where `record-engine` stores the engine: the artifact's bucket, under the app's and the
+ * environment's prefix. A host fetches the engine and the artifact with its own role, so
+ * only `download: instance-role` can be recorded.
+ */
+function engineStoreTarget(remote: RemoteOptions): EngineStoreTarget {
+  const needed: [string, string | undefined][] = [
+    ['app-name', remote.appName],
+    ['environment', remote.environment],
+    ['version', remote.version],
+    ['artifact-uri', remote.artifactUri],
+  ]
+  for (const [name, value] of needed) {
+    if (value === undefined) {
+      throw new ConfigurationError(
+        `input 'record-engine' is true but input '${name}' is empty: a stored engine needs ` +
+          'app-name, environment, version and artifact-uri',
+      )
+    }
+  }
+  if (remote.download !== 'instance-role') {
+    throw new ConfigurationError(
+      `input 'record-engine' is true but input 'download' is ${describeValue(remote.download ?? '')}: ` +
+        "a stored engine is run later by hosts with their own role, so use download 'instance-role'",
+    )
+  }
+  const bucket = /^s3:\/\/([^/]+)\//.exec(remote.artifactUri ?? '')?.[1] ?? ''
+  return {
+    bucket: validateBucketName('artifact-uri', bucket),
+    app: remote.appName!,
+    environment: remote.environment!,
   }
 }

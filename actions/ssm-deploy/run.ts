@@ -1,13 +1,31 @@
 import { ReportedFailure, describeValue } from '../../packages/kit/src/index.js'
 import type { AwsActionDeps, OutputValues } from '../../packages/github/src/index.js'
 import { FleetCommands, FleetDeploy, type DeployReport } from '../../packages/fleet/src/index.js'
+import { renderCommands, type RemoteOptions } from '../../packages/remote/src/index.js'
+import {
+  s3Uri,
+  storeEngineScript,
+  type EngineScriptRef,
+} from '../../packages/release-store/src/index.js'
 import { instanceResultsToJson } from '../shared/results-json.js'
 import type { SsmDeployInputs } from './inputs.js'
 
-/** What ssm-deploy did: the fleet's report, and whether the workflow was cancelled. */
+/** What ssm-deploy did: the fleet's report, whether the workflow was cancelled, the stored engine. */
 export interface SsmDeployResult {
   report: DeployReport
   cancelled: boolean
+  /** With `record-engine`: the engine stored for the hosts that converge later. */
+  engine?: EngineScriptRef
+}
+
+/**
+ * The engine a host runs to converge to this release: the deploy's own options in deploy mode
+ * (a new host has nothing to roll back to, so a rollback run stores the deploy of the version
+ * it goes back to), allowed to go down in version, since the desired release is what a host
+ * must run whatever it runs now.
+ */
+export function convergeEngineScript(remote: RemoteOptions): string {
+  return `${renderCommands({ ...remote, mode: 'deploy', allowDowngrade: true }).join('\n')}\n`
 }
 
 /** Deploys (or rolls back) the fleet; a cancelled workflow cancels the SSM command(s). */
@@ -29,6 +47,17 @@ export async function run(inputs: SsmDeployInputs, deps: AwsActionDeps): Promise
   // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
   const { EC2Client } = await import('@aws-sdk/client-ec2')
   const { SSMClient } = await import('@aws-sdk/client-ssm')
+  let engine: EngineScriptRef | undefined
+  if (inputs.recordEngine !== undefined) {
+    const { S3Client } = await import('@aws-sdk/client-s3')
+    engine = await storeEngineScript(aws.client(S3Client), {
+      ...inputs.recordEngine,
+      script: convergeEngineScript(remote),
+    })
+    logger.info(
+      `stored the engine of ${remote.version} for hosts that converge later: ${s3Uri(inputs.recordEngine.bucket, engine.key)}`,
+    )
+  }
   const commands = new FleetCommands(aws.client(SSMClient), logger, { sleep: interruptibleSleep })
   const fleet = new FleetDeploy(commands, logger, aws.client(EC2Client))
   deps.onCancel(signal => {
@@ -51,11 +80,11 @@ export async function run(inputs: SsmDeployInputs, deps: AwsActionDeps): Promise
     else logger.error(line)
     for (const warning of result.warnings) logger.warning(`${result.instanceId}: ${warning}`)
   }
-  return { report, cancelled: stop.signal.aborted }
+  return { report, cancelled: stop.signal.aborted, ...(engine ? { engine } : {}) }
 }
 
 /** The action's outputs, by their action.yml names. */
-export function outputs({ report }: SsmDeployResult): OutputValues {
+export function outputs({ report, engine }: SsmDeployResult): OutputValues {
   return {
     'command-id': report.commandIds[0] ?? '',
     'command-ids': report.commandIds,
@@ -66,6 +95,8 @@ export function outputs({ report }: SsmDeployResult): OutputValues {
     'rolled-back': report.rolledBack,
     untouched: report.untouched,
     'previous-version': report.previousVersion,
+    'engine-key': engine?.key ?? '',
+    'engine-sha256': engine?.sha256 ?? '',
   }
 }
 
