@@ -18,6 +18,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2'
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import {
   CreateAssociationCommand,
+  DeleteAssociationCommand,
   DescribeAssociationExecutionTargetsCommand,
   DescribeAssociationExecutionsCommand,
   StartAssociationsOnceCommand,
@@ -316,6 +317,9 @@ describe('scale-out and drift repair', () => {
     expect(await serving(web1)).toMatchObject({ version: versions[1] })
     expect(await serving(web2)).toEqual({ version: versions[1], pid: pids.web2 })
     expect(await serving(launched)).toEqual({ version: versions[1], pid: pids.web3 })
+    // Gone, so that the hosts launched below converge by their user data alone (with both, the
+    // engine's lock lets one deploy and the other find nothing to do, in either order).
+    await ssm.send(new DeleteAssociationCommand({ AssociationId: associationId }))
   })
 
   it('refuses a hostile desired.json: nothing is run, the host serves what it served', async () => {
