@@ -123,7 +123,7 @@ describe('record-release from its bundle', () => {
         { env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined } },
       )
       expect(result.exitCode).toBe(0)
-      expect(result.outputs).toEqual({ 'record-key': '', recorded: 'false' })
+      expect(result.outputs).toEqual({ 'record-key': '', recorded: 'false', 'desired-key': '' })
       expect(result.stdout).toContain(
         `deploy-status is ${JSON.stringify(status)}, not "success": nothing is recorded`,
       )
