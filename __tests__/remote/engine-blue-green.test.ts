@@ -96,11 +96,16 @@ async function versionAt(url: string): Promise<string | undefined> {
   return status === 200 ? (JSON.parse(body) as { version: string }).version : undefined
 }
 
-/** The version nginx serves, once a reload has taken effect (nginx reloads asynchronously). */
+/**
+ * The version nginx serves once a reload has taken effect: nginx reloads asynchronously, and
+ * for a moment (longer on a loaded machine) old and new workers both answer, so `version` must
+ * come back 5 times in a row.
+ */
 async function nginxServes(version: string, proxy = nginx): Promise<string | undefined> {
   let seen: string | undefined
-  for (let i = 0; i < 100 && seen !== version; i++) {
+  for (let i = 0, inRow = 0; i < 300 && inRow < 5; i++) {
     seen = await versionAt(proxy.url('/'))
+    inRow = seen === version ? inRow + 1 : 0
     if (seen !== version) await new Promise(resolve => setTimeout(resolve, 20))
   }
   return seen
@@ -175,7 +180,6 @@ describe('blue-green behind nginx', () => {
     const { run: second, seen } = await deployUnderLoad(blueGreen('v1.1.0'))
     expectOutcome(second, 'deployed', EXIT_CODES.ok)
     await expectServedBy(seen, 'v1.0.0', 'v1.1.0')
-    expect(await versionAt(nginx.url('/'))).toBe('v1.1.0')
     expect(readFileSync(upstreamFile, 'utf8')).toMatch(
       new RegExp(`^server 127\\.0\\.0\\.1:${ports[1]};$`, 'm'),
     )
@@ -236,7 +240,6 @@ describe('blue-green behind nginx', () => {
     // The engine's own timing of the switch: upstream file, reload, state.
     expect(back.result?.phases['switch']).toBeLessThan(1000)
     await expectServedBy(seen, 'v1.3.0', 'v1.1.0')
-    expect(await versionAt(nginx.url('/'))).toBe('v1.1.0')
     expect(await versionAt(slotUrl(0))).toBe('v1.3.0')
     expect(slots()).toMatch(/^live=green\n/)
   })
@@ -307,7 +310,7 @@ describe('blue-green behind nginx', () => {
       slots: slots(),
       starts: lines(starts).length,
     }).toEqual(before)
-    expect(await versionAt(nginx.url('/'))).toBe('v1.1.0')
+    expect(await nginxServes('v1.1.0')).toBe('v1.1.0')
   })
 
   it('a rollback to a release whose slot has stopped starts it on the idle slot, then switches', async () => {
