@@ -111,6 +111,14 @@ describe('notificationBody', () => {
     expect(mixed.cardFacts).toContain(
       'Version: v1 → v2 on 1 instance, v1 on 1 instance, unknown on 1',
     )
+    // Nothing known about the hosts: what this run tried is not called "not live".
+    expect(parts({ status: 'cancelled', version: 'v2' }).cardFacts).toEqual([
+      'Version: none → unknown',
+    ])
+    expect(parts({ status: 'failed', version: 'v2', previousVersion: 'v1' }).cardFacts).toEqual([
+      'Version: v1 → v1',
+      'This run: v2 (not live)',
+    ])
     const bare = parts({})
     expect(bare.slackHeader).toBe('ℹ️ Deploy: status unknown')
     expect(bare.cardFacts).toEqual(['Version: none → unknown'])

@@ -67,7 +67,9 @@ function facts(input: NotificationInput): [string, string][] {
   const before = input.previousVersion ? oneLine(input.previousVersion) : 'none'
   rows.push(['Version', `${before} → ${after}`])
   const tried = input.version ? oneLine(input.version) : undefined
-  if (tried && !liveFleet(input).versions.some(v => oneLine(v.version) === tried)) {
+  const live = liveFleet(input).versions
+  // Said only when what serves is known: an unknown fleet may well serve it.
+  if (tried && live.length > 0 && !live.some(v => oneLine(v.version) === tried)) {
     rows.push([
       'This run',
       `${tried} (${input.status === 'rolled-back' ? 'rolled back' : 'not live'})`,
