@@ -51,7 +51,11 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
     { file: 'web.zip', bucket: 'my-bucket', app: 'web', environment: 'dev', version: 'v1' },
   ],
   'ssm-deploy': [{ 'instance-ids': INSTANCE, 'app-name': 'web' }],
-  summary: [{}, { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' }],
+  summary: [
+    {},
+    { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' },
+    { 'notify-webhook': 'https://hooks.example.com/services/x', 'app-name': 'web' },
+  ],
   'verify-health': [
     { urls: 'https://example.com/health' },
     { via: 'ssm', 'instance-ids': INSTANCE, command: 'true' },

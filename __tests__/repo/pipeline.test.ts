@@ -36,6 +36,7 @@ const BUILT = 'v1.0.0-master-abc1234'
 /** What each stand-in step outputs, and which steps fail. */
 interface Scenario {
   inputs?: Record<string, string>
+  secrets?: Record<string, string>
   outputs?: Record<string, Record<string, string>>
   fail?: string[]
   /** Step ids after which the run counts as cancelled. */
@@ -72,6 +73,7 @@ async function run(scenario: Scenario = {}): Promise<Ran> {
     workflow,
     {
       inputs: { ...CALLER, ...scenario.inputs },
+      ...(scenario.secrets ? { secrets: scenario.secrets } : {}),
       github: GITHUB,
       cancelled: () => cancelled,
     },
@@ -135,6 +137,7 @@ describe('deploy.yml as the local pipeline reads it', () => {
       },
       job: { status: 'failure' },
       jobs: { deploy: { result: 'failure', outputs: {} } },
+      secrets: { 'notify-webhook': 'https://hooks.example.com/x' },
     }
     const status = jobStatus(['success'], false)
     for (const place of places) {
@@ -259,6 +262,21 @@ describe('deploy.yml as the local pipeline reads it', () => {
     })
     expect(ran.order).not.toContain('record')
     expect(ran.given.__self).toMatchObject({ status: 'rolled-back' })
+  })
+
+  it('passes the notify-webhook secret and the app name to the summary, and only there', async () => {
+    const url = 'https://hooks.example.com/services/T0/B0/secret'
+    const ran = await run({ secrets: { 'notify-webhook': url } })
+    expect(ran.given.__self).toMatchObject({ 'notify-webhook': url, 'app-name': 'hello' })
+    const elsewhere = Object.entries(ran.given).filter(
+      ([id, given]) => id !== '__self' && JSON.stringify(given).includes('secret'),
+    )
+    expect(elsewhere).toEqual([])
+    // Not passed: the summary gets '' and posts nothing.
+    expect((await run()).given.__self).toMatchObject({ 'notify-webhook': '' })
+    await expect(run({ secrets: { 'no-such-secret': 'x' } })).rejects.toThrow(
+      "deploy.yml has no secret 'no-such-secret'",
+    )
   })
 
   it('a failed build deploys nothing', async () => {

@@ -202,13 +202,43 @@ describe('the workflow reader and scheduler', () => {
     ],
     [
       'a context the stand-in does not give',
-      '      - uses: $/actions/summary\n        with: { token: "${{ secrets.TOKEN }}" }\n',
-      "with.token: Unrecognized named-value: 'secrets'",
+      '      - uses: $/actions/summary\n        with: { token: "${{ vars.TOKEN }}" }\n',
+      "with.token: Unrecognized named-value: 'vars'",
+    ],
+    [
+      'secrets in a step if:, where GitHub does not give them',
+      "      - uses: $/actions/summary\n        if: secrets.hook != ''\n",
+      "if: Unrecognized named-value: 'secrets'",
     ],
   ])('refuses %s, naming the step', (_what, step, message) => {
     const file = workflowFile(`  a:\n    steps:\n${step}`)
     expect(() => readWorkflow(file)).toThrow(`w.yml jobs.a.`)
     expect(() => readWorkflow(file)).toThrow(message)
+  })
+
+  it('gives a step the declared secrets the caller passed, empty when not passed', async () => {
+    const file = join(scratch, 'secrets.yml')
+    writeFileSync(
+      file,
+      'on:\n  workflow_call:\n    secrets:\n      hook: { required: false }\n      key: { required: true }\n' +
+        'permissions: {}\njobs:\n  a:\n    steps:\n' +
+        '      - uses: $/actions/summary\n        with: { notify-webhook: "${{ secrets.hook }}", token: "${{ secrets.key }}" }\n',
+    )
+    const workflow = readWorkflow(file)
+    expect(workflow.secrets).toEqual({ hook: { required: false }, key: { required: true } })
+    const given: Record<string, string>[] = []
+    const execute = async ({ with: inputs }: { with: Record<string, string> }) => {
+      given.push(inputs)
+      return { ok: true, outputs: {} }
+    }
+    await runWorkflow(workflow, { inputs: {}, github: {}, secrets: { key: 'k' } }, execute)
+    expect(given).toEqual([{ 'notify-webhook': '', token: 'k' }])
+    await expect(runWorkflow(workflow, { inputs: {}, github: {} }, execute)).rejects.toThrow(
+      "secrets.yml needs secret 'key'",
+    )
+    await expect(
+      runWorkflow(workflow, { inputs: {}, github: {}, secrets: { key: 'k', other: 'x' } }, execute),
+    ).rejects.toThrow("secrets.yml has no secret 'other'")
   })
 
   it('refuses a job key with no local meaning and an unknown need', () => {

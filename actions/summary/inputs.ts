@@ -7,6 +7,7 @@ import {
 } from '../../packages/kit/src/index.js'
 import type { SummaryInput } from '../../packages/report/src/index.js'
 import { healthResultFromJson, instanceResultFromJson } from '../shared/results-json.js'
+import { readNotifyWebhook, webhookSecrets, type NotifyWebhook } from './notify.js'
 
 /**
  * summary's inputs. The summary runs after failures (`if: always()`) and must still be
@@ -27,6 +28,12 @@ export interface SummaryInputs {
   deployment?: { token: string; environment: string; environmentUrl: string | undefined }
   /** Why the GitHub Deployment cannot be recorded: thrown after the summary is written. */
   deploymentError?: unknown
+  /** `notify-webhook` in every form it could be logged in: masked before anything else. */
+  webhookSecrets: string[]
+  /** With `notify-webhook`: where to post, and `app-name` for the message. */
+  notify?: { webhook: NotifyWebhook; appName: string | undefined }
+  /** Why `notify-webhook` cannot be used: thrown after the summary is written. */
+  notifyError?: unknown
 }
 
 /**
@@ -104,10 +111,29 @@ export function getInputs(
     region: inputs.optional('aws-region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     rollbackWorkflow: inputs.optional('rollback-workflow'),
   }
+  let deploymentPart: Pick<SummaryInputs, 'deployment' | 'deploymentError'>
   try {
     const deployment = readDeployment(inputs)
-    return { summary, warnings, ...(deployment ? { deployment } : {}) }
+    deploymentPart = deployment ? { deployment } : {}
   } catch (error) {
-    return { summary, warnings, deploymentError: error }
+    deploymentPart = { deploymentError: error }
+  }
+  return { summary, warnings, ...deploymentPart, ...readNotify(inputs) }
+}
+
+/** `notify-webhook` and `app-name`; a webhook that cannot be used is an error kept for later. */
+function readNotify(
+  inputs: Inputs,
+): Pick<SummaryInputs, 'webhookSecrets' | 'notify' | 'notifyError'> {
+  const raw = inputs.optional('notify-webhook')
+  const appName = inputs.optional('app-name')
+  if (raw === undefined) return { webhookSecrets: [] }
+  try {
+    return {
+      webhookSecrets: webhookSecrets(raw),
+      notify: { webhook: readNotifyWebhook(raw), appName },
+    }
+  } catch (error) {
+    return { webhookSecrets: webhookSecrets(raw), notifyError: error }
   }
 }

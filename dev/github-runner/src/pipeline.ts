@@ -42,6 +42,8 @@ export interface PipelineContext {
 export interface PipelineOptions {
   /** The workflow's `with:` from the caller; unset inputs take their defaults. */
   inputs: Record<string, string>
+  /** The caller's `secrets:` (e.g. notify-webhook). */
+  secrets?: Record<string, string>
   /** The caller run's ref and commit, and the checkout the build job packs. */
   ref: string
   sha: string
@@ -168,7 +170,11 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     return { ok: run.exitCode === 0, outputs: run.outputs }
   }
   try {
-    const run = await runWorkflow(workflow, { inputs: options.inputs, github }, execute)
+    const run = await runWorkflow(
+      workflow,
+      { inputs: options.inputs, github, ...(options.secrets ? { secrets: options.secrets } : {}) },
+      execute,
+    )
     const failed = Object.values(run.jobs).some(job =>
       ['failure', 'cancelled'].includes(job.result),
     )

@@ -67,8 +67,31 @@ export interface RunWorkflowOptions {
   inputs: Record<string, string>
   /** The `github` context: ref, sha, event_name, repository, workflow_ref…; `job` is added. */
   github: Record<string, string>
+  /** The caller's `secrets:`; only those the workflow declares, as on GitHub. */
+  secrets?: Record<string, string>
   /** Whether the run is cancelled, asked before each job and step (default: never). */
   cancelled?: () => boolean
+}
+
+/**
+ * The `secrets` context: each declared secret, '' when the caller passed none (as on GitHub);
+ * an undeclared name, or a missing required one, is an error.
+ */
+export function workflowSecrets(
+  workflow: Workflow,
+  given: Record<string, string> = {},
+): Record<string, string> {
+  for (const name of Object.keys(given)) {
+    if (!(name in workflow.secrets)) throw new Error(`${workflow.file} has no secret '${name}'`)
+  }
+  return Object.fromEntries(
+    Object.entries(workflow.secrets).map(([name, spec]) => {
+      const value = given[name]
+      if (value === undefined && spec.required)
+        throw new Error(`${workflow.file} needs secret '${name}'`)
+      return [name, value ?? '']
+    }),
+  )
 }
 
 function typed(spec: WorkflowInput, text: string, where: string): string | boolean | number {
@@ -205,7 +228,12 @@ async function runJob(
   const needs = Object.fromEntries(
     job.needs.map(id => [id, { result: run.jobs[id]?.result, outputs: run.jobs[id]?.outputs }]),
   )
-  const contexts = { github: { ...options.github, job: job.id }, inputs: run.inputs, needs }
+  const contexts = {
+    github: { ...options.github, job: job.id },
+    inputs: run.inputs,
+    needs,
+    secrets: workflowSecrets(workflow, options.secrets),
+  }
   const where = `${workflow.file} jobs.${job.id}`
   const upstream = [...ancestors(workflow, job.id)].map(id => run.jobs[id]?.result ?? 'skipped')
   const status = jobStatus(upstream, cancelled())
@@ -248,6 +276,7 @@ export async function runWorkflow(
     jobs: {},
     outputs: {},
   }
+  workflowSecrets(workflow, options.secrets) // a wrong secret fails the call, as on GitHub
   for (const job of workflow.jobs) {
     run.jobs[job.id] = await runJob(workflow, job, run, options, execute)
   }

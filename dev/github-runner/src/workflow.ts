@@ -12,13 +12,16 @@ import { checkValue, conditionExpression, parseExpression } from './expressions.
 
 /**
  * The contexts each place may read: a subset of what GitHub allows there. A context GitHub
- * has but the stand-in does not give (`vars`, `secrets`, `matrix`, `env`…) fails to parse.
+ * has but the stand-in does not give (`vars`, `matrix`, `env`…) fails to parse, and so does
+ * `secrets` where GitHub does not give it (a job's or a step's `if:`).
  */
 export const CONTEXTS = {
   /** A job's `if:`, `name`, `runs-on`, `environment`, `concurrency` and `env`. */
   job: ['github', 'inputs', 'needs'],
-  /** A step's `if:`, `with:`, `env:` and `continue-on-error`, and the job's `outputs`. */
+  /** A step's `if:` and `continue-on-error`, and the job's `outputs`. */
   step: ['github', 'inputs', 'needs', 'steps', 'job'],
+  /** A step's `with:` and `env:`. */
+  stepValue: ['github', 'inputs', 'needs', 'steps', 'job', 'secrets'],
   /** The workflow's `on.workflow_call.outputs`. */
   workflowOutputs: ['github', 'inputs', 'jobs'],
   /** Input defaults. */
@@ -67,6 +70,8 @@ export interface WorkflowJob {
 export interface Workflow {
   file: string
   inputs: Record<string, WorkflowInput>
+  /** `on.workflow_call.secrets`: name → whether the caller must pass it. */
+  secrets: Record<string, { required: boolean }>
   /** `on.workflow_call.outputs`: name → value template. */
   outputs: Record<string, unknown>
   permissions?: unknown
@@ -226,8 +231,13 @@ export function readWorkflow(path: string): Workflow {
   const workflow = mapping(parse(readFileSync(path, 'utf8')), file)
   onlyKeys(workflow, WORKFLOW_KEYS, file)
   const call = mapping(mapping(workflow.on, `${file} on`).workflow_call, `${file} on.workflow_call`)
-  if (Object.keys(mapping(call.secrets, `${file} on.workflow_call.secrets`)).length > 0) {
-    throw new Error(`${file} on.workflow_call.secrets: the local pipeline has no secrets`)
+  const secrets: Workflow['secrets'] = {}
+  for (const [name, raw] of Object.entries(
+    mapping(call.secrets, `${file} on.workflow_call.secrets`),
+  )) {
+    secrets[name] = {
+      required: mapping(raw, `${file} on.workflow_call.secrets.${name}`).required === true,
+    }
   }
   const outputs: Mapping = {}
   for (const [name, raw] of Object.entries(
@@ -241,6 +251,7 @@ export function readWorkflow(path: string): Workflow {
   const read: Workflow = {
     file,
     inputs: readInputs(call, `${file} on.workflow_call`),
+    secrets,
     outputs,
     permissions: workflow.permissions,
     env: mapping(workflow.env, `${file} env`),
@@ -289,8 +300,8 @@ export function workflowExpressions(workflow: Workflow): WorkflowExpression[] {
     addAll(job.outputs, CONTEXTS.step, `${where}.outputs`)
     for (const step of job.steps) {
       add(`${step.where} if`, step.if, CONTEXTS.step, true)
-      addAll(step.with, CONTEXTS.step, `${step.where} with`)
-      addAll(step.env, CONTEXTS.step, `${step.where} env`)
+      addAll(step.with, CONTEXTS.stepValue, `${step.where} with`)
+      addAll(step.env, CONTEXTS.stepValue, `${step.where} env`)
       add(`${step.where} continue-on-error`, step.continueOnError, CONTEXTS.step)
     }
   }

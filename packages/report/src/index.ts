@@ -1,4 +1,5 @@
 export * from './live.js'
+export * from './notify.js'
 export * from './results.js'
 export * from './rollback.js'
 export * from './summary.js'

@@ -89,10 +89,17 @@ function consoleLinks(input: SummaryInput): string[] {
   return links
 }
 
-/** The heading, as a sentence: "Deploy of v1.2.0 to develop rolled back". */
-function heading(input: SummaryInput): string {
-  const version = input.version ? ` ${text(input.version)}` : ''
-  const environment = input.environment ? ` ${text(input.environment)}` : ''
+/**
+ * What the run did, as a sentence after its icon ("✅ Deploy of v1.2.0 to develop succeeded"),
+ * each value shown through `show` (the caller's escaping). The summary's heading and the
+ * webhook notification both say it.
+ */
+export function headline(
+  input: Pick<SummaryInput, 'status' | 'mode' | 'environment' | 'version'>,
+  show: (value: string) => string,
+): string {
+  const version = input.version ? ` ${show(input.version)}` : ''
+  const environment = input.environment ? ` ${show(input.environment)}` : ''
   const rollback = input.mode === 'rollback'
   const subject = rollback
     ? `Rollback${environment && ` of${environment}`}${version && ` to${version}`}`
@@ -100,11 +107,16 @@ function heading(input: SummaryInput): string {
   const outcome = outcomeOf(input.status)
   if (outcome === undefined) {
     return input.status
-      ? `## ℹ️ ${subject} ended as “${text(input.status)}”`
-      : `## ℹ️ ${subject}: status unknown`
+      ? `ℹ️ ${subject} ended as “${show(input.status)}”`
+      : `ℹ️ ${subject}: status unknown`
   }
   const words = rollback && input.status === 'rolled-back' ? 'failed and was undone' : outcome.words
-  return `## ${outcome.icon} ${subject} ${words}`
+  return `${outcome.icon} ${subject} ${words}`
+}
+
+/** The heading: "## ↩️ Deploy of v1.2.0 to develop rolled back". */
+function heading(input: SummaryInput): string {
+  return `## ${headline(input, text)}`
 }
 
 /** "Live now: v1.1.0 (v1.2.0 was rolled back)": what serves after the run, not what was tried. */
