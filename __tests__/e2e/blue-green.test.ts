@@ -2,19 +2,25 @@
 // verify-health's rollback against the sandbox, whose host runs the real engine behind a real
 // nginx, while a client sends requests through that nginx all along.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 import { parseResultLine } from '../../packages/remote/src/index.js'
-import { Nginx, versionAt, type Answer } from '../remote/support/nginx.js'
-import { Site, freePort } from '../remote/support/site.js'
+import {
+  hookLog,
+  hookLogLines,
+  nginxForSlots,
+  versionAt,
+  type Answer,
+  type SlotsBehindNginx,
+} from '../remote/support/nginx.js'
+import { Site } from '../remote/support/site.js'
 import { runBundledAction, type ActionRun } from '../support/bundled-action.js'
 
 let sandbox: Sandbox
 let site: Site
-let nginx: Nginx
-let upstreamFile: string
-let ports: [number, number]
+/** The host's nginx, its upstream file and the two slots' ports. */
+let proxy: SlotsBehindNginx
 /** What the start and stop hooks saw: one line "<slot> <port> <version>" per run. */
 let starts: string
 let stops: string
@@ -22,26 +28,20 @@ const HOST = 'i-0000000000000b001'
 
 beforeAll(async () => {
   site = await Site.create()
-  ports = [await freePort(), await freePort()]
-  const dir = join(site.root, 'nginx')
-  mkdirSync(join(dir, 'upstreams'), { recursive: true, mode: 0o755 })
-  upstreamFile = join(dir, 'upstreams', 'sample.conf')
-  nginx = await Nginx.start(dir, upstreamFile, ports[0])
+  proxy = await nginxForSlots(site.root, 'sample')
   starts = join(site.root, 'starts')
   stops = join(site.root, 'stops')
   sandbox = await startSandbox({ instances: [{ id: HOST, name: 'web-1' }] })
 })
 afterAll(async () => {
-  await nginx?.stop()
+  await proxy?.nginx.stop()
   await sandbox?.close()
   await site?.close()
 })
 
 const env = () => sandbox.env as unknown as Record<string, string>
-const hookLog = (file: string) => `echo "$DEPLOY_SLOT $DEPLOY_PORT $DEPLOY_VERSION" >> ${file}`
-const lines = (file: string) =>
-  existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n') : []
-const slotUrl = (slot: 0 | 1) => `http://127.0.0.1:${ports[slot]}/`
+const lines = hookLogLines
+const slotUrl = (slot: 0 | 1) => `http://127.0.0.1:${proxy.ports[slot]}/`
 const slots = () => readFileSync(join(site.deployDir, '.deploy', 'slots'), 'utf8')
 
 /** The engine's inputs that ssm-deploy and verify-health's rollback share, blue-green. */
@@ -57,9 +57,9 @@ function engineInputs(keepOldSlot: boolean): Record<string, string> {
     'health-retries': '4',
     'health-interval': '100ms',
     strategy: 'blue-green',
-    'slot-ports': ports.join(','),
-    'proxy-upstream-file': upstreamFile,
-    'proxy-reload-command': nginx.reloadCommand,
+    'slot-ports': proxy.ports.join(','),
+    'proxy-upstream-file': proxy.upstreamFile,
+    'proxy-reload-command': proxy.nginx.reloadCommand,
     // Covers nginx's asynchronous reload on a busy machine.
     'drain-time': '1s',
     'keep-old-slot': String(keepOldSlot),
@@ -80,7 +80,7 @@ function deployInputs(version: string, keepOldSlot = false): Record<string, stri
 
 /** Runs a bundled action while a client sends requests through nginx; returns both. */
 async function underLoad(run: () => Promise<ActionRun>): Promise<[ActionRun, Answer[]]> {
-  const load = nginx.traffic()
+  const load = proxy.nginx.traffic()
   const done = await run()
   return [done, await load.stop()]
 }
@@ -95,7 +95,7 @@ describe('blue-green from the bundled actions, behind nginx', () => {
     const first = await deploy(deployInputs('v1.0.0'))
     expect(first.errors).toEqual([])
     expect(first.outputs.status).toBe('success')
-    expect(await nginx.serves('v1.0.0')).toBe('v1.0.0')
+    expect(await proxy.nginx.serves('v1.0.0')).toBe('v1.0.0')
 
     const [second, seen] = await underLoad(() => deploy(deployInputs('v1.1.0')))
     expect(second.errors).toEqual([])
@@ -104,17 +104,20 @@ describe('blue-green from the bundled actions, behind nginx', () => {
       status: 'success',
       version: 'v1.1.0',
     })
-    await nginx.expectServedBy(seen, 'v1.0.0', 'v1.1.0')
+    await proxy.nginx.expectServedBy(seen, 'v1.0.0', 'v1.1.0')
     // Each release started and was checked on its own slot; the proxy followed.
-    expect(lines(starts)).toEqual([`blue ${ports[0]} v1.0.0`, `green ${ports[1]} v1.1.0`])
+    expect(lines(starts)).toEqual([
+      `blue ${proxy.ports[0]} v1.0.0`,
+      `green ${proxy.ports[1]} v1.1.0`,
+    ])
     // stop-command clears each idle slot before a start, and stops the old slot after the drain.
     expect(lines(stops)).toEqual([
-      `blue ${ports[0]} v1.0.0`,
-      `green ${ports[1]} v1.1.0`,
-      `blue ${ports[0]} v1.0.0`,
+      `blue ${proxy.ports[0]} v1.0.0`,
+      `green ${proxy.ports[1]} v1.1.0`,
+      `blue ${proxy.ports[0]} v1.0.0`,
     ])
-    expect(readFileSync(upstreamFile, 'utf8')).toMatch(
-      new RegExp(`^server 127\\.0\\.0\\.1:${ports[1]};$`, 'm'),
+    expect(readFileSync(proxy.upstreamFile, 'utf8')).toMatch(
+      new RegExp(`^server 127\\.0\\.0\\.1:${proxy.ports[1]};$`, 'm'),
     )
     expect(await versionAt(slotUrl(0))).toBeUndefined()
     expect(parseResultLine(second.stdout)?.phases['drain']).toBeGreaterThanOrEqual(1000)
@@ -123,7 +126,7 @@ describe('blue-green from the bundled actions, behind nginx', () => {
   it('verify-health: a failing check rolls back by switching nginx to the old slot, still running, starting nothing', async () => {
     const [kept, seenDeploy] = await underLoad(() => deploy(deployInputs('v1.2.0', true)))
     expect(kept.outputs).toMatchObject({ status: 'success', 'previous-version': 'v1.1.0' })
-    await nginx.expectServedBy(seenDeploy, 'v1.1.0', 'v1.2.0')
+    await proxy.nginx.expectServedBy(seenDeploy, 'v1.1.0', 'v1.2.0')
     // keep-old-slot: v1.1.0 still runs on the green slot, without traffic.
     expect(await versionAt(slotUrl(1))).toBe('v1.1.0')
 
@@ -133,7 +136,7 @@ describe('blue-green from the bundled actions, behind nginx', () => {
       runBundledAction('verify-health', {
         inputs: {
           // The release's own gate passed; the workflow's check asks for what v1.2.0 lacks.
-          urls: nginx.url('/'),
+          urls: proxy.nginx.url('/'),
           'expect-body': 'checkout: ok',
           retries: '2',
           interval: '50ms',
@@ -156,7 +159,7 @@ describe('blue-green from the bundled actions, behind nginx', () => {
       'previous-version': 'v1.2.0',
       version: 'v1.1.0',
     })
-    await nginx.expectServedBy(seen, 'v1.2.0', 'v1.1.0')
+    await proxy.nginx.expectServedBy(seen, 'v1.2.0', 'v1.1.0')
     // Switched, not restarted: no hook started or stopped a slot, and the engine's own record of
     // the run has no restart; its switch (upstream file, nginx -t, reload, state) is its timing.
     expect(lines(starts)).toEqual(started)
@@ -174,13 +177,13 @@ describe('blue-green from the bundled actions, behind nginx', () => {
   it('a bad slot-ports fails either action with the clear error, before anything is sent or changed', async () => {
     const before = {
       commands: sandbox.ssm.allCommands().length,
-      upstream: readFileSync(upstreamFile, 'utf8'),
+      upstream: readFileSync(proxy.upstreamFile, 'utf8'),
       slots: slots(),
       starts: lines(starts),
       stops: lines(stops),
     }
     const rule = 'use two distinct ports from 1 to 65535, blue first, such as 8081,8082'
-    const bad = `${ports[0]},${ports[0]}`
+    const bad = `${proxy.ports[0]},${proxy.ports[0]}`
     const deployRun = await deploy({ ...deployInputs('v1.3.0'), 'slot-ports': bad })
     expect(deployRun.exitCode).toBe(1)
     expect(deployRun.errors).toEqual([`input 'slot-ports': "${bad}" is not valid: ${rule}`])
@@ -189,7 +192,7 @@ describe('blue-green from the bundled actions, behind nginx', () => {
     // verify-health reads its rollback's inputs first: it fails before checking anything.
     const verifyRun = await runBundledAction('verify-health', {
       inputs: {
-        urls: nginx.url('/'),
+        urls: proxy.nginx.url('/'),
         'rollback-on-failure': 'true',
         ...engineInputs(true),
         'slot-ports': '8081;reboot',
@@ -206,11 +209,11 @@ describe('blue-green from the bundled actions, behind nginx', () => {
 
     expect({
       commands: sandbox.ssm.allCommands().length,
-      upstream: readFileSync(upstreamFile, 'utf8'),
+      upstream: readFileSync(proxy.upstreamFile, 'utf8'),
       slots: slots(),
       starts: lines(starts),
       stops: lines(stops),
     }).toEqual(before)
-    expect(await nginx.serves('v1.1.0')).toBe('v1.1.0')
+    expect(await proxy.nginx.serves('v1.1.0')).toBe('v1.1.0')
   })
 })

@@ -20,7 +20,7 @@ import {
   type RemoteOptions,
 } from '../../packages/remote/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
-import { Nginx, versionAt } from './support/nginx.js'
+import { Nginx, hookLog, hookLogLines, nginxForSlots, versionAt } from './support/nginx.js'
 import {
   Site,
   currentRelease,
@@ -45,11 +45,7 @@ let checks: string
 
 beforeAll(async () => {
   site = await Site.create()
-  ports = [await freePort(), await freePort()]
-  const dir = join(site.root, 'nginx')
-  mkdirSync(join(dir, 'upstreams'), { recursive: true, mode: 0o755 })
-  upstreamFile = join(dir, 'upstreams', 'app.conf')
-  nginx = await Nginx.start(dir, upstreamFile, ports[0])
+  ;({ nginx, upstreamFile, ports } = await nginxForSlots(site.root))
   starts = join(site.root, 'starts')
   stops = join(site.root, 'stops')
   checks = join(site.root, 'checks')
@@ -59,8 +55,6 @@ afterAll(async () => {
   await nginx?.stop()
   await site?.close()
 })
-
-const hookLog = (file: string) => `echo "$DEPLOY_SLOT $DEPLOY_PORT $DEPLOY_VERSION" >> ${file}`
 
 /** Options of a blue-green deploy of the sample service behind the test's nginx. */
 function blueGreen(
@@ -87,9 +81,7 @@ function blueGreen(
   )
 }
 
-function lines(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n') : []
-}
+const lines = hookLogLines
 
 const slotUrl = (slot: 0 | 1) => `http://127.0.0.1:${ports[slot]}/`
 

@@ -6,7 +6,7 @@
  */
 import { expect } from '@jest/globals'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, httpGet } from './site.js'
 
@@ -16,6 +16,33 @@ const NGINX = '/usr/sbin/nginx'
 export interface Answer {
   status: number
   version: string
+}
+
+/** A hook command that appends "<slot> <port> <version>" to `file`: what the engine ran it for. */
+export const hookLog = (file: string) =>
+  `echo "$DEPLOY_SLOT $DEPLOY_PORT $DEPLOY_VERSION" >> ${file}`
+
+/** The lines a hookLog wrote, [] before the first. */
+export function hookLogLines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n') : []
+}
+
+/** A private nginx in front of a host's two slots, as the blue-green tests use it. */
+export interface SlotsBehindNginx {
+  nginx: Nginx
+  /** The file nginx includes in its upstream block, first at the blue slot. */
+  upstreamFile: string
+  /** Two free loopback ports: the blue slot's, the green slot's. */
+  ports: [number, number]
+}
+
+/** Starts nginx under `root`/nginx (upstreams/`name`.conf, root's) for two free slot ports. */
+export async function nginxForSlots(root: string, name = 'app'): Promise<SlotsBehindNginx> {
+  const ports: [number, number] = [await freePort(), await freePort()]
+  const dir = join(root, 'nginx')
+  mkdirSync(join(dir, 'upstreams'), { recursive: true, mode: 0o755 })
+  const upstreamFile = join(dir, 'upstreams', `${name}.conf`)
+  return { nginx: await Nginx.start(dir, upstreamFile, ports[0]), upstreamFile, ports }
 }
 
 /** The version the sample app at `url` reports, or undefined when it does not answer 200. */
