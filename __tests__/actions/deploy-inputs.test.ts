@@ -265,6 +265,25 @@ describe('strategy and the blue-green inputs', () => {
     expect(message({ ...blueGreen, ...bad }, 'rollback')).toContain(expected)
   })
 
+  it('drain-time: the reader and the renderer take the one range of ENGINE_OPTIONS, nothing beyond', () => {
+    const option = ENGINE_OPTIONS.drainTime
+    const read = (value: string) =>
+      readRemoteOptions(inputsOf({ ...blueGreen, 'drain-time': value })).drainTimeMs
+    const render = (drainTimeMs: number) => () =>
+      engineVariables({
+        ...readRemoteOptions(inputsOf(blueGreen)),
+        drainTimeMs,
+        artifactSha256: 'a'.repeat(64),
+      })
+    expect(read(`${option.minMs}ms`)).toBe(option.minMs)
+    expect(read(`${option.maxMs}ms`)).toBe(option.maxMs)
+    expect(render(option.maxMs)).not.toThrow()
+    expect(() => read(`${option.maxMs + 1}ms`)).toThrow(`input 'drain-time'`)
+    for (const bad of [option.minMs - 1, option.maxMs + 1]) {
+      expect(render(bad)).toThrow(`input 'drain-time': "${bad}" is not valid`)
+    }
+  })
+
   it('refuses {port} in health-url with in-place, where no slot gives it a value', () => {
     expect(message({ ...base, 'health-url': 'http://127.0.0.1:{port}/health' })).toContain(
       `input 'health-url': "http://127.0.0.1:{port}/health" is not valid: {port} is for strategy 'blue-green' only`,
