@@ -25,6 +25,13 @@ const ENV: NodeJS.ProcessEnv = {
 }
 const INSTANCE = 'i-0123456789abcdef0'
 const SHA256 = 'a'.repeat(64)
+/** Strategy blue-green with what it requires: the branch that reads its own inputs. */
+const BLUE_GREEN = {
+  strategy: 'blue-green',
+  'proxy-upstream-file': '/etc/nginx/upstreams/web.conf',
+  'restart-command': './bin/app-ctl restart',
+  'health-url': 'http://127.0.0.1:{port}/health',
+}
 
 /**
  * Per action, the input values of scenarios that between them take every branch of its
@@ -50,7 +57,10 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
   's3-upload': [
     { file: 'web.zip', bucket: 'my-bucket', app: 'web', environment: 'dev', version: 'v1' },
   ],
-  'ssm-deploy': [{ 'instance-ids': INSTANCE, 'app-name': 'web' }],
+  'ssm-deploy': [
+    { 'instance-ids': INSTANCE, 'app-name': 'web' },
+    { 'instance-ids': INSTANCE, 'app-name': 'web', ...BLUE_GREEN },
+  ],
   summary: [
     {},
     { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' },
@@ -64,6 +74,13 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
       'rollback-on-failure': 'true',
       'instance-ids': INSTANCE,
       'app-name': 'web',
+    },
+    {
+      urls: 'https://example.com/health',
+      'rollback-on-failure': 'true',
+      'instance-ids': INSTANCE,
+      'app-name': 'web',
+      ...BLUE_GREEN,
     },
   ],
   'version-tag': [{ sha: ENV.GITHUB_SHA as string }, { 'push-tag': 'true', token: 'ghs_x' }],
