@@ -50,7 +50,15 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
   's3-upload': [
     { file: 'web.zip', bucket: 'my-bucket', app: 'web', environment: 'dev', version: 'v1' },
   ],
-  'ssm-deploy': [{ 'instance-ids': INSTANCE, 'app-name': 'web' }],
+  'ssm-deploy': [
+    { 'instance-ids': INSTANCE, 'app-name': 'web' },
+    {
+      'instance-ids': INSTANCE,
+      'app-name': 'web',
+      'target-group-arns':
+        'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
+    },
+  ],
   summary: [{}, { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' }],
   'verify-health': [
     { urls: 'https://example.com/health' },
