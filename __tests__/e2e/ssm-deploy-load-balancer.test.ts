@@ -38,7 +38,7 @@ describe('ssm-deploy with target-group-arns, bundled', () => {
   it('refuses an ARN of the wrong shape, naming the input, the value and the rule', async () => {
     const run = await runBundledAction('ssm-deploy', {
       inputs: inputs(`${group.arn}\nweb`),
-      env: sandbox.env,
+      env: { ...sandbox.env },
     })
     expect(run.exitCode).toBe(1)
     expect(run.errors.join('\n')).toContain(
@@ -50,7 +50,10 @@ describe('ssm-deploy with target-group-arns, bundled', () => {
 
   it('fails before sending anything when a target group does not exist', async () => {
     const missing = group.arn.replace(/[0-9a-f]{16}$/, '0123456789abcdef')
-    const run = await runBundledAction('ssm-deploy', { inputs: inputs(missing), env: sandbox.env })
+    const run = await runBundledAction('ssm-deploy', {
+      inputs: inputs(missing),
+      env: { ...sandbox.env },
+    })
     expect(run.exitCode).toBe(1)
     expect(run.errors.join('\n')).toContain(
       `input 'target-group-arns': ELBv2 did not find "${missing}" (TargetGroupNotFound`,
@@ -62,7 +65,7 @@ describe('ssm-deploy with target-group-arns, bundled', () => {
   it('describes its target groups through the ELBv2 endpoint before the deploy starts', async () => {
     const run = await runBundledAction('ssm-deploy', {
       inputs: inputs(group.arn),
-      env: sandbox.env,
+      env: { ...sandbox.env },
     })
     const described = run.stdout.indexOf(
       'load balancer: target group web: deregistration delay 20 s, healthy after 2 check(s) 5 s apart',

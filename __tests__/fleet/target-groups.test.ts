@@ -3,7 +3,7 @@
 // delay, hosts come back on their own ports and must turn healthy, hosts outside a group are
 // left alone, and traffic through the load balancer never fails while hosts restart in turn.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { Agent, createServer, request as httpRequest, type Server } from 'node:http'
+import { Agent, createServer, request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
   DescribeTargetGroupAttributesCommand,
@@ -25,18 +25,9 @@ import {
   type Sandbox,
   type TargetGroup,
 } from '../../dev/aws-sandbox/src/index.js'
-import { rejection, until } from '../sandbox/helpers.js'
+import { rejection, stopServer, until, type LoopbackApp } from '../sandbox/helpers.js'
 
-/** A test app on the machine's loopback, standing in for one shared-network host's. */
-interface App {
-  name: string
-  port: number
-  server: Server
-  /** Requests answered (health checks excluded). */
-  served: number
-  /** The health check path answers 503 while false. */
-  healthy: boolean
-}
+type App = LoopbackApp
 
 let sandbox: Sandbox
 let clients: ReturnType<typeof sandboxClients>
@@ -78,11 +69,7 @@ async function startApp(name: string): Promise<App> {
   return app
 }
 
-/** Stops the app at once: its listener and every connection, keep-alive ones included. */
-function stopApp(app: App): Promise<void> {
-  app.server.closeAllConnections()
-  return new Promise(resolve => app.server.close(() => resolve()))
-}
+const stopApp = (app: App): Promise<void> => stopServer(app.server)
 
 const host = (index: number) => sandbox.instances[index]!.id
 const wave = (...instanceIds: string[]): Wave => ({
@@ -117,6 +104,18 @@ async function registerHealthy(group: TargetGroup, targets: [number, App][]): Pr
   )
 }
 
+/** A new target group with this deregistration delay, host 0 healthy in it. */
+async function hostIn(name: string, deregistrationDelaySeconds: number) {
+  const group = await sandbox.elbv2.createTargetGroup({
+    name,
+    ...GROUP,
+    deregistrationDelaySeconds,
+  })
+  const app = await startApp(name)
+  await registerHealthy(group, [[0, app]])
+  return { group, app }
+}
+
 /** Every registered or draining target of a group, as `host index:port state`. */
 function targetsOf(group: TargetGroup): string[] {
   return group
@@ -148,9 +147,7 @@ beforeAll(async () => {
 }, 60_000)
 
 afterAll(async () => {
-  clients?.elbv2.destroy()
-  clients?.ssm.destroy()
-  clients?.ec2.destroy()
+  for (const client of Object.values(clients ?? {})) client.destroy()
   await sandbox?.close()
   await Promise.all(apps.filter(app => app.server.listening).map(stopApp))
 })
@@ -196,13 +193,7 @@ describe('the load balancer gate', () => {
   })
 
   it('goes on with a warning once drain-timeout has passed, leaving the host draining', async () => {
-    const slow = await sandbox.elbv2.createTargetGroup({
-      name: 'slow-drain',
-      ...GROUP,
-      deregistrationDelaySeconds: 30,
-    })
-    const app = await startApp('slow')
-    await registerHealthy(slow, [[0, app]])
+    const { group: slow, app } = await hostIn('slow-drain', 30)
     const { gate: lb, logger } = gate([slow], { drainTimeoutMs: 800 })
 
     const started = Date.now()
@@ -316,13 +307,7 @@ describe('the load balancer gate', () => {
 
 describe('bounded polling', () => {
   it('gives up on a drain at the bound of an injected clock, with one poll per interval', async () => {
-    const slow = await sandbox.elbv2.createTargetGroup({
-      name: 'virtual-clock',
-      ...GROUP,
-      deregistrationDelaySeconds: 3600,
-    })
-    const app = await startApp('virtual')
-    await registerHealthy(slow, [[0, app]])
+    const { group: slow } = await hostIn('virtual-clock', 3600)
     let clock = 0
     const sleeps: number[] = []
     const { gate: lb, logger } = gate([slow], {
