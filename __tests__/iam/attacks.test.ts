@@ -250,9 +250,9 @@ describe("the dev deploy role and the environments' target groups", () => {
     purpose: 'deploy',
     instanceIds: [instanceId(host)],
   })
-  const gateFor = (group: TargetGroup) =>
+  const gateFor = (...groups: TargetGroup[]) =>
     new TargetGroupGate(clientsAs(DEV_ROLE, subjectFor('dev')).elbv2, memoryLogger(), {
-      targetGroupArns: [group.arn],
+      targetGroupArns: groups.map(group => group.arn),
       drainTimeoutMs: 5_000,
       healthySlackMs: 3_000,
       pollIntervalMs: 100,
@@ -282,6 +282,24 @@ describe("the dev deploy role and the environments' target groups", () => {
     expect(group.list().map(target => [target.port, target.report().state])).toEqual([
       [port, 'healthy'],
     ])
+  })
+
+  it('puts the hosts it took out back when a later target group refuses it', async () => {
+    const dev = sandbox.elbv2.get(`${APP}-dev`)!
+    const prod = sandbox.elbv2.get(`${APP}-prod`)!
+    const devPort = dev.list()[0]?.port ?? (await servingIn(dev, 'web-dev'))
+    const prodPort = prod.list()[0]?.port ?? (await servingIn(prod, 'web-prod'))
+    const both: Wave = {
+      ...waveOf('web-dev'),
+      instanceIds: [instanceId('web-dev'), instanceId('web-prod')],
+    }
+    const refused = await failure(gateFor(dev, prod).beforeWave(both))
+    expect(refused.message).toContain('access denied: DeregisterTargets')
+    // Dev's host was deregistered, then registered again: not draining, back in service.
+    const back = dev.find(instanceId('web-dev'), devPort)
+    expect(back?.drainingUntil).toBeUndefined()
+    await until(() => (back?.report().state === 'healthy' ? true : undefined))
+    expect(prod.find(instanceId('web-prod'), prodPort)?.report().state).toBe('healthy')
   })
 })
 

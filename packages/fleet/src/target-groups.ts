@@ -139,35 +139,15 @@ export class TargetGroupGate implements WaveGate {
 
   async beforeWave(wave: Wave): Promise<GateFailures> {
     const groups = await this.described()
-    const { DeregisterTargetsCommand } = await import('@aws-sdk/client-elastic-load-balancing-v2')
     const deregistered: Target[] = []
     for (const id of wave.instanceIds) this.registrations.set(id, new Map())
-    for (const group of groups) {
-      const targets = await this.registeredTargets(group, wave.instanceIds)
-      const found = new Set(targets.map(target => target.instanceId))
-      const absent = wave.instanceIds.filter(id => !found.has(id))
-      if (absent.length > 0)
-        this.logger.info(
-          `load balancer: ${absent.join(', ')} not registered in target group ${group.name}: left alone there`,
-        )
-      if (targets.length === 0) continue
-      for (const target of targets) {
-        const ports = this.registrations.get(target.instanceId)!
-        ports.set(group.arn, [...(ports.get(group.arn) ?? []), target.port])
-      }
-      await this.call('DeregisterTargets', targets, () =>
-        this.client.send(
-          new DeregisterTargetsCommand({
-            TargetGroupArn: group.arn,
-            Targets: targets.map(target => ({ Id: target.instanceId, Port: target.port })),
-          }),
-        ),
-      )
-      this.logger.info(
-        `load balancer: deregistered ${describeTargets(targets)} from target group ${group.name}; ` +
-          `draining for up to ${seconds(this.drainLimitMs(group))} (deregistration delay ${seconds(group.deregistrationDelayMs)})`,
-      )
-      deregistered.push(...targets)
+    try {
+      for (const group of groups)
+        deregistered.push(...(await this.deregister(group, wave.instanceIds)))
+    } catch (error) {
+      // The run fails (a refusal, an outage): hosts already taken out go back, as they were.
+      await this.putBack(deregistered)
+      throw error
     }
     const started = this.options.now()
     const overdue = await this.watch(
@@ -245,6 +225,53 @@ export class TargetGroupGate implements WaveGate {
   private described(): Promise<Group[]> {
     this.groups ??= this.describeGroups()
     return this.groups
+  }
+
+  /** Deregisters the hosts registered in `group` (each port), remembering where they were. */
+  private async deregister(group: Group, instanceIds: readonly string[]): Promise<Target[]> {
+    const { DeregisterTargetsCommand } = await import('@aws-sdk/client-elastic-load-balancing-v2')
+    const targets = await this.registeredTargets(group, instanceIds)
+    const found = new Set(targets.map(target => target.instanceId))
+    const absent = instanceIds.filter(id => !found.has(id))
+    if (absent.length > 0)
+      this.logger.info(
+        `load balancer: ${absent.join(', ')} not registered in target group ${group.name}: left alone there`,
+      )
+    if (targets.length === 0) return []
+    for (const target of targets) {
+      const ports = this.registrations.get(target.instanceId)!
+      ports.set(group.arn, [...(ports.get(group.arn) ?? []), target.port])
+    }
+    await this.call('DeregisterTargets', targets, () =>
+      this.client.send(
+        new DeregisterTargetsCommand({
+          TargetGroupArn: group.arn,
+          Targets: targets.map(toDescription),
+        }),
+      ),
+    )
+    this.logger.info(
+      `load balancer: deregistered ${describeTargets(targets)} from target group ${group.name}; ` +
+        `draining for up to ${seconds(this.drainLimitMs(group))} (deregistration delay ${seconds(group.deregistrationDelayMs)})`,
+    )
+    return targets
+  }
+
+  /** Registers `targets` again after a failed wave start; best effort, each failure logged. */
+  private async putBack(targets: readonly Target[]): Promise<void> {
+    for (const [, some] of groupBy(targets, target => target.group.arn)) {
+      const group = some[0]!.group
+      try {
+        await this.register(group, some)
+        this.logger.warning(
+          `load balancer: registered ${describeTargets(some)} in target group ${group.name} again, as before this wave`,
+        )
+      } catch (error) {
+        this.logger.error(
+          `load balancer: could not register ${describeTargets(some)} in target group ${group.name} again: ${errorMessage(error)}`,
+        )
+      }
+    }
   }
 
   /** How long a group's targets are given to drain. */
