@@ -60,6 +60,12 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
   'ssm-deploy': [
     { 'instance-ids': INSTANCE, 'app-name': 'web' },
     { 'instance-ids': INSTANCE, 'app-name': 'web', ...BLUE_GREEN },
+    {
+      'instance-ids': INSTANCE,
+      'app-name': 'web',
+      'target-group-arns':
+        'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
+    },
   ],
   summary: [
     {},

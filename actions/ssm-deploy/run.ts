@@ -1,6 +1,12 @@
 import { ReportedFailure, describeValue } from '../../packages/kit/src/index.js'
 import type { AwsActionDeps, OutputValues } from '../../packages/github/src/index.js'
-import { FleetCommands, FleetDeploy, type DeployReport } from '../../packages/fleet/src/index.js'
+import {
+  FleetCommands,
+  FleetDeploy,
+  TargetGroupGate,
+  type DeployReport,
+  type WaveGate,
+} from '../../packages/fleet/src/index.js'
 import { renderCommands, type RemoteOptions } from '../../packages/remote/src/index.js'
 import {
   s3Uri,
@@ -47,6 +53,18 @@ export async function run(inputs: SsmDeployInputs, deps: AwsActionDeps): Promise
   // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
   const { EC2Client } = await import('@aws-sdk/client-ec2')
   const { SSMClient } = await import('@aws-sdk/client-ssm')
+  const gates: WaveGate[] = []
+  if (inputs.loadBalancer !== undefined) {
+    const { ElasticLoadBalancingV2Client } =
+      await import('@aws-sdk/client-elastic-load-balancing-v2')
+    const gate = new TargetGroupGate(aws.client(ElasticLoadBalancingV2Client), logger, {
+      ...inputs.loadBalancer,
+      sleep: deps.sleep,
+    })
+    // A target group that is missing or not of type instance fails the step before any change.
+    await gate.prepare()
+    gates.push(gate)
+  }
   let engine: EngineScriptRef | undefined
   if (inputs.recordEngine !== undefined) {
     const { S3Client } = await import('@aws-sdk/client-s3')
@@ -70,7 +88,9 @@ export async function run(inputs: SsmDeployInputs, deps: AwsActionDeps): Promise
     `${remote.mode === 'rollback' ? 'Rolling back' : 'Deploying'} ${remote.version ?? '(previous release)'} to ${ids.length} instance(s) ` +
       `in ${remote.deployDir}, max-concurrency ${options.maxConcurrency}, max-errors ${options.maxErrors}`,
   )
-  const report = await fleet.run(options, (_id, title, output) => deps.printFenced(title, output))
+  const report = await fleet.run({ ...options, gates }, (_id, title, output) =>
+    deps.printFenced(title, output),
+  )
   for (const result of report.results) {
     const line =
       `${result.instanceId}${result.name ? ` (${result.name})` : ''}: ${result.status}` +

@@ -60,6 +60,7 @@ export interface FleetDeployOptions {
   outputS3BucketName?: string | undefined
   outputS3KeyPrefix?: string | undefined
   cloudWatchLogGroupName?: string | undefined
+  gates?: readonly import('./waves.js').WaveGate[] | undefined
 }
 
 /** How a host's output reaches the log; the action wraps it so it cannot run workflow commands. */
