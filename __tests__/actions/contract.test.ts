@@ -51,6 +51,10 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
     { file: 'web.zip', bucket: 'my-bucket', app: 'web', environment: 'dev', version: 'v1' },
   ],
   'ssm-deploy': [{ 'instance-ids': INSTANCE, 'app-name': 'web' }],
+  status: [
+    { 'app-name': 'web' },
+    { 'app-name': 'web', environment: 'dev', bucket: 'my-bucket', 'fail-on-drift': 'true' },
+  ],
   summary: [{}, { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' }],
   'verify-health': [
     { urls: 'https://example.com/health' },
