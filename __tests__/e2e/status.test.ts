@@ -16,7 +16,7 @@ import { Site, sampleEntries } from '../remote/support/site.js'
 import { runOnHosts, webProdRecord } from '../remote/support/host-commands.js'
 import { sandboxS3 } from '../sandbox/helpers.js'
 import { runBundledAction, type ActionRun } from '../support/bundled-action.js'
-import { renderSummaryHtml } from '../report/render.js'
+import { renderSummaryHtml, tableRows as tableRowsOf } from '../report/render.js'
 
 const ROOT = '/srv/ec2d-status-test'
 const DEPLOY_DIR = `${ROOT}/app`
@@ -54,7 +54,8 @@ beforeAll(async () => {
   ssm = sandboxClients(sandbox).ssm
 })
 afterAll(async () => {
-  holder?.kill('SIGKILL')
+  // flock and its sleep: the whole group.
+  if (holder?.pid) process.kill(-holder.pid, 'SIGKILL')
   s3?.destroy()
   ssm?.destroy()
   await sandbox?.close()
@@ -112,13 +113,7 @@ function status(inputs: Record<string, string>): Promise<ActionRun> {
 }
 
 const pageText = (markdown: string) => renderSummaryHtml(markdown).text
-/** The summary's table as a reader sees it: the text of each cell, row by row. */
-const tableRows = (markdown: string): string[][] =>
-  [...renderSummaryHtml(markdown).html.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map(row =>
-    [...(row[1] ?? '').matchAll(/<t[hd][^>]*>([\s\S]*?)<\/t[hd]>/g)].map(cell =>
-      pageText(cell[1] ?? '').trim(),
-    ),
-  )
+const tableRows = (markdown: string) => tableRowsOf(renderSummaryHtml(markdown).html)
 
 type Entry = Record<string, unknown>
 const byId = (run: ActionRun): Record<string, Entry> =>
@@ -153,7 +148,7 @@ describe('status on a fleet of four', () => {
     // A deploy holds the locked host's lock, its holder written inside as the engine writes it.
     const lock = join(hostDir(LOCKED), 'app/.deploy/lock')
     writeFileSync(lock, `${HOLDER.padEnd(399)}\n`)
-    holder = spawn('flock', [lock, 'sleep', '300'], { stdio: 'ignore' })
+    holder = spawn('flock', ['-o', lock, 'sleep', '300'], { stdio: 'ignore', detached: true })
     await new Promise(resolve => setTimeout(resolve, 300))
     sandbox.fleet.require(OFFLINE).setAgentOffline(true)
 
