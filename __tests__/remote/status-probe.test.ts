@@ -18,8 +18,8 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { judgeHost, type HostState } from '../../packages/fleet/src/index.js'
-import { parseStatusLine, statusCommands } from '../../packages/remote/src/index.js'
+import { judgeHost } from '../../packages/fleet/src/index.js'
+import { parseStatusLine, statusCommands, type HostState } from '../../packages/remote/src/index.js'
 import { Site, runCommands } from './support/site.js'
 
 let site: Site
