@@ -5,7 +5,7 @@
 // hosts' trees are byte for byte what they were.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { SSMClient } from '@aws-sdk/client-ssm'
@@ -15,6 +15,7 @@ import { engineScriptKey, writeDesiredRelease } from '../../packages/release-sto
 import { Site, sampleEntries } from '../remote/support/site.js'
 import { runOnHosts, webProdRecord } from '../remote/support/host-commands.js'
 import { sandboxS3 } from '../sandbox/helpers.js'
+import { fileTree } from '../support/file-tree.js'
 import { runBundledAction, type ActionRun } from '../support/bundled-action.js'
 import { renderSummaryHtml, tableRows as tableRowsOf } from '../report/render.js'
 
@@ -82,21 +83,7 @@ async function deploy(version: string): Promise<void> {
   expect([run.exitCode, run.outputs.status]).toEqual([0, 'success'])
 }
 
-/** Every entry under a host's private dir: type, mode, owner, size, times and link target. */
-function tree(id: string): Record<string, string> {
-  const entries: Record<string, string> = {}
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name)
-      const stat = lstatSync(path, { bigint: true })
-      const link = stat.isSymbolicLink() ? readlinkSync(path) : ''
-      entries[path] = [stat.mode, stat.uid, stat.size, stat.mtimeNs, stat.ctimeNs, link].join(' ')
-      if (stat.isDirectory()) walk(path)
-    }
-  }
-  walk(hostDir(id))
-  return entries
-}
+const tree = (id: string) => fileTree(hostDir(id))
 
 function status(inputs: Record<string, string>): Promise<ActionRun> {
   return runBundledAction('status', {

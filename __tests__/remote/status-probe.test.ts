@@ -3,14 +3,12 @@
 // ctime are unchanged), and that hostile state (history lines with $(…), ANSI escapes or a
 // megabyte, a lock holder's text, a `current` pointing outside) is reported as checked data.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import {
   appendFileSync,
   chmodSync,
   existsSync,
-  lstatSync,
   readFileSync,
-  readdirSync,
   readlinkSync,
   renameSync,
   symlinkSync,
@@ -20,27 +18,15 @@ import {
 import { join } from 'node:path'
 import { judgeHost } from '../../packages/fleet/src/index.js'
 import { parseStatusLine, statusCommands, type HostState } from '../../packages/remote/src/index.js'
+import { fileTree } from '../support/file-tree.js'
+import { requireTool } from '../support/system-tools.js'
 import { Site, runCommands } from './support/site.js'
 
 let site: Site
 const deployDir = () => site.deployDir
 const state = (name: string) => join(site.deployDir, '.deploy', name)
 
-/** Every entry under the deploy dir: type and mode, owner, size, mtime, ctime, link target. */
-function tree(): Record<string, string> {
-  const entries: Record<string, string> = {}
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name)
-      const stat = lstatSync(path, { bigint: true })
-      const link = stat.isSymbolicLink() ? readlinkSync(path) : ''
-      entries[path] = [stat.mode, stat.uid, stat.size, stat.mtimeNs, stat.ctimeNs, link].join(' ')
-      if (stat.isDirectory()) walk(path)
-    }
-  }
-  walk(site.root)
-  return entries
-}
+const tree = () => fileTree(site.root)
 
 /** Runs the probe as SSM would; checks it changed nothing and printed one short line. */
 async function probe(): Promise<{ state: HostState | undefined; stdout: string }> {
@@ -215,6 +201,32 @@ describe('the status probe', () => {
     } finally {
       renameSync(moved, deployDir())
     }
+  })
+})
+
+describe('the probe script', () => {
+  const shellcheck = (args: string[]) => {
+    const result = spawnSync(requireTool('shellcheck'), args, { encoding: 'utf8' })
+    return [result.status, result.stdout + result.stderr]
+  }
+
+  it('is shellcheck-clean, and so is its entry as POSIX sh (what SSM runs)', () => {
+    expect(shellcheck([join(import.meta.dirname, '../../packages/remote/status.sh')])).toEqual([
+      0,
+      '',
+    ])
+    const file = join(site.root, 'status-commands.sh')
+    writeFileSync(file, `${statusCommands('/opt/web').join('\n')}\n`)
+    try {
+      expect(shellcheck(['-s', 'sh', file])).toEqual([0, ''])
+    } finally {
+      unlinkSync(file)
+    }
+  })
+
+  it('refuses a deploy-dir the engine would refuse, naming the input', () => {
+    expect(() => statusCommands("/opt/web'; reboot; '")).toThrow(/input 'deploy-dir'/)
+    expect(() => statusCommands('/opt/../etc')).toThrow(/input 'deploy-dir'/)
   })
 })
 
