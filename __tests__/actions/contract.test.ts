@@ -46,7 +46,7 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
       size: '10',
     },
   ],
-  'resolve-environment': [{ rules: 'main => dev' }],
+  'resolve-environment': [{ rules: 'main => dev' }, { rules: 'main => dev', status: 'true' }],
   's3-upload': [
     { file: 'web.zip', bucket: 'my-bucket', app: 'web', environment: 'dev', version: 'v1' },
   ],

@@ -235,6 +235,7 @@ describe('deploy.yml as the local pipeline reads it', () => {
       status: 'success',
     })
     expect(ran.order).toEqual(['env', 'status'])
+    expect(ran.given.env).toMatchObject({ status: 'true', version: '' })
     expect(ran.given.status).toEqual({
       tags: CALLER['instance-tags'],
       environment: 'develop',
