@@ -8,6 +8,9 @@ import {
   appendFileSync,
   chmodSync,
   existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
   readFileSync,
   readlinkSync,
   renameSync,
@@ -176,6 +179,20 @@ describe('the status probe', () => {
     }
     // Released: the text stays in the file, but nobody holds the lock.
     expect((await probe()).state?.lock).toBeUndefined()
+  })
+
+  it("leaves out a running deploy's staging dir and links among the releases", async () => {
+    const releases = join(deployDir(), 'releases')
+    const [first] = readdirSync(releases)
+    mkdirSync(join(releases, '20261231T235959999Z-v9.0.0.partial'))
+    symlinkSync(join(releases, first!), join(releases, '20261231T235959998Z-v8.0.0'))
+    try {
+      const { state: read } = await probe()
+      expect(read?.releases.map(r => r.version)).toEqual(['v1.0.0', 'v2.0.0'])
+    } finally {
+      rmSync(join(releases, '20261231T235959999Z-v9.0.0.partial'), { recursive: true })
+      unlinkSync(join(releases, '20261231T235959998Z-v8.0.0'))
+    }
   })
 
   it('reports the live slot of blue-green', async () => {

@@ -136,7 +136,7 @@ main() {
   [[ $DIR =~ $PATH_RE && ! $DIR =~ (^|/)\.\.?(/|$) ]] ||
     report "\"problem\":$(json_text "deploy-dir $DIR is not an absolute, normalised path")"
   [[ -e $DIR || -L $DIR ]] || report '"deploy-dir":"missing"'
-  local problem
+  local problem dir
   for dir in "$DIR" "$DIR/.deploy" "$DIR/releases"; do
     [[ $dir != "$DIR" && ! -e $dir && ! -L $dir ]] && continue
     problem=$(untrusted "$dir")
@@ -160,7 +160,8 @@ main() {
   for dir in "${all[@]:first}"; do
     id=${dir%/}
     id=${id##*/}
-    [[ $id =~ $RELEASE_ID_RE && ! -L ${dir%/} ]] || continue
+    # Staging (.partial) and half-pruned (.pruning) dirs of a running deploy are not releases.
+    [[ $id =~ $RELEASE_ID_RE && $id != *.partial && $id != *.pruning && ! -L ${dir%/} ]] || continue
     releases+="${releases:+,}{\"release\":$(json_text "$id"),\"status\":$(json_text "${STATUS[$id]:-}")}"
   done
   fields+=",\"releases\":[$releases]"
