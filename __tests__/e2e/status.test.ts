@@ -228,4 +228,16 @@ describe('status on a fleet of four', () => {
     expect(byId(plain)[DRIFTED]).toMatchObject({ state: 'ok', drift: null })
     expect(pageText(plain.summary)).toContain("No desired version (input 'bucket' is empty)")
   })
+
+  it('reports a fleet whose agents are all offline, and fails on none of them', async () => {
+    for (const id of IDS) sandbox.fleet.require(id).setAgentOffline(true)
+    try {
+      const run = await status({})
+      expect([run.exitCode, run.errors]).toEqual([0, []])
+      expect(run.outputs).toMatchObject({ count: '4', offline: '4' })
+      expect(Object.values(byId(run)).map(h => h.state)).toEqual(IDS.map(() => 'offline'))
+    } finally {
+      for (const id of IDS.slice(0, 3)) sandbox.fleet.require(id).setAgentOffline(false)
+    }
+  })
 })

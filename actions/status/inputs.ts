@@ -97,7 +97,8 @@ export function getInputs(source: InputSource = envInputSource()): StatusInputs 
       ...selection,
       requireSsmOnline: true,
       offline: 'skip',
-      minCount: 1,
+      // Hosts that are all offline are still reported; finding none at all is an error.
+      minCount: 0,
       maxCount: 0,
     },
     deployDir,

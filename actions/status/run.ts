@@ -142,7 +142,7 @@ export function failure(result: StatusResult): unknown {
   )
   if (bad.length === 0) return undefined
   return new ReportedFailure(
-    `${bad.length} of ${result.hosts.length} host(s) are not on the desired version ${result.desiredVersion}: ` +
+    `${bad.length} of ${result.hosts.length} host(s) drifted from the desired version ${result.desiredVersion} or could not be read: ` +
       bad.map(h => `${h.instanceId} ${h.state}${h.reason ? ` (${h.reason})` : ''}`).join('; '),
   )
 }
