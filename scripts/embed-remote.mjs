@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Embeds the host scripts of packages/remote (engine.sh, bootstrap.sh) into generated modules
-// under packages/remote/src, so they travel inside each action bundle instead of being read
-// from disk at run time. Run it after editing either script; a test fails when they differ.
+// Embeds the host scripts of packages/remote (engine.sh, bootstrap.sh, status.sh) into generated
+// modules under packages/remote/src, so they travel inside each action bundle instead of being
+// read from disk at run time. Run it after editing any of them; a test fails when they differ.
 // Usage: node scripts/embed-remote.mjs [--check]   (--check: exit 1 if a module is stale)
 import { readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -21,6 +21,12 @@ const EMBEDDED = [
     module: 'bootstrap-script.generated.ts',
     name: 'BOOTSTRAP_SCRIPT',
     doc: 'The host bootstrap (POSIX sh) before its settings, embedded at build time.',
+  },
+  {
+    script: 'status.sh',
+    module: 'status-script.generated.ts',
+    name: 'STATUS_SCRIPT',
+    doc: 'The read-only host status probe (bash), embedded at build time.',
   },
 ]
 

@@ -53,7 +53,7 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
       size: '10',
     },
   ],
-  'resolve-environment': [{ rules: 'main => dev' }],
+  'resolve-environment': [{ rules: 'main => dev' }, { rules: 'main => dev', status: 'true' }],
   's3-upload': [
     { file: 'web.zip', bucket: 'my-bucket', app: 'web', environment: 'dev', version: 'v1' },
   ],
@@ -66,6 +66,10 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
       'target-group-arns':
         'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
     },
+  ],
+  status: [
+    { 'app-name': 'web' },
+    { 'app-name': 'web', environment: 'dev', bucket: 'my-bucket', 'fail-on-drift': 'true' },
   ],
   summary: [
     {},

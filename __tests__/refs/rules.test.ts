@@ -167,6 +167,21 @@ describe('resolveEnvironment with the seeds mappings', () => {
     )
   })
 
+  it('lets a status run pick any environment the rules name, as a rollback may', () => {
+    expect(resolve('refs/heads/master', { environment: 'prod', status: true })).toMatchObject({
+      environment: 'prod',
+      deploy: true,
+      isProduction: true,
+      matchedRule: 'environment input',
+    })
+    expect(() => resolve('refs/heads/master', { environment: 'prod', status: false })).toThrow(
+      "without input 'version' (a rollback or redeploy) or 'status' may only pick",
+    )
+    expect(() => resolve('refs/heads/master', { environment: 'prdo', status: true })).toThrow(
+      `"prdo" is not an environment the rules name`,
+    )
+  })
+
   it('checks the version that lets an environment be chosen', () => {
     expect(() =>
       resolve('refs/heads/master', { environment: 'prod', version: 'v1;reboot' }),

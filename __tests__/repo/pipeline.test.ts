@@ -109,6 +109,7 @@ describe('deploy.yml as the local pipeline reads it', () => {
       'deploy/verify-health',
       'deploy/record-release',
       'deploy/summary',
+      'status/status',
     ])
   })
 
@@ -158,7 +159,12 @@ describe('deploy.yml as the local pipeline reads it', () => {
 
   it('a push: builds, then deploys the built version in mode deploy', async () => {
     const ran = await run()
-    expect(results(ran)).toEqual({ resolve: 'success', build: 'success', deploy: 'success' })
+    expect(results(ran)).toEqual({
+      resolve: 'success',
+      build: 'success',
+      deploy: 'success',
+      status: 'skipped',
+    })
     expect(ran.given.zip).toMatchObject({
       version: BUILT,
       'artifact-name': 'release-zip',
@@ -191,14 +197,24 @@ describe('deploy.yml as the local pipeline reads it', () => {
       'rollback-workflow': GITHUB.workflow_ref,
       'previous-version': 'v0.9.0',
     })
-    expect(ran.run.outputs).toEqual({ environment: 'develop', version: BUILT, status: 'success' })
+    expect(ran.run.outputs).toEqual({
+      environment: 'develop',
+      version: BUILT,
+      status: 'success',
+      instances: '',
+    })
     expect(ran.run.jobs.deploy?.environment).toBe('develop')
     expect(ran.run.jobs.deploy?.name).toBe('deploy develop')
   })
 
   it('a rollback dispatch: skips the build; s3-upload gets no artifact and checks the version', async () => {
     const ran = await run({ inputs: { version: 'v0.0.7', environment: 'develop' } })
-    expect(results(ran)).toEqual({ resolve: 'success', build: 'skipped', deploy: 'success' })
+    expect(results(ran)).toEqual({
+      resolve: 'success',
+      build: 'skipped',
+      deploy: 'success',
+      status: 'skipped',
+    })
     expect(ran.order).not.toContain('version')
     expect(ran.given.env).toMatchObject({ version: 'v0.0.7', environment: 'develop' })
     expect(ran.given.upload).toMatchObject({
@@ -212,9 +228,45 @@ describe('deploy.yml as the local pipeline reads it', () => {
     expect(ran.run.outputs.version).toBe('v0.0.7')
   })
 
+  it('a status dispatch: builds and deploys nothing; the status job reads the environment', async () => {
+    const instances = '[{"instance-id":"i-1","state":"drifted"}]'
+    const ran = await run({
+      inputs: { status: 'true', 'deploy-dir': '/srv/{app}' },
+      outputs: { status: { instances } },
+    })
+    expect(results(ran)).toEqual({
+      resolve: 'success',
+      build: 'skipped',
+      deploy: 'skipped',
+      status: 'success',
+    })
+    expect(ran.order).toEqual(['env', 'status'])
+    expect(ran.given.env).toMatchObject({ status: 'true', version: '' })
+    expect(ran.given.status).toEqual({
+      tags: CALLER['instance-tags'],
+      environment: 'develop',
+      'app-name': 'hello',
+      'deploy-dir': '/srv/{app}',
+      bucket: 'artifacts',
+      'role-to-assume': CALLER['role-to-assume'],
+      'aws-region': 'eu-west-1',
+    })
+    expect(ran.run.jobs.status?.environment).toBe('develop')
+    expect(ran.run.jobs.status?.name).toBe('status develop')
+    expect(ran.run.outputs).toMatchObject({ instances, status: '' })
+    // Not even a rollback dispatch with status deploys.
+    const both = await run({ inputs: { status: 'true', version: 'v0.0.7' } })
+    expect(results(both)).toMatchObject({ build: 'skipped', deploy: 'skipped', status: 'success' })
+  })
+
   it('a ref no rule matches: neither builds nor deploys', async () => {
     const ran = await run({ outputs: { env: { environment: '', deploy: 'false' } } })
-    expect(results(ran)).toEqual({ resolve: 'success', build: 'skipped', deploy: 'skipped' })
+    expect(results(ran)).toEqual({
+      resolve: 'success',
+      build: 'skipped',
+      deploy: 'skipped',
+      status: 'skipped',
+    })
     expect(ran.run.outputs.status).toBe('')
   })
 
@@ -295,19 +347,34 @@ describe('deploy.yml as the local pipeline reads it', () => {
 
   it('a failed build deploys nothing', async () => {
     const ran = await run({ fail: ['zip'] })
-    expect(results(ran)).toEqual({ resolve: 'success', build: 'failure', deploy: 'skipped' })
+    expect(results(ran)).toEqual({
+      resolve: 'success',
+      build: 'failure',
+      deploy: 'skipped',
+      status: 'skipped',
+    })
   })
 
   it('a run cancelled during the build deploys nothing', async () => {
     const ran = await run({ cancelAfter: 'version' })
     expect(ran.order).toEqual(['env', '__actions_checkout', 'version'])
-    expect(results(ran)).toEqual({ resolve: 'success', build: 'cancelled', deploy: 'skipped' })
+    expect(results(ran)).toEqual({
+      resolve: 'success',
+      build: 'cancelled',
+      deploy: 'skipped',
+      status: 'skipped',
+    })
   })
 
   it('a rollback cancelled before its deploy job deploys nothing (!cancelled(), not always())', async () => {
     const ran = await run({ inputs: { version: 'v0.0.7' }, cancelAfter: 'env' })
     expect(ran.order).toEqual(['env'])
-    expect(results(ran)).toEqual({ resolve: 'success', build: 'skipped', deploy: 'skipped' })
+    expect(results(ran)).toEqual({
+      resolve: 'success',
+      build: 'skipped',
+      deploy: 'skipped',
+      status: 'skipped',
+    })
   })
 
   it('types the boolean inputs: "false" is false, anything else not a boolean is an error', async () => {

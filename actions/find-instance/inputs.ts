@@ -4,7 +4,8 @@ import {
   readAwsInputs,
   type AwsInputs,
 } from '../../packages/github/src/index.js'
-import { parseTagFilters, type DiscoveryOptions } from '../../packages/fleet/src/index.js'
+import type { DiscoveryOptions } from '../../packages/fleet/src/index.js'
+import { DEFAULT_STATES, readInstanceSelection } from '../shared/discovery-inputs.js'
 
 /** find-instance's inputs, parsed and checked. */
 export interface FindInstanceInputs {
@@ -20,7 +21,7 @@ export interface FindInstanceInputs {
 
 /** The defaults of find-instance's inputs by name, as action.yml declares them. */
 export const INPUT_DEFAULTS = {
-  states: ['running'],
+  states: DEFAULT_STATES,
   'require-ssm-online': true,
   offline: 'fail',
   'min-count': 1,
@@ -33,12 +34,7 @@ export function getInputs(source: InputSource = envInputSource()): FindInstanceI
   const inputs = new Inputs(source)
   const d = INPUT_DEFAULTS
   const discovery: DiscoveryOptions = {
-    tags: parseTagFilters(inputs.lines('tags'), {
-      environment: inputs.optional('environment'),
-      app: inputs.optional('app-name'),
-    }),
-    instanceIds: inputs.list('instance-ids'),
-    states: inputs.list('states', [...d.states]),
+    ...readInstanceSelection(inputs),
     requireSsmOnline: inputs.boolean('require-ssm-online', d['require-ssm-online']),
     offline: inputs.enum('offline', ['fail', 'skip'], d.offline),
     minCount: inputs.integer('min-count', d['min-count'], { min: 0, max: 10_000 }),

@@ -193,12 +193,18 @@ export interface Discovery {
   skipped: FoundInstance[]
 }
 
+/** Why an instance cannot receive SSM commands, for a person, without naming it. */
+export function offlineReason(instance: FoundInstance): string {
+  return instance.pingStatus === 'NotRegistered'
+    ? 'not registered with SSM (agent not installed, or no instance profile with AmazonSSMManagedInstanceCore)'
+    : `SSM ping status ${instance.pingStatus} (is the agent running and can it reach SSM?)`
+}
+
 /** Why an instance cannot receive SSM commands, for a person. */
 export function describeOffline(instance: FoundInstance): string {
   const who = `${instance.id} (${instance.name || 'no Name'})`
-  return instance.pingStatus === 'NotRegistered'
-    ? `${who} is not registered with SSM (agent not installed, or no instance profile with AmazonSSMManagedInstanceCore)`
-    : `${who} has SSM ping status ${instance.pingStatus} (is the agent running and can it reach SSM?)`
+  const verb = instance.pingStatus === 'NotRegistered' ? 'is' : 'has'
+  return `${who} ${verb} ${offlineReason(instance)}`
 }
 
 /**

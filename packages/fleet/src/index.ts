@@ -4,6 +4,7 @@
 export * from './command.js'
 export * from './deploy.js'
 export * from './discover.js'
+export * from './inspect.js'
 export * from './status.js'
 export * from './target-groups.js'
 export * from './verdict.js'

@@ -21,6 +21,11 @@ export interface ResolveOptions {
    * environment that the rules do not give this ref.
    */
   version?: string | undefined
+  /**
+   * A read-only status run (deploy.yml's status mode): like `version`, it lets `environment`
+   * pick any environment the rules name, since it deploys nothing.
+   */
+  status?: boolean | undefined
   /** Environment names that count as production, compared case-insensitively. */
   production: readonly string[]
   onNoMatch: 'skip' | 'fail'
@@ -53,18 +58,21 @@ export function resolveEnvironment(options: ResolveOptions, logger?: Logger): Re
   if (options.environment !== undefined) {
     const environment = chosenEnvironment(rules, options.environment)
     const rule = matchRule(rules, ref, environment)
-    if (options.version === undefined && rule === undefined) {
+    const override =
+      options.version !== undefined
+        ? `version ${describeValue(options.version)}`
+        : options.status
+          ? 'a status run, which deploys nothing'
+          : undefined
+    if (override === undefined && rule === undefined) {
       throw new ConfigurationError(
         `input 'environment': ${describeValue(options.environment)} is not allowed for ` +
           `${describeRef(ref)}: no rule for '${environment}' matches it, and an explicit ` +
-          "environment without input 'version' (a rollback or redeploy) may only pick what " +
+          "environment without input 'version' (a rollback or redeploy) or 'status' may only pick what " +
           `the rules allow; the rules are: ${listRules(rules)}`,
       )
     }
-    const why =
-      options.version === undefined
-        ? `rule on line ${rule?.line}: ${rule?.text}`
-        : `version ${describeValue(options.version)}`
+    const why = override ?? `rule on line ${rule?.line}: ${rule?.text}`
     logger?.info(
       `Environment '${environment}' was chosen by the 'environment' input (ref ${describeValue(ref.ref)}, ${why}).`,
     )

@@ -115,6 +115,11 @@ function absolutePath(input: string, value: string): string {
   return value
 }
 
+/** Input `deploy-dir`: an absolute, normalised path (the engine's and the status probe's rule). */
+export function validateDeployDir(value: string): string {
+  return absolutePath('deploy-dir', value)
+}
+
 function relativePath(input: string, value: string): string {
   const body = value.endsWith('/') ? value.slice(0, -1) : value
   const segments = body.split('/')
@@ -380,7 +385,7 @@ export function engineVariables(options: RemoteOptions): Record<string, string> 
   }
   return {
     EC2D_MODE: mode,
-    EC2D_DEPLOY_DIR: absolutePath('deploy-dir', options.deployDir),
+    EC2D_DEPLOY_DIR: validateDeployDir(options.deployDir),
     EC2D_APP_NAME: appName,
     EC2D_VERSION: version,
     EC2D_ENVIRONMENT: environment,
