@@ -51,7 +51,15 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
     { file: 'web.zip', bucket: 'my-bucket', app: 'web', environment: 'dev', version: 'v1' },
   ],
   'ssm-deploy': [{ 'instance-ids': INSTANCE, 'app-name': 'web' }],
-  summary: [{}, { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' }],
+  summary: [
+    {},
+    { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' },
+    {
+      waves: '[{"wave":1,"instances":["i-1"],"outcome":"passed"}]',
+      'rollback-versions':
+        '[{"version":"v1.0.0","deployed-at":"2026-12-01T10:50:03Z"},{"version":"v1;x"}]',
+    },
+  ],
   'verify-health': [
     { urls: 'https://example.com/health' },
     { via: 'ssm', 'instance-ids': INSTANCE, command: 'true' },
