@@ -4,7 +4,11 @@
 // warning.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import type { PolicyStatement } from '../../dev/aws-sandbox/src/index.js'
-import { startSandboxWithOidc, type SandboxWithOidc } from '../support/sandbox-with-oidc.js'
+import {
+  roleOnlyEnv,
+  startSandboxWithOidc,
+  type SandboxWithOidc,
+} from '../support/sandbox-with-oidc.js'
 import { APP, BUCKET, IAM_SANDBOX, REGION, deployRole, deployRoleArn } from '../iam/templates.js'
 import { runBundledAction } from '../support/bundled-action.js'
 
@@ -51,14 +55,7 @@ const recordAs = (role: string, version: string) =>
       'role-to-assume': role,
       'aws-region': REGION,
     },
-    env: {
-      ...sandbox.env,
-      AWS_ACCESS_KEY_ID: undefined,
-      AWS_SECRET_ACCESS_KEY: undefined,
-      GITHUB_REPOSITORY: 'octo-org/octo-repo',
-      GITHUB_RUN_ID: '1234567890',
-      GITHUB_SHA: 'c0ffee0000000000000000000000000000000004',
-    },
+    env: { ...roleOnlyEnv(sandbox), GITHUB_SHA: 'c0ffee0000000000000000000000000000000004' },
   })
 
 describe('record-release as a deploy role', () => {

@@ -21,18 +21,19 @@ const results = JSON.stringify([
   },
 ])
 
+/** A deploy of v2 over v1 to develop, with the rollback line's workflow. */
+const DEPLOYED = {
+  status: 'success',
+  environment: 'develop',
+  version: 'v2',
+  'previous-version': 'v1',
+  'deploy-results': results,
+  'rollback-workflow': 'octo-org/octo-repo/.github/workflows/deploy-web.yml@refs/heads/main',
+}
+
 describe('summary, bundled, as the runner runs it', () => {
   it('writes the job summary and the markdown output', async () => {
-    const run = await runBundledAction('summary', {
-      inputs: {
-        status: 'success',
-        environment: 'develop',
-        version: 'v2',
-        'previous-version': 'v1',
-        'deploy-results': results,
-        'rollback-workflow': 'octo-org/octo-repo/.github/workflows/deploy-web.yml@refs/heads/main',
-      },
-    })
+    const run = await runBundledAction('summary', { inputs: DEPLOYED })
     expect(run.exitCode).toBe(0)
     expect(run.summary).toContain('## ✅ Deploy of v2 to develop succeeded')
     expect(run.summary).toContain('**Live now:** <code>v2</code> (before: <code>v1</code>)')
@@ -101,16 +102,7 @@ describe('summary, bundled, as the runner runs it', () => {
       { version: 'v0.9', 'deployed-at': '2026-11-29T08:00:00Z' },
     ])
     const run = await runBundledAction('summary', {
-      inputs: {
-        status: 'success',
-        environment: 'develop',
-        version: 'v2',
-        'previous-version': 'v1',
-        'deploy-results': results,
-        waves,
-        'rollback-workflow': 'octo-org/octo-repo/.github/workflows/deploy-web.yml@refs/heads/main',
-        'rollback-versions': rollbackVersions,
-      },
+      inputs: { ...DEPLOYED, waves, 'rollback-versions': rollbackVersions },
     })
     expect(run.exitCode).toBe(0)
     expect(run.warnings).toEqual([])
