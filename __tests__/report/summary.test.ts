@@ -465,7 +465,7 @@ describe('the rollout in waves', () => {
     expect(text).not.toContain('i-x')
   })
 
-  it('keeps a rollout of many waves short: runs of waves that passed share a row', () => {
+  it('keeps a rollout of many waves short: runs of waves that passed or never started share a row', () => {
     const waves = Array.from({ length: 500 }, (_, i) => ({
       wave: i + 1,
       instances: ids(i, 1),
@@ -474,14 +474,25 @@ describe('the rollout in waves', () => {
       durationMs: 1000,
       outcome: i < 299 ? 'passed' : i === 299 ? 'failed' : 'not-started',
     }))
-    const rows = tableRows(page({ status: 'rolled-back', waves }).html)
-    expect(rows.slice(0, 3)).toEqual([
+    expect(tableRows(page({ status: 'rolled-back', waves }).html)).toEqual([
       ['Wave', 'Hosts', 'Result', 'Took'],
       ['1–299', '299', '✅ passed: 299 succeeded', '299.0 s'],
       ['300', `1: ${ids(299, 1)[0]}`, '❌ failed: 0 succeeded, 1 failed', '1.0 s'],
+      ['301–500', '200', '⏸️ not started', '—'],
     ])
-    // The waves that never started are listed: a reader sees which hosts kept the old release.
-    expect(rows).toHaveLength(3 + 200)
+  })
+
+  it('shows at most 200 rows of waves, however many the input holds', () => {
+    const waves = Array.from({ length: 50_000 }, (_, i) => ({
+      wave: i + 1,
+      instances: [HOSTILE.repeat(20)],
+      outcome: i % 2 ? 'failed' : 'passed',
+    }))
+    const markdown = renderSummary({ status: 'failed', waves })
+    const { html, text } = renderSummaryHtml(markdown)
+    expect(tableRows(html)).toHaveLength(201)
+    expect(text).toContain('49800 more rows are not shown.')
+    expect(Buffer.byteLength(markdown)).toBeLessThan(SUMMARY_LIMIT_BYTES)
   })
 })
 

@@ -5,8 +5,12 @@ import type { WaveResult } from './results.js'
 
 /** Instance ids are listed in a wave's row up to this many; more are only counted. */
 const WAVE_IDS_SHOWN = 3
-/** Past this many waves, runs of waves that passed share one row. */
+/** Past this many waves, runs of waves that passed, or never started, share one row. */
 const WAVE_ROWS = 30
+/** Rows shown at most, so that no `waves` input can outgrow the summary. */
+const ROW_LIMIT = 200
+/** Outcomes whose runs of waves share a row. */
+const MERGED = new Set(['passed', 'not-started'])
 
 const OUTCOMES: Record<string, string> = {
   passed: '✅ passed',
@@ -41,17 +45,21 @@ function resultCell(wave: WaveResult): string {
     succeeded !== undefined ? `${succeeded} succeeded` : undefined,
     failed ? `${failed} failed` : undefined,
   ].filter(Boolean)
-  return `${words}: ${counts.join(', ')}`
+  return counts.length > 0 ? `${words}: ${counts.join(', ')}` : words
 }
 
-/** A row standing for waves `first`–`last` that all passed. */
-function passedRunRow(run: WaveResult[]): string {
-  const first = run[0]?.wave
-  const last = run.at(-1)?.wave
-  const hosts = run.reduce((sum, w) => sum + (instancesOf(w)?.length ?? 0), 0)
-  const succeeded = run.reduce((sum, w) => sum + (wholeNumber(w.succeeded) ?? 0), 0)
-  const took = run.reduce((sum, w) => sum + (wholeNumber(w.durationMs) ?? 0), 0)
-  return `| ${first}–${last} | ${hosts} | ✅ passed: ${succeeded} succeeded | ${formatDuration(took)} |`
+/** A row standing for waves `first`–`last`, all with the same outcome. */
+function runRow(run: WaveResult[]): string {
+  const sum = (value: (w: WaveResult) => number | undefined) =>
+    run.reduce((total, w) => total + (value(w) ?? 0), 0)
+  const passed = run[0]?.outcome === 'passed'
+  const merged: WaveResult = {
+    instances: run.flatMap(w => instancesOf(w) ?? []),
+    outcome: run[0]?.outcome,
+    ...(passed ? { succeeded: sum(w => wholeNumber(w.succeeded)) } : {}),
+  }
+  const took = passed ? formatDuration(sum(w => wholeNumber(w.durationMs))) : '—'
+  return `| ${run[0]?.wave}–${run.at(-1)?.wave} | ${hostsCell(merged)} | ${resultCell(merged)} | ${took} |`
 }
 
 function waveRows(waves: WaveResult[]): string[] {
@@ -61,16 +69,14 @@ function waveRows(waves: WaveResult[]): string[] {
   const rows: string[] = []
   let run: WaveResult[] = []
   const flush = () => {
-    if (run.length >= 3) rows.push(passedRunRow(run))
+    if (run.length >= 3) rows.push(runRow(run))
     else rows.push(...run.map(row))
     run = []
   }
   for (const wave of waves) {
-    if (wave.outcome === 'passed') run.push(wave)
-    else {
-      flush()
-      rows.push(row(wave))
-    }
+    if (run.length > 0 && run[0]?.outcome !== wave.outcome) flush()
+    if (MERGED.has(String(wave.outcome))) run.push(wave)
+    else rows.push(row(wave))
   }
   flush()
   return rows
@@ -103,8 +109,16 @@ export function wavesSection(input: readonly WaveResult[] | undefined): string[]
   const revert = entries.find(w => w.wave === 0)
   if (waves.length <= 1 && revert === undefined) return []
   const lines = ['### Waves', '']
-  if (waves.length > 0)
-    lines.push('| Wave | Hosts | Result | Took |', '|---|---|---|---|', ...waveRows(waves), '')
+  const rows = waveRows(waves)
+  if (rows.length > 0)
+    lines.push(
+      '| Wave | Hosts | Result | Took |',
+      '|---|---|---|---|',
+      ...rows.slice(0, ROW_LIMIT),
+      '',
+    )
+  if (rows.length > ROW_LIMIT)
+    lines.push(`_${rows.length - ROW_LIMIT} more rows are not shown._`, '')
   if (revert) lines.push(revertLine(revert, waves), '')
   return lines
 }
