@@ -1,4 +1,4 @@
-import { VERSION_RULE, escapeHtml } from '../../kit/src/index.js'
+import { VERSION_RULE, escapeHtml, fitsRule } from '../../kit/src/index.js'
 import { RESULT_PREFIX, describeExitCode } from '../../remote/src/index.js'
 import { liveFleet, liveVersionOf, wasRolledBack, type LiveFleet } from './live.js'
 import { code, formatDuration, text } from './markdown.js'
@@ -218,8 +218,7 @@ function rollbackSection(input: SummaryInput, fleet: LiveFleet): string[] {
   const target = parseDispatchTarget(input.rollbackWorkflow)
   const command =
     target && input.environment ? rollbackCommand(target, input.environment, previous) : undefined
-  const safeVersion =
-    previous.length <= VERSION_RULE.maxLength && VERSION_RULE.pattern.test(previous)
+  const safeVersion = fitsRule(previous, VERSION_RULE)
   if (command) {
     lines.push(
       `To put ${code(previous)} back on ${text(input.environment)}:`,
