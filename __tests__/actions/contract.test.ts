@@ -75,6 +75,11 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
     {},
     { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' },
     { 'notify-webhook': 'https://hooks.example.com/services/x', 'app-name': 'web' },
+    {
+      waves: '[{"wave":1,"instances":["i-1"],"outcome":"passed"}]',
+      'rollback-versions':
+        '[{"version":"v1.0.0","deployed-at":"2026-12-01T10:50:03Z"},{"version":"v1;x"}]',
+    },
   ],
   'verify-health': [
     { urls: 'https://example.com/health' },

@@ -2,7 +2,11 @@
 // (the shipped templates filled in for dev): it reaches dev hosts, and AWS refuses it a prod
 // host before anything is sent there.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { startSandboxWithOidc, type SandboxWithOidc } from '../support/sandbox-with-oidc.js'
+import {
+  roleOnlyEnv,
+  startSandboxWithOidc,
+  type SandboxWithOidc,
+} from '../support/sandbox-with-oidc.js'
 import {
   ACCOUNT_ID,
   APP,
@@ -49,14 +53,7 @@ const deployAsDev = (host: string) =>
       'aws-region': REGION,
       timeout: '1m',
     },
-    env: {
-      ...sandbox.env,
-      AWS_ACCESS_KEY_ID: undefined,
-      AWS_SECRET_ACCESS_KEY: undefined,
-      GITHUB_REPOSITORY: 'octo-org/octo-repo',
-      GITHUB_RUN_ID: '1234567890',
-      GITHUB_RUN_ATTEMPT: '1',
-    },
+    env: { ...roleOnlyEnv(sandbox), GITHUB_RUN_ATTEMPT: '1' },
   })
 
 const commandsTo = (host: string) =>

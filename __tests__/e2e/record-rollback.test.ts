@@ -66,8 +66,8 @@ function deploy(version: string, mode: string, upload: Record<string, string>) {
   })
 }
 
-/** The deploy job of the pipeline for a fresh build: upload, deploy, record. */
-async function release(version: string): Promise<string> {
+/** The deploy job of the pipeline for a fresh build: upload, deploy, record, summary. */
+async function release(version: string): Promise<{ sha256: string; summary: string }> {
   const zip = join(site.root, `${version}.zip`)
   const sha256 = writeZip(zip, sampleEntries(version))
   const upload = succeeded(
@@ -75,7 +75,7 @@ async function release(version: string): Promise<string> {
   )
   const deployed = await deploy(version, 'deploy', upload)
   succeeded(deployed)
-  succeeded(
+  const recorded = succeeded(
     await runBundledAction('record-release', {
       env: env(),
       inputs: {
@@ -88,13 +88,38 @@ async function release(version: string): Promise<string> {
       },
     }),
   )
-  return sha256
+  const summary = await runBundledAction('summary', {
+    env: env(),
+    inputs: {
+      status: deployed.outputs.status ?? '',
+      environment: COMMON.environment,
+      version,
+      'previous-version': deployed.outputs['previous-version'] ?? '',
+      'deploy-results': deployed.outputs.results ?? '',
+      'rollback-workflow': 'acme/app/.github/workflows/deploy.yml@refs/heads/main',
+      'rollback-versions': recorded['rollback-versions'] ?? '',
+    },
+  })
+  expect(summary.warnings).toEqual([])
+  return { sha256, summary: summary.summary }
 }
 
 it('a rollback to an overwritten object fails on the host, which keeps serving', async () => {
-  const v1Sha = await release('v1.0.0')
+  const v1 = await release('v1.0.0')
+  expect(v1.summary).not.toContain('Roll back')
+  const v1Sha = v1.sha256
   await release('v1.1.0')
-  expect(await site.servingVersion()).toBe('v1.1.0')
+  const v3 = await release('v1.2.0')
+  expect(await site.servingVersion()).toBe('v1.2.0')
+  // v1.1.0 has the roll back line; the picker below it offers v1.0.0, as record-release listed it.
+  expect(v3.summary).toContain('-f environment=develop -f version=v1.1.0')
+  expect(v3.summary).toContain('1 other version deployed to develop before')
+  expect(v3.summary).toMatch(
+    /<code>v1\.0\.0<\/code>, deployed \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n\n```sh\n/,
+  )
+  expect(v3.summary).toContain(
+    'gh workflow run deploy.yml --repo acme/app --ref main -f environment=develop -f version=v1.0.0',
+  )
 
   // The attacker replaces v1.0.0's object with a release of their own, of the same size and
   // with no sha256 metadata (before records, the lookup then hashed whatever was stored).
@@ -114,5 +139,5 @@ it('a rollback to an overwritten object fails on the host, which keeps serving',
   expect(rollback.exitCode).toBe(1)
   expect(rollback.outputs.status).toBe('failed')
   expect(rollback.stdout).toContain(`artifact sha256 mismatch: expected ${v1Sha}, got ${evilSha}`)
-  expect(await site.servingVersion()).toBe('v1.1.0')
+  expect(await site.servingVersion()).toBe('v1.2.0')
 }, 600_000)

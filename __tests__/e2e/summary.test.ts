@@ -21,18 +21,19 @@ const results = JSON.stringify([
   },
 ])
 
+/** A deploy of v2 over v1 to develop, with the rollback line's workflow. */
+const DEPLOYED = {
+  status: 'success',
+  environment: 'develop',
+  version: 'v2',
+  'previous-version': 'v1',
+  'deploy-results': results,
+  'rollback-workflow': 'octo-org/octo-repo/.github/workflows/deploy-web.yml@refs/heads/main',
+}
+
 describe('summary, bundled, as the runner runs it', () => {
   it('writes the job summary and the markdown output', async () => {
-    const run = await runBundledAction('summary', {
-      inputs: {
-        status: 'success',
-        environment: 'develop',
-        version: 'v2',
-        'previous-version': 'v1',
-        'deploy-results': results,
-        'rollback-workflow': 'octo-org/octo-repo/.github/workflows/deploy-web.yml@refs/heads/main',
-      },
-    })
+    const run = await runBundledAction('summary', { inputs: DEPLOYED })
     expect(run.exitCode).toBe(0)
     expect(run.summary).toContain('## ✅ Deploy of v2 to develop succeeded')
     expect(run.summary).toContain('**Live now:** <code>v2</code> (before: <code>v1</code>)')
@@ -74,6 +75,68 @@ describe('summary, bundled, as the runner runs it', () => {
     expect(run.summary).toContain('## ❌ Deploy failed')
     expect(run.warnings.join('\n')).toContain(
       `input 'deploy-results': "{not json" is not a JSON array`,
+    )
+  })
+
+  it('shows the waves and the versions to roll back to, from the outputs as the workflow passes them', async () => {
+    const waves = JSON.stringify([
+      {
+        wave: 1,
+        instances: ['i-0123456789abcdef0'],
+        succeeded: 1,
+        failed: 0,
+        'duration-ms': 812,
+        outcome: 'passed',
+      },
+      {
+        wave: 2,
+        instances: ['i-1', 'i-2'],
+        succeeded: 2,
+        failed: 0,
+        'duration-ms': 1500,
+        outcome: 'passed',
+      },
+    ])
+    const rollbackVersions = JSON.stringify([
+      { version: 'v1', 'deployed-at': '2026-11-30T10:50:03Z' },
+      { version: 'v0.9', 'deployed-at': '2026-11-29T08:00:00Z' },
+    ])
+    const run = await runBundledAction('summary', {
+      inputs: { ...DEPLOYED, waves, 'rollback-versions': rollbackVersions },
+    })
+    expect(run.exitCode).toBe(0)
+    expect(run.warnings).toEqual([])
+    expect(run.summary).toContain(
+      '| 1 | 1: <code>i-0123456789abcdef0</code> | ✅ passed: 1 succeeded | 812 ms |',
+    )
+    expect(run.summary).toContain(
+      '| web-1 <code>i-0123456789abcdef0</code> | ✅ deployed | <code>v1</code> → <code>v2</code> | 900 ms |',
+    )
+    // v1 has the roll back line above; the picker offers the other recorded version.
+    expect(run.summary).toContain(
+      '<code>v0.9</code>, deployed 2026-11-29 08:00:00 UTC\n\n```sh\n' +
+        'gh workflow run deploy-web.yml --repo octo-org/octo-repo --ref main -f environment=develop -f version=v0.9\n```',
+    )
+  })
+
+  it('warns about broken waves and versions it refuses, and still writes the summary', async () => {
+    const run = await runBundledAction('summary', {
+      inputs: {
+        status: 'success',
+        environment: 'develop',
+        waves: '{"wave":1}',
+        'rollback-versions': JSON.stringify([{ version: 'v1;touch /tmp/x' }, { version: 'v0.9' }]),
+        'rollback-workflow': 'deploy-web.yml',
+      },
+    })
+    expect(run.exitCode).toBe(0)
+    expect(run.warnings).toEqual([
+      `input 'waves': "{\\"wave\\":1}" is not a JSON array; it is left out of the summary`,
+      `input 'rollback-versions': version "v1;touch /tmp/x" is not valid: start with a letter or digit, then use letters, digits, '.', '_', '-' and '+'; it is left out of the summary`,
+    ])
+    expect(run.summary).not.toContain('touch')
+    expect(run.summary).toContain(
+      'gh workflow run deploy-web.yml -f environment=develop -f version=v0.9',
     )
   })
 

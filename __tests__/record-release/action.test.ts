@@ -87,6 +87,8 @@ describe('record-release from its bundle', () => {
     const key = result.outputs['record-key'] ?? ''
     expect(key).toMatch(/^web\/prod\/deployments\/\d{8}T\d{6}Z-v1\.0\.0\.json$/)
     expect(result.outputs.recorded).toBe('true')
+    // The only version recorded is the one now live: there is nothing to roll back to.
+    expect(result.outputs['rollback-versions']).toBe('[]')
     const body = JSON.parse(
       await cli(['s3', 'cp', '--only-show-errors', `s3://${BUCKET}/${key}`, '-']),
     )
@@ -114,6 +116,36 @@ describe('record-release from its bundle', () => {
     expect(await listed('web/prod/deployments/')).toHaveLength(2)
   })
 
+  it('lists the versions a rollback may use: each once, newest first, without the one just deployed', async () => {
+    const earlier = [
+      ['20261101T080000Z', 'v1.0.0'],
+      ['20261101T080001Z', 'v1.1.0'],
+      ['20261101T080002Z', 'v1.2.0'],
+      ['20261101T080003Z', 'v1.0.0'],
+    ]
+    for (const [stamp, version] of earlier) {
+      await cli([
+        's3api',
+        'put-object',
+        '--bucket',
+        BUCKET,
+        '--key',
+        `web/uat/deployments/${stamp}-${version}.json`,
+      ])
+    }
+    // Another environment's records are not offered.
+    const other = await record({ environment: 'uat2', version: 'v9.9.9' })
+    expect(other.exitCode).toBe(0)
+    const result = await record({ environment: 'uat', version: 'v1.1.0' })
+    expect(result.errors).toEqual([])
+    expect(result.outputs['rollback-versions']).toBe(
+      JSON.stringify([
+        { version: 'v1.0.0', 'deployed-at': '2026-11-01T08:00:03Z' },
+        { version: 'v1.2.0', 'deployed-at': '2026-11-01T08:00:02Z' },
+      ]),
+    )
+  })
+
   it.each(['failed', 'rolled-back', 'partial', 'success\n::add-mask::x'])(
     'records nothing when deploy-status is %j, and says so',
     async status => {
@@ -123,7 +155,12 @@ describe('record-release from its bundle', () => {
         { env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined } },
       )
       expect(result.exitCode).toBe(0)
-      expect(result.outputs).toEqual({ 'record-key': '', recorded: 'false', 'desired-key': '' })
+      expect(result.outputs).toEqual({
+        'record-key': '',
+        recorded: 'false',
+        'desired-key': '',
+        'rollback-versions': '',
+      })
       expect(result.stdout).toContain(
         `deploy-status is ${JSON.stringify(status)}, not "success": nothing is recorded`,
       )

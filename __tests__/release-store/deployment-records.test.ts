@@ -9,6 +9,7 @@ import {
   deploymentRecordKey,
   findDeploymentRecord,
   findRecordedArtifact,
+  listRollbackVersions,
   writeDeploymentRecord,
   type DeploymentRecord,
 } from '../../packages/release-store/src/index.js'
@@ -208,6 +209,35 @@ describe('finding the record a rollback needs', () => {
     ).rejects.toThrow(
       'no deployment to qa has been recorded yet (under s3://records/shop/qa/deployments/)',
     )
+  })
+
+  it('lists the versions a rollback may use: each once, newest first, not the live one', async () => {
+    const options = { bucket: BUCKET, app: 'shop', environment: 'prod' }
+    expect(await listRollbackVersions(s3, { ...options, live: 'v1.2.0' })).toEqual([
+      { version: 'v1.0.0', deployedAt: '2026-11-01T08:00:02Z' },
+      { version: 'v1.1.0', deployedAt: '2026-11-01T08:00:01Z' },
+    ])
+    expect(await listRollbackVersions(s3, { ...options, live: 'v0', limit: 2 })).toEqual([
+      { version: 'v1.2.0', deployedAt: '2026-11-01T08:00:03Z' },
+      { version: 'v1.0.0', deployedAt: '2026-11-01T08:00:02Z' },
+    ])
+    expect(await listRollbackVersions(s3, { ...options, environment: 'qa', live: 'v1' })).toEqual(
+      [],
+    )
+  })
+
+  it('lists no version whose record name is one the version rule refuses', async () => {
+    const long = `v${'1'.repeat(128)}`
+    await put(`shop/uat/deployments/20261101T090000Z-${long}.json`, '{}')
+    await put('shop/uat/deployments/20261101T080000Z-v1.json', '{}')
+    expect(
+      await listRollbackVersions(s3, {
+        bucket: BUCKET,
+        app: 'shop',
+        environment: 'uat',
+        live: 'v2',
+      }),
+    ).toEqual([{ version: 'v1', deployedAt: '2026-11-01T08:00:00Z' }])
   })
 
   it('refuses a planted record whose body does not match its name, or is not valid', async () => {

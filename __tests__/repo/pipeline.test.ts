@@ -314,6 +314,27 @@ describe('deploy.yml as the local pipeline reads it', () => {
     expect(ran.run.outputs.status).toBe('rolled-back')
   })
 
+  it("passes ssm-deploy's waves and record-release's versions to roll back to on to the summary", async () => {
+    const waves = '[{"wave":1,"instances":["i-1"],"outcome":"passed"}]'
+    const versions = '[{"version":"v0.9.0","deployed-at":"2026-11-30T10:50:03Z"}]'
+    const ran = await run({
+      outputs: {
+        deploy: { status: 'success', 'previous-version': 'v0.9.0', results: '[]', waves },
+        record: { recorded: 'true', 'rollback-versions': versions },
+      },
+    })
+    expect(ran.given.__self).toMatchObject({ waves, 'rollback-versions': versions })
+    // A deploy that failed records nothing, so the summary gets no versions, but its waves.
+    const failed = await run({
+      fail: ['deploy'],
+      outputs: {
+        deploy: { status: 'rolled-back', waves },
+        record: { 'rollback-versions': versions },
+      },
+    })
+    expect(failed.given.__self).toMatchObject({ waves, 'rollback-versions': '' })
+  })
+
   it('when the upload fails: the summary says failed', async () => {
     const ran = await run({ fail: ['upload'], outputs: { upload: {} } })
     expect(ran.order.slice(-2)).toEqual(['upload', '__self'])

@@ -28,10 +28,15 @@ interface Dispatch {
   fields: Record<string, string>
 }
 
-/** Runs the printed line under bash and reads back what `gh` was asked to do. */
+/** Runs the (first) printed line under bash and reads back what `gh` was asked to do. */
 function runPrintedLine(markdown: string): Dispatch {
   const line = /```sh\n(.*)\n```/.exec(markdown)?.[1]
   if (line === undefined) throw new Error(`no rollback line in:\n${markdown}`)
+  return runLine(line)
+}
+
+/** Runs one line as a user would paste it into bash. */
+function runLine(line: string): Dispatch {
   const out = execFileSync('bash', ['--norc', '--noprofile', '-c', line], {
     cwd: bin,
     env: { PATH: `${bin}:/usr/bin:/bin` },
@@ -158,6 +163,31 @@ describe('the rollback line', () => {
     const dispatch = runPrintedLine(markdown)
     expect(dispatch.ref).toBe(branch)
     expect(dispatch.fields).toEqual({ environment: 'dev', version: 'v1' })
+  })
+
+  it('prints one line per version in the picker, each dispatching its version on the deployed ref', () => {
+    const branch = `feature/$(touch pwned)'x";\`id\`|a&b`
+    const ref = `refs/heads/${branch}`
+    const versions = ['v1.2.0+build.7', 'v1.1.0', 'v1.0.0-rc_1']
+    const markdown = renderSummary({
+      status: 'success',
+      environment: resolveDispatch(RULES, ref),
+      version: 'v1.3.0',
+      rollbackWorkflow: `acme/shop/.github/workflows/multi-env.yml@${ref}`,
+      rollbackVersions: versions.map(version => ({ version })),
+    })
+    const lines = [...markdown.matchAll(/```sh\n(.*)\n```/g)].map(m => m[1] ?? '')
+    expect(lines).toHaveLength(versions.length)
+    lines.forEach((line, i) => {
+      const dispatch = runLine(line)
+      expect(dispatch).toMatchObject({
+        workflowFile: 'multi-env.yml',
+        repo: 'acme/shop',
+        ref: branch,
+      })
+      expect(dispatch.fields).toEqual({ environment: 'dev', version: versions[i] })
+      expect(resolveDispatch(RULES, ref, 'dev', versions[i])).toBe('dev')
+    })
   })
 
   it('prints no command for a ref that cannot be dispatched or values the suite refuses', () => {

@@ -68,9 +68,9 @@ describe('renderSummary, as a reader sees it rendered', () => {
       `Artifact: s3://my-artifacts/webrtc/develop/${NEW}.zip (5.0 MiB), sha256`,
     )
     expect(tableRows(html)).toEqual([
-      ['Instance', 'Result', 'Live version', 'Took'],
-      ['web-1 i-0123456789abcdef0', '✅ deployed', NEW, '12.3 s'],
-      ['web-2 i-0123456789abcdef1', '↩️ rolled back', OLD, '30.0 s'],
+      ['Instance', 'Result', 'Before → after', 'Took'],
+      ['web-1 i-0123456789abcdef0', '✅ deployed', `${OLD} → ${NEW}`, '12.3 s'],
+      ['web-2 i-0123456789abcdef1', '↩️ rolled back', `${OLD} → ${OLD}`, '30.0 s'],
     ])
     // The reason reads as written: no entity shows (the old '&#39;aws&#39;').
     expect(text).toContain(
@@ -112,7 +112,7 @@ describe('renderSummary, as a reader sees it rendered', () => {
     expect(tableRows(html)[1]).toEqual([
       'web-1 i-0123456789abcdef0',
       '↩️ rolled back',
-      OLD,
+      `${OLD} → ${OLD}`,
       '12.3 s',
     ])
     expect(text).not.toMatch(/\bno\b/)
@@ -137,7 +137,12 @@ describe('renderSummary, as a reader sees it rendered', () => {
     })
     expect(html).toContain(`<h2>❌ Deploy of ${NEW} to prod failed</h2>`)
     expect(text).toContain(`Live now: ${OLD} (${NEW} was not deployed)`)
-    expect(tableRows(html)[1]).toEqual(['web-1 i-0123456789abcdef0', '❌ failed', OLD, '12.3 s'])
+    expect(tableRows(html)[1]).toEqual([
+      'web-1 i-0123456789abcdef0',
+      '❌ failed',
+      `${OLD} → ${OLD}`,
+      '12.3 s',
+    ])
     expect(text).toContain('web-1 i-0123456789abcdef0 (exit 10): artifact sha256 mismatch')
     expect(text).not.toContain('gh workflow run')
   })
@@ -156,10 +161,15 @@ describe('renderSummary, as a reader sees it rendered', () => {
     expect(rows[2]).toEqual([
       'web-1 i-0123456789abcdef0',
       '❌ failed before the switch',
-      OLD,
+      `${OLD} → ${OLD}`,
       '12.3 s',
     ])
-    expect(rows[3]).toEqual(['web-3 i-0123456789abcdef0', '⏸️ was not started', OLD, '12.3 s'])
+    expect(rows[3]).toEqual([
+      'web-3 i-0123456789abcdef0',
+      '⏸️ was not started',
+      `${OLD} → ${OLD}`,
+      '12.3 s',
+    ])
     expect(text).toContain(`Live now: ${OLD} (${NEW} was rolled back)`)
   })
 
@@ -178,8 +188,9 @@ describe('renderSummary, as a reader sees it rendered', () => {
       reason: `health check failed: ${'connection refused; '.repeat(20)}`,
     }
     const { html, text } = page({ status: 'rolled-back', deployResults: [deployed, long] })
+    // Two versions of the default format ({base}-{branch}-{sha7}) fit; a reason would not.
     const widths = tableRows(html).map(row => row.join(' | ').length)
-    expect(Math.max(...widths)).toBeLessThanOrEqual(80)
+    expect(Math.max(...widths)).toBeLessThanOrEqual(100)
     expect(text).toContain(`(exit 20): ${long.reason?.trim()}`)
   })
 
@@ -337,5 +348,242 @@ describe('deploymentState', () => {
     ['weird', 'error'],
   ] as const)('%s → %s', (status, state) => {
     expect(deploymentState(status)).toBe(state)
+  })
+})
+
+describe("each host's before → after", () => {
+  it('shows ∅ before a first deploy, — for a previous version not given, unknown after', () => {
+    const rows = tableRows(
+      page({
+        status: 'partial',
+        ...toDevelop,
+        deployResults: [
+          { ...deployed, previousVersion: '' },
+          { ...deployed, previousVersion: undefined },
+          { ...deployed, status: 'failed', exitCode: 21, reason: 'rollback failed' },
+          { ...deployed, previousVersion: HOSTILE, version: `${HOSTILE}|x` },
+        ],
+      }).html,
+    ).map(row => row[2])
+    expect(rows).toEqual([
+      'Before → after',
+      `∅ → ${NEW}`,
+      `— → ${NEW}`,
+      `${OLD} → unknown`,
+      `${HOSTILE} → ${HOSTILE}|x`,
+    ])
+    expect(renderSummary({ deployResults: [{ ...deployed, version: HOSTILE }] })).not.toContain(
+      '<img',
+    )
+  })
+})
+
+describe('the rollout in waves', () => {
+  const ids = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => `i-${String(from + i).padStart(17, '0')}`)
+  const failedRollout = {
+    status: 'rolled-back',
+    ...toDevelop,
+    deployResults: [rolledBack],
+    waves: [
+      {
+        wave: 1,
+        instances: ids(1, 1),
+        succeeded: 1,
+        failed: 0,
+        durationMs: 812,
+        outcome: 'reverted',
+      },
+      {
+        wave: 2,
+        instances: ids(2, 4),
+        succeeded: 3,
+        failed: 1,
+        durationMs: 3100,
+        outcome: 'failed',
+      },
+      { wave: 3, instances: ids(6, 5), outcome: 'not-started' },
+      {
+        wave: 0,
+        instances: ids(1, 4),
+        succeeded: 4,
+        failed: 0,
+        durationMs: 1500,
+        outcome: 'passed',
+      },
+    ],
+  }
+
+  it('shows each wave, its hosts (ids only when few), result and time, and the switch back', () => {
+    const { html, text } = page(failedRollout)
+    expect(html.indexOf('<h3>Waves</h3>')).toBeLessThan(html.indexOf('<h3>Instances</h3>'))
+    expect(tableRows(html)).toEqual([
+      ['Wave', 'Hosts', 'Result', 'Took'],
+      ['1', `1: ${ids(1, 1)[0]}`, '↩️ deployed, then switched back: 1 succeeded', '812 ms'],
+      ['2', '4', '❌ failed: 3 succeeded, 1 failed', '3.1 s'],
+      ['3', '5', '⏸️ not started', '—'],
+    ])
+    expect(text).toContain(
+      '↩️ The run switched back 4 hosts to their previous release after wave 2 failed (1.5 s).',
+    )
+  })
+
+  it('says when hosts could not be switched back', () => {
+    const waves = failedRollout.waves.map(w =>
+      w.wave === 0 ? { ...w, succeeded: 3, failed: 1 } : w,
+    )
+    expect(page({ ...failedRollout, waves }).text).toContain(
+      'switched back 3 hosts to their previous release after wave 2 failed (1.5 s). ' +
+        '1 host could not be switched back: see the details below.',
+    )
+  })
+
+  it('shows no waves section for a rollout in one wave', () => {
+    const one = [{ wave: 1, instances: ids(1, 2), succeeded: 2, failed: 0, outcome: 'passed' }]
+    expect(renderSummary({ status: 'success', ...toDevelop, waves: one })).not.toContain('Waves')
+    expect(renderSummary({ status: 'success', ...toDevelop, waves: [] })).not.toContain('Waves')
+  })
+
+  it('shows hostile values as text and leaves out entries without a whole wave number', () => {
+    const { html, text, links, mentions } = page({
+      status: 'failed',
+      waves: [
+        { wave: 1, instances: [HOSTILE, 7, '@octocat'], outcome: HOSTILE, durationMs: 5 },
+        { wave: 2, instances: 'i-1', succeeded: '9' as unknown as number, outcome: 'passed' },
+        { wave: '3' as unknown as number, instances: ['i-x'], outcome: 'passed' },
+        { wave: 1.5, outcome: 'passed' },
+      ],
+    })
+    expect(html).not.toContain('<img')
+    expect(links).toEqual([])
+    expect(mentions).toEqual([])
+    expect(tableRows(html)).toEqual([
+      ['Wave', 'Hosts', 'Result', 'Took'],
+      ['1', `2: ${HOSTILE}, @octocat`, HOSTILE, '5 ms'],
+      ['2', '—', '✅ passed', '—'],
+    ])
+    expect(text).not.toContain('i-x')
+  })
+
+  it('keeps a rollout of many waves short: runs of waves that passed or never started share a row', () => {
+    const waves = Array.from({ length: 500 }, (_, i) => ({
+      wave: i + 1,
+      instances: ids(i, 1),
+      succeeded: i === 299 ? 0 : 1,
+      failed: i === 299 ? 1 : 0,
+      durationMs: 1000,
+      outcome: i < 299 ? 'passed' : i === 299 ? 'failed' : 'not-started',
+    }))
+    expect(tableRows(page({ status: 'rolled-back', waves }).html)).toEqual([
+      ['Wave', 'Hosts', 'Result', 'Took'],
+      ['1–299', '299', '✅ passed: 299 succeeded', '299.0 s'],
+      ['300', `1: ${ids(299, 1)[0]}`, '❌ failed: 0 succeeded, 1 failed', '1.0 s'],
+      ['301–500', '200', '⏸️ not started', '—'],
+    ])
+  })
+
+  it('shows at most 200 rows of waves, however many the input holds', () => {
+    const waves = Array.from({ length: 50_000 }, (_, i) => ({
+      wave: i + 1,
+      instances: [HOSTILE.repeat(20)],
+      outcome: i % 2 ? 'failed' : 'passed',
+    }))
+    const markdown = renderSummary({ status: 'failed', waves })
+    const { html, text } = renderSummaryHtml(markdown)
+    expect(tableRows(html)).toHaveLength(201)
+    expect(text).toContain('49800 more rows are not shown.')
+    expect(Buffer.byteLength(markdown)).toBeLessThan(SUMMARY_LIMIT_BYTES)
+  })
+})
+
+describe('the rollback picker', () => {
+  const WORKFLOW = 'acme/app/.github/workflows/deploy.yml@refs/heads/main'
+  const recorded = [
+    { version: 'v1.2.0', deployedAt: '2026-11-30T10:50:03Z' },
+    { version: 'v1.1.0', deployedAt: 'yesterday' },
+    { version: 'v1.0.0' },
+  ]
+
+  it('lists each recorded version, newest first, with the line that puts it back', () => {
+    const markdown = renderSummary({
+      status: 'success',
+      environment: 'prod',
+      version: 'v1.3.0',
+      rollbackWorkflow: WORKFLOW,
+      rollbackVersions: recorded,
+    })
+    const { text } = renderSummaryHtml(markdown)
+    expect(text).toContain('Roll back')
+    expect(text).toContain('3 versions deployed to prod before, newest first')
+    const blocks = [...markdown.matchAll(/<code>(.*?)<\/code>(.*)\n\n```sh\n(.*)\n```/g)]
+    expect(blocks.map(m => [m[1], m[2], m[3]])).toEqual(
+      recorded.map(({ version }, i) => [
+        version,
+        i === 0 ? ', deployed 2026-11-30 10:50:03 UTC' : '',
+        `gh workflow run deploy.yml --repo acme/app --ref main -f environment=prod -f version=${version}`,
+      ]),
+    )
+  })
+
+  it('offers neither the version live everywhere nor one the page offers already', () => {
+    const base = {
+      environment: 'prod',
+      version: 'v1.3.0',
+      rollbackWorkflow: WORKFLOW,
+      rollbackVersions: [{ version: 'v1.3.0' }, ...recorded],
+    }
+    const live = renderSummary({
+      ...base,
+      status: 'success',
+      deployResults: [{ ...deployed, version: 'v1.3.0' }],
+    })
+    expect(live).not.toContain('version=v1.3.0')
+    expect(live).toContain('-f version=v1.0.0')
+    // After a success the previous version has its own line above; it is not repeated.
+    const withPrevious = renderSummary({ ...base, status: 'success', previousVersion: 'v1.2.0' })
+    expect(withPrevious.match(/version=v1\.2\.0/g)).toHaveLength(1)
+    expect(withPrevious).toContain('2 other versions deployed to prod before')
+    expect(withPrevious.match(/### Roll back/g)).toHaveLength(1)
+    // After a failure the version that was tried serves nowhere: it may be listed.
+    const failed = renderSummary({ ...base, status: 'failed', previousVersion: 'v1.2.0' })
+    expect(failed).toContain('-f version=v1.3.0')
+    expect(failed.match(/version=v1\.2\.0/g)).toBeNull()
+  })
+
+  it('leaves out versions the suite refuses, and shows at most ten', () => {
+    const many = Array.from({ length: 15 }, (_, i) => ({ version: `v0.${i}` }))
+    const markdown = renderSummary({
+      status: 'success',
+      environment: 'prod',
+      rollbackWorkflow: WORKFLOW,
+      rollbackVersions: [{ version: HOSTILE }, { version: 'v1;id' }, {}, ...many],
+    })
+    expect(markdown).not.toMatch(/<img|id'/)
+    expect(markdown.match(/gh workflow run/g)).toHaveLength(10)
+    expect(markdown).toContain('-f version=v0.9\n')
+    expect(markdown).not.toContain('v0.10')
+  })
+
+  it('without a workflow to dispatch, lists the versions and how to run it by hand', () => {
+    const { html, text } = page({
+      status: 'success',
+      environment: 'prod',
+      version: 'v1.3.0',
+      rollbackVersions: recorded,
+    })
+    expect(text).not.toContain('gh workflow run')
+    expect(listItems(html)).toEqual([
+      'v1.2.0, deployed 2026-11-30 10:50:03 UTC',
+      'v1.1.0',
+      'v1.0.0',
+    ])
+    expect(text).toContain(
+      'Run this workflow from the Actions tab with version = one of these and environment = prod.',
+    )
+  })
+
+  it('shows nothing without recorded versions', () => {
+    const markdown = renderSummary({ status: 'success', environment: 'prod', rollbackVersions: [] })
+    expect(markdown).not.toContain('Roll back')
   })
 })

@@ -54,3 +54,17 @@ export async function startSandboxWithOidc(
     },
   }
 }
+
+/**
+ * A job's variables with no static AWS keys, so only the credentials of a role assumed over
+ * OIDC can sign a request; the run is octo-org/octo-repo's run 1234567890.
+ */
+export function roleOnlyEnv(sandbox: SandboxWithOidc): Record<string, string | undefined> {
+  return {
+    ...sandbox.env,
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    GITHUB_REPOSITORY: 'octo-org/octo-repo',
+    GITHUB_RUN_ID: '1234567890',
+  }
+}

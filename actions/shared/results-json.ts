@@ -1,7 +1,12 @@
 // The per-host `results` outputs as the contract names them (kebab-case JSON), made here at the
 // edge from the domain's camelCase results, and read back by the summary. One key table per
 // shape, in the order the outputs write the keys, so every output's JSON stays byte for byte.
-import type { HealthResult, InstanceResult } from '../../packages/report/src/index.js'
+import type {
+  HealthResult,
+  InstanceResult,
+  RollbackVersion,
+  WaveResult,
+} from '../../packages/report/src/index.js'
 
 /** A results entry as its JSON has it. */
 export type ResultJson = Record<string, unknown>
@@ -30,6 +35,22 @@ const HEALTH_KEYS = {
   durationMs: 'duration-ms',
   detail: 'detail',
 } as const satisfies Record<keyof HealthResult, string>
+
+/** ssm-deploy's `waves`. */
+const WAVE_KEYS = {
+  wave: 'wave',
+  instances: 'instances',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  durationMs: 'duration-ms',
+  outcome: 'outcome',
+} as const satisfies Record<keyof WaveResult, string>
+
+/** record-release's `rollback-versions`. */
+const ROLLBACK_VERSION_KEYS = {
+  version: 'version',
+  deployedAt: 'deployed-at',
+} as const satisfies Record<keyof RollbackVersion, string>
 
 type KeyTable = Readonly<Record<string, string>>
 
@@ -73,4 +94,19 @@ export function instanceResultFromJson(json: object): InstanceResult {
 /** One entry of a `health-results` input (verify-health's `results`), for the report. */
 export function healthResultFromJson(json: object): HealthResult {
   return fromJson(json, HEALTH_KEYS) as HealthResult
+}
+
+/** The versions a rollback may use, as record-release's `rollback-versions` output writes them. */
+export function rollbackVersionsToJson(versions: readonly RollbackVersion[]): ResultJson[] {
+  return versions.map(version => toJson(version, ROLLBACK_VERSION_KEYS))
+}
+
+/** One entry of a `rollback-versions` input (record-release's output), for the report. */
+export function rollbackVersionFromJson(json: object): RollbackVersion {
+  return fromJson(json, ROLLBACK_VERSION_KEYS) as RollbackVersion
+}
+
+/** One entry of a `waves` input (ssm-deploy's `waves`), for the report. */
+export function waveResultFromJson(json: object): WaveResult {
+  return fromJson(json, WAVE_KEYS) as WaveResult
 }

@@ -1,12 +1,19 @@
 import {
   ConfigurationError,
   Inputs,
+  VERSION_RULE,
   describeValue,
   envInputSource,
+  fitsRule,
   type InputSource,
 } from '../../packages/kit/src/index.js'
-import type { SummaryInput } from '../../packages/report/src/index.js'
-import { healthResultFromJson, instanceResultFromJson } from '../shared/results-json.js'
+import type { RollbackVersion, SummaryInput } from '../../packages/report/src/index.js'
+import {
+  healthResultFromJson,
+  instanceResultFromJson,
+  rollbackVersionFromJson,
+  waveResultFromJson,
+} from '../shared/results-json.js'
 import { readNotifyWebhook, webhookSecrets, type NotifyWebhook } from './notify.js'
 
 /**
@@ -18,8 +25,8 @@ export interface SummaryInputs {
   /**
    * What the summary shows: `status`, `mode`, `environment`, `version`, `previous-version`,
    * `artifact-uri`, `artifact-sha256`, `artifact-size`, `deploy-results`, `health-results`,
-   * `command-id`, `aws-region` (default AWS_REGION, else AWS_DEFAULT_REGION) and
-   * `rollback-workflow`; the run URL is added when it runs.
+   * `command-id`, `aws-region` (default AWS_REGION, else AWS_DEFAULT_REGION),
+   * `rollback-workflow`, `waves` and `rollback-versions`; the run URL is added when it runs.
    */
   summary: Omit<SummaryInput, 'runUrl'>
   /** Warnings about inputs that were left out of the summary. */
@@ -57,6 +64,20 @@ function jsonArray(inputs: Inputs, name: string, warnings: string[]): object[] |
     `input '${name}': ${describeValue(raw)} is not a JSON array; it is left out of the summary`,
   )
   return undefined
+}
+
+/** record-release's `rollback-versions`; an entry whose version the suite refuses is a warning. */
+function rollbackVersions(inputs: Inputs, warnings: string[]): RollbackVersion[] | undefined {
+  return jsonArray(inputs, 'rollback-versions', warnings)
+    ?.map(rollbackVersionFromJson)
+    .filter(({ version }) => {
+      if (typeof version === 'string' && fitsRule(version, VERSION_RULE)) return true
+      const shown = typeof version === 'string' ? describeValue(version) : 'missing'
+      warnings.push(
+        `input 'rollback-versions': version ${shown} is not valid: ${VERSION_RULE.rule}; it is left out of the summary`,
+      )
+      return false
+    })
 }
 
 /** `deploy` or `rollback`; anything else is a warning, read as deploy. */
@@ -110,6 +131,8 @@ export function getInputs(
     commandId: inputs.optional('command-id'),
     region: inputs.optional('aws-region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     rollbackWorkflow: inputs.optional('rollback-workflow'),
+    waves: jsonArray(inputs, 'waves', warnings)?.map(waveResultFromJson),
+    rollbackVersions: rollbackVersions(inputs, warnings),
   }
   let deploymentPart: Pick<SummaryInputs, 'deployment' | 'deploymentError'>
   try {

@@ -67,3 +67,8 @@ export function assertSafeName(what: string, value: string, rule: NameRule): str
   }
   return value
 }
+
+/** Whether `value` is one the rule accepts: not empty, not too long, matching its pattern. */
+export function fitsRule(value: string, rule: NameRule): boolean {
+  return value.length > 0 && value.length <= rule.maxLength && rule.pattern.test(value)
+}

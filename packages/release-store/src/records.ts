@@ -12,6 +12,7 @@ import {
   VERSION_RULE,
   assertSafeName,
   describeValue,
+  fitsRule,
   type Logger,
   type NameRule,
 } from '../../kit/src/index.js'
@@ -53,8 +54,8 @@ export interface DeploymentRecord extends RunContext {
 const SHA256 = /^[0-9a-f]{64}$/
 const RECORD_NAME = /^(\d{8}T\d{6}Z)-([A-Za-z0-9][A-Za-z0-9._+-]*)\.json$/
 const RECORD_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
-/** A rollback that finds no record lists at most this many recorded versions. */
-const LISTED_VERSIONS = 10
+/** A rollback that finds no record, and the rollback picker, list at most this many versions. */
+export const LISTED_VERSIONS = 10
 
 /** `{app}/{environment}/deployments/`, the folder of an environment's records. */
 export function deploymentsPrefix(app: string, environment: string): string {
@@ -241,6 +242,47 @@ export async function listDeploymentRecords(
   return entries.sort((a, b) => (a.stamp === b.stamp ? 0 : a.stamp < b.stamp ? 1 : -1))
 }
 
+/** A version recorded as deployed to an environment, at the time of its newest record. */
+export interface RecordedVersion {
+  version: string
+  /** UTC, whole seconds: `2026-12-01T10:50:03Z`. */
+  deployedAt: string
+}
+
+/**
+ * Each version of the records once, at its newest record, newest first (the entries are
+ * newest first, as {@link listDeploymentRecords} gives them).
+ */
+export function recordedVersions(entries: readonly RecordEntry[]): RecordedVersion[] {
+  const seen = new Set<string>()
+  const versions: RecordedVersion[] = []
+  for (const { version, stamp } of entries) {
+    if (seen.has(version)) continue
+    seen.add(version)
+    const deployedAt = stamp.replace(
+      /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/,
+      '$1-$2-$3T$4:$5:$6Z',
+    )
+    versions.push({ version, deployedAt })
+  }
+  return versions
+}
+
+/**
+ * The versions a rollback of the environment may use, newest first: those its records show,
+ * but the one live now, and only names the version rule accepts; at most `limit`.
+ */
+export async function listRollbackVersions(
+  s3: S3Client,
+  options: { bucket: string; app: string; environment: string; live: string; limit?: number },
+): Promise<RecordedVersion[]> {
+  const { bucket, app, environment, live } = options
+  const entries = await listDeploymentRecords(s3, bucket, app, environment)
+  return recordedVersions(entries)
+    .filter(({ version }) => version !== live && fitsRule(version, VERSION_RULE))
+    .slice(0, options.limit ?? LISTED_VERSIONS)
+}
+
 /** Reads and checks one record. */
 export async function readDeploymentRecord(
   s3: S3Client,
@@ -274,7 +316,9 @@ export async function findDeploymentRecord(
   const entries = await listDeploymentRecords(s3, bucket, app, environment)
   const entry = entries.find(e => e.version === version)
   if (entry === undefined) {
-    const versions = [...new Set(entries.map(e => e.version))].slice(0, LISTED_VERSIONS)
+    const versions = recordedVersions(entries)
+      .slice(0, LISTED_VERSIONS)
+      .map(v => v.version)
     const where = s3Uri(bucket, deploymentsPrefix(app, environment))
     const choice =
       versions.length === 0

@@ -27,3 +27,22 @@ export interface HealthResult {
   durationMs?: number | undefined
   detail?: string | undefined
 }
+
+/** One wave of a rollout, as ssm-deploy's `waves` output has it; wave 0 is the revert. */
+export interface WaveResult {
+  /** 1-based; 0 for the run switching hosts back (`on-failure: rollback`). */
+  wave?: number | undefined
+  instances?: unknown
+  succeeded?: number | undefined
+  failed?: number | undefined
+  durationMs?: number | undefined
+  /** `passed`, `failed`, `not-started` or `reverted`. */
+  outcome?: string | undefined
+}
+
+/** A version a rollback may use, as record-release's `rollback-versions` output has it. */
+export interface RollbackVersion {
+  version?: string | undefined
+  /** UTC, whole seconds: `2026-12-01T10:50:03Z`. */
+  deployedAt?: string | undefined
+}

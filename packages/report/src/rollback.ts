@@ -1,4 +1,4 @@
-import { ENVIRONMENT_RULE, VERSION_RULE, shellQuote } from '../../kit/src/index.js'
+import { ENVIRONMENT_RULE, VERSION_RULE, fitsRule, shellQuote } from '../../kit/src/index.js'
 
 /** Where a rollback is dispatched: the caller's workflow file, its repository and the ref. */
 export interface DispatchTarget {
@@ -47,9 +47,7 @@ export function rollbackCommand(
   environment: string,
   version: string,
 ): string | undefined {
-  const valid = (value: string, rule: typeof VERSION_RULE) =>
-    value.length <= rule.maxLength && rule.pattern.test(value)
-  if (!valid(environment, ENVIRONMENT_RULE) || !valid(version, VERSION_RULE)) return undefined
+  if (!fitsRule(environment, ENVIRONMENT_RULE) || !fitsRule(version, VERSION_RULE)) return undefined
   const words = ['gh', 'workflow', 'run', target.workflowFile]
   if (target.repository) words.push('--repo', target.repository)
   if (target.refName) words.push('--ref', target.refName)

@@ -1,8 +1,11 @@
-import { VERSION_RULE, escapeHtml, escapeMarkdown } from '../../kit/src/index.js'
+import { VERSION_RULE, escapeHtml, fitsRule } from '../../kit/src/index.js'
 import { RESULT_PREFIX, describeExitCode } from '../../remote/src/index.js'
-import { liveFleet, liveVersionOf, wasRolledBack } from './live.js'
+import { liveFleet, liveVersionOf, wasRolledBack, type LiveFleet } from './live.js'
+import { code, formatDuration, text } from './markdown.js'
+import { dispatchByHand, pickerSection } from './picker.js'
 import { parseDispatchTarget, rollbackCommand } from './rollback.js'
-import type { HealthResult, InstanceResult } from './results.js'
+import type { HealthResult, InstanceResult, RollbackVersion, WaveResult } from './results.js'
+import { wavesSection } from './waves.js'
 
 /** GitHub refuses job summaries over 1 MiB; stay well below. */
 export const SUMMARY_LIMIT_BYTES = 1024 * 1024
@@ -27,6 +30,10 @@ export interface SummaryInput {
   region?: string | undefined
   rollbackWorkflow?: string | undefined
   runUrl?: string | undefined
+  /** ssm-deploy's waves: a table when there was more than one, or a switch back. */
+  waves?: WaveResult[] | undefined
+  /** The versions a rollback may use, newest first (record-release's `rollback-versions`). */
+  rollbackVersions?: RollbackVersion[] | undefined
 }
 
 /** Icon and words of a status, for the heading and the instance rows. */
@@ -45,15 +52,6 @@ const OUTCOMES: Record<string, { icon: string; words: string }> = {
 }
 const outcomeOf = (status: string | undefined) =>
   status !== undefined && Object.hasOwn(OUTCOMES, status) ? OUTCOMES[status] : undefined
-
-const text = (value: unknown) =>
-  escapeMarkdown(value === undefined || value === null ? '' : String(value))
-const code = (value: string | undefined) => (value ? `<code>${text(value)}</code>` : '—')
-
-function formatDuration(ms: number | null | undefined): string {
-  if (ms === undefined || ms === null || !Number.isFinite(ms)) return '—'
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
-}
 
 function formatSize(bytes: number | undefined): string {
   if (bytes === undefined || !Number.isFinite(bytes)) return ''
@@ -156,15 +154,26 @@ function instanceOutcome(r: InstanceResult, fleetStatus: string | undefined): st
   return outcome ? `${outcome.icon} ${text(r.status)}` : text(r.status) || '—'
 }
 
+/**
+ * "v1 → v2": what the host served before the run and what it serves now. Nothing live before
+ * (a first deploy) shows as ∅; a previous version the result does not give, as —.
+ */
+function beforeAfter(r: InstanceResult, fleetStatus: string | undefined): string {
+  const previous = r.previousVersion
+  const before = typeof previous === 'string' ? (previous === '' ? '∅' : code(previous)) : '—'
+  const live = liveVersionOf(r, fleetStatus)
+  return `${before} → ${'version' in live ? code(live.version) : 'unknown'}`
+}
+
 /** One short row per instance; why it failed and its warnings go below the table. */
 function instanceTable(results: InstanceResult[], fleetStatus: string | undefined): string[] {
-  const lines = ['| Instance | Result | Live version | Took |', '|---|---|---|---|']
+  const lines = ['| Instance | Result | Before → after | Took |', '|---|---|---|---|']
   for (const r of results) {
-    const live = liveVersionOf(r, fleetStatus)
     lines.push(
-      `| ${instanceLabel(r)} | ${instanceOutcome(r, fleetStatus)} | ${
-        'version' in live ? code(live.version) : 'unknown'
-      } | ${formatDuration(r.durationMs)} |`,
+      `| ${instanceLabel(r)} | ${instanceOutcome(r, fleetStatus)} | ${beforeAfter(
+        r,
+        fleetStatus,
+      )} | ${formatDuration(r.durationMs)} |`,
     )
   }
   return [...lines, '']
@@ -213,17 +222,15 @@ function healthTable(results: HealthResult[]): string[] {
  * How to put the previous version back, if it is not what serves now: the exact
  * `gh workflow run` line when the workflow ref and the environment are known.
  */
-function rollbackSection(input: SummaryInput): string[] {
+function rollbackSection(input: SummaryInput, fleet: LiveFleet): string[] {
   const previous = input.previousVersion
   if (!previous) return []
-  const fleet = liveFleet(input)
   if (fleet.unknown === 0 && fleet.versions.every(v => v.version === previous)) return []
   const lines = ['### Roll back', '']
   const target = parseDispatchTarget(input.rollbackWorkflow)
   const command =
     target && input.environment ? rollbackCommand(target, input.environment, previous) : undefined
-  const safeVersion =
-    previous.length <= VERSION_RULE.maxLength && VERSION_RULE.pattern.test(previous)
+  const safeVersion = fitsRule(previous, VERSION_RULE)
   if (command) {
     lines.push(
       `To put ${code(previous)} back on ${text(input.environment)}:`,
@@ -233,11 +240,7 @@ function rollbackSection(input: SummaryInput): string[] {
       '```',
     )
   } else if (safeVersion) {
-    lines.push(
-      `Run this workflow from the Actions tab with \`version\` = ${code(previous)} and \`environment\` = ${
-        input.environment ? code(input.environment) : 'the environment to roll back'
-      }.`,
-    )
+    lines.push(dispatchByHand(code(previous), input.environment))
   } else {
     lines.push(
       `The previous version ${code(previous)} is not a valid version, so no command is shown.`,
@@ -300,7 +303,14 @@ export function renderSummary(input: SummaryInput): string {
   } else body.push('_No per-instance results: the deploy did not reach the instances._', '')
   if (input.healthResults && input.healthResults.length > 0)
     body.push(...healthTable(input.healthResults))
-  const tail = rollbackSection(input)
+  const fleet = liveFleet(input)
+  const live =
+    fleet.unknown === 0 && fleet.versions.length === 1 ? fleet.versions[0]?.version : undefined
+  const rollback = rollbackSection(input, fleet)
+  const offered = rollback.length > 0 ? input.previousVersion : undefined
+  const shown = new Set([live, offered].filter((v): v is string => v !== undefined))
+  const tail = [...rollback, ...pickerSection(input, shown, rollback.length > 0)]
+  const waves = wavesSection(input.waves)
 
   const withOutput = results.filter(r => r.output)
   for (let limit = OUTPUT_LIMIT_CHARS; ; limit = Math.floor(limit / 4)) {
@@ -310,12 +320,13 @@ export function renderSummary(input: SummaryInput): string {
         : withOutput.length > 0
           ? ['_Remote output was left out to stay under the 1 MiB summary limit._', '']
           : []
-    const markdown = [...head, ...body, ...tail, ...outputs].join('\n')
+    const markdown = [...head, ...waves, ...body, ...tail, ...outputs].join('\n')
     if (Buffer.byteLength(markdown) <= SUMMARY_BUDGET_BYTES || limit < 200) {
       return Buffer.byteLength(markdown) <= SUMMARY_BUDGET_BYTES
         ? markdown
         : [
             ...head,
+            ...waves,
             `_${results.length} instance results were too many to show within the 1 MiB summary limit._`,
             '',
             ...tail,
