@@ -246,7 +246,7 @@ export class FleetDeploy {
     let stop: Stop | undefined
     if (plan.length > 1) {
       this.logger.info(
-        `${plan.length} waves of ${plan.map(w => w.length).join(', ')} host(s); at most ` +
+        `${plan.length} waves of ${sizesOf(plan)} host(s); at most ` +
           `${stepsOf(ids, options.maxConcurrency, ids.length)[0]?.length ?? 0} deploy at once, ` +
           `and the rollout stops once more than ${budget} fail (max-errors ${options.maxErrors})`,
       )
@@ -263,17 +263,15 @@ export class FleetDeploy {
       if (report.outcome === 'failed') stop = { wave, failures: state.errors() }
     }
     const revert = [...state.switched]
-    if (
-      stop &&
-      options.onFailure === 'rollback' &&
-      options.remote.mode !== 'rollback' &&
-      revert.length > 0
-    )
-      await this.revert(revert, stop, plan.length, context)
-    else if (stop && revert.length > 0)
-      this.logger.warning(
-        `${revert.length} host(s) keep the new release (on-failure: ${options.onFailure ?? 'stop'}): ${revert.join(', ')}`,
-      )
+    if (stop && revert.length > 0) {
+      if (options.onFailure === 'rollback' && options.remote.mode !== 'rollback')
+        await this.revert(revert, stop, plan.length, context)
+      else
+        this.logger.warning(
+          `${revert.length} host(s) keep what this run switched them to ` +
+            `(${options.remote.mode === 'rollback' ? 'a rollback is never reverted' : `on-failure: ${options.onFailure ?? 'stop'}`}): ${listed(revert)}`,
+        )
+    }
     return this.summarize(state)
   }
 
@@ -535,6 +533,17 @@ interface RunContext {
   printOutput: OutputPrinter
   state: RunState
   budget: number
+}
+
+/** Wave sizes for a log line, runs of one size counted: '1, 49, 200, 250', '120 × 1'. */
+function sizesOf(plan: readonly (readonly string[])[]): string {
+  const runs: { size: number; count: number }[] = []
+  for (const wave of plan) {
+    const last = runs.at(-1)
+    if (last?.size === wave.length) last.count++
+    else runs.push({ size: wave.length, count: 1 })
+  }
+  return runs.map(run => (run.count > 1 ? `${run.count} × ${run.size}` : `${run.size}`)).join(', ')
 }
 
 /** Instance ids for a log line: all of them, or the first few and how many more. */
