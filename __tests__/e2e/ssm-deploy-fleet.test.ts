@@ -221,7 +221,7 @@ describe('ssm-deploy on three instances', () => {
     expect(await serving()).toEqual(['v1.3.0', 'v1.4.0', 'v1.4.0'])
   })
 
-  it('is rolled-back when the first host rolls back and SSM touches no other (max-errors 0)', async () => {
+  it('is rolled-back when the first host rolls back and no other starts (max-errors 0)', async () => {
     sandbox.instances[0]!.env.BREAK_VERSION = 'v1.6.0'
     try {
       const run = await runBundledAction('ssm-deploy', { inputs: inputs('v1.6.0'), env: env() })

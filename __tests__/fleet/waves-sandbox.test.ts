@@ -220,17 +220,17 @@ describe('a rollout in waves on 500 hosts (1, 10%, 50%, 100%)', () => {
 
 describe('gates around each wave', () => {
   const fleet = () => ids.slice(0, 6)
+  /** A load balancer gate that fails one host before its wave. */
+  const drainFails = (host: string): WaveGate => ({
+    name: 'load balancer',
+    async beforeWave(wave) {
+      return new Map(wave.instanceIds.filter(id => id === host).map(id => [id, 'did not drain']))
+    },
+  })
 
   it('does not deploy a host a gate fails before its wave, and counts it against max-errors', async () => {
     engine = new FastEngine(fleet(), 'v1.0.0')
-    const before: WaveGate = {
-      name: 'load balancer',
-      async beforeWave(wave) {
-        return new Map(
-          wave.instanceIds.filter(id => id === fleet()[1]).map(id => [id, 'did not drain']),
-        )
-      },
-    }
+    const before = drainFails(fleet()[1]!)
     const since = new Date()
     const { report } = await deploy(fleet(), {
       waves: '2, 100%',
@@ -253,14 +253,7 @@ describe('gates around each wave', () => {
 
   it('deploys the rest of the wave when a gate failure stays within max-errors', async () => {
     engine = new FastEngine(fleet(), 'v1.0.0')
-    const before: WaveGate = {
-      name: 'load balancer',
-      async beforeWave(wave) {
-        return new Map(
-          wave.instanceIds.filter(id => id === fleet()[1]).map(id => [id, 'did not drain']),
-        )
-      },
-    }
+    const before = drainFails(fleet()[1]!)
     const since = new Date()
     const { report } = await deploy(fleet(), {
       waves: '2, 100%',
