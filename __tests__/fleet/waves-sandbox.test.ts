@@ -322,6 +322,25 @@ describe('gates around each wave', () => {
     expect([1, 2].map(i => engine.current(fleet()[i]!))).toEqual(['v1.0.0', 'v1.0.0'])
   })
 
+  it('still reports, and switches back, what it deployed when SSM fails in a later wave', async () => {
+    engine = new FastEngine(fleet(), 'v1.0.0')
+    const outage: WaveGate = {
+      name: 'outage',
+      async afterWave(wave) {
+        if (wave.number === 1) sandbox.faults.throttleNext(1, { operations: ['SendCommand'] })
+        return new Map()
+      },
+    }
+    const { report, log } = await deploy(fleet(), { maxConcurrency: '1', gates: [outage] })
+    const byId = new Map(report.results.map(r => [r.instanceId, r]))
+    expect(byId.get(fleet()[0]!)).toMatchObject({ status: 'rolled-back', wave: 1 })
+    expect(byId.get(fleet()[1]!)).toMatchObject({ status: 'failed', wave: 2 })
+    expect(byId.get(fleet()[1]!)?.reason).toMatch(/^the command failed: .*Rate exceeded/)
+    expect(report).toMatchObject({ status: 'failed', untouched: 4 })
+    expect(engine.current(fleet()[0]!)).toBe('v1.0.0')
+    expect(log.some(line => line.startsWith('error: wave 2 of 6: '))).toBe(true)
+  })
+
   it('starts no wave once cancelled, and leaves the hosts not started untouched', async () => {
     engine = new FastEngine(fleet(), 'v1.0.0')
     const logger = memoryLogger()

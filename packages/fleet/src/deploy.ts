@@ -293,7 +293,19 @@ export class FleetDeploy {
         for (const id of step) this.leave(state, id, names, stop)
         continue
       }
-      const done = await this.stepOutcomes(step, context.engine, context)
+      let done: Awaited<ReturnType<FleetDeploy['stepOutcomes']>>
+      try {
+        done = await this.stepOutcomes(step, context.engine, context)
+      } catch (error) {
+        // Before any host was judged, the error is the run's; after, the hosts judged so far
+        // must still be reported (and switched back): the step's hosts are in an unknown state.
+        if (state.results.size === 0) throw error
+        this.logger.error(`wave ${wave.number} of ${wave.of}: ${errorMessage(error)}`)
+        for (const id of step) {
+          state.set(id, names.get(id) ?? '', 'failed', `the command failed: ${errorMessage(error)}`)
+        }
+        continue
+      }
       state.record(done.hosts)
       state.interrupted.push(...done.interrupted)
     }
@@ -342,10 +354,16 @@ export class FleetDeploy {
     const reverting = await this.gatesBefore(wave, options.gates ?? [], human)
     const engine = renderCommands(revertOptions(options.remote))
     const back = new Map<string, DeployResult>()
+    const failures = new Map<string, string>()
     for (const step of stepsOf(reverting, options.maxConcurrency, options.instanceIds.length)) {
       if (this.cancelled) break
-      for (const { result } of (await this.stepOutcomes(step, engine, context)).hosts)
-        back.set(result.instanceId, result)
+      try {
+        for (const { result } of (await this.stepOutcomes(step, engine, context)).hosts)
+          back.set(result.instanceId, result)
+      } catch (error) {
+        this.logger.error(`revert: ${errorMessage(error)}`)
+        for (const id of step) failures.set(id, `the command failed: ${errorMessage(error)}`)
+      }
     }
     for (const id of reverting) {
       const result = back.get(id)
@@ -357,7 +375,12 @@ export class FleetDeploy {
           rolledBack: true,
           reason: `${deployed?.status === 'success' ? '' : `${deployed?.reason}; `}switched back to ${result.version || 'its previous release'}: ${why} (on-failure: rollback)`,
         })
-      } else human(id, result ? result.reason || result.status : 'the run was cancelled first')
+      } else
+        human(
+          id,
+          failures.get(id) ??
+            (result ? result.reason || result.status : 'the run was cancelled first'),
+        )
     }
     const serving = reverting.filter(id => state.statusOf(id) === 'rolled-back')
     await this.gatesAfter(wave, serving, options.gates ?? [], human)
