@@ -33,6 +33,48 @@ export interface JudgedHost {
 }
 
 const OUTPUT_IN_RESULTS = 4000
+/** GetCommandInvocation calls in flight at once: a wave of 250 is read in a fraction of a second. */
+const OUTPUT_READS_AT_ONCE = 8
+
+/** `fn` over `items`, at most `limit` at a time; the results in the items' order. */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await fn(items[index] as T)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+/** A host's output as far as SSM keeps it (its head from the listing when there is no more). */
+async function fullOutput(
+  commands: FleetCommands,
+  outcome: InstanceOutcome,
+  logger: Logger,
+): Promise<{ output: string; cut: string }> {
+  if (outcome.status === 'Missing') return { output: outcome.outputHead, cut: '' }
+  try {
+    const full = await commands.output(outcome.commandId, outcome.instanceId)
+    return {
+      output: full.stdout + (full.stderr ? `\n--- stderr ---\n${full.stderr}` : ''),
+      cut: full.stdoutTruncated
+        ? 'SSM cut this output at 24,000 characters. The full log is on the host under <deploy-dir>/.deploy/logs/, ' +
+          "or set 'output-s3-bucket' or 'cloudwatch-log-group' to keep it in AWS."
+        : '',
+    }
+  } catch (error) {
+    logger.debug(`GetCommandInvocation ${outcome.instanceId}: ${errorMessage(error)}`)
+    return { output: outcome.outputHead, cut: '' }
+  }
+}
 
 /**
  * Reads each host's output, prints it, and judges the host by its engine result line (SSM's
@@ -46,23 +88,12 @@ export async function judgeHosts(
   logger: Logger,
   cancelledByUs: boolean,
 ): Promise<JudgedHost[]> {
+  const outputs = await mapLimit(outcomes, OUTPUT_READS_AT_ONCE, outcome =>
+    fullOutput(commands, outcome, logger),
+  )
   const judged: JudgedHost[] = []
-  for (const outcome of outcomes) {
-    let output = outcome.outputHead
-    let cut = ''
-    if (outcome.status !== 'Missing') {
-      try {
-        const full = await commands.output(outcome.commandId, outcome.instanceId)
-        output = full.stdout + (full.stderr ? `\n--- stderr ---\n${full.stderr}` : '')
-        if (full.stdoutTruncated) {
-          cut =
-            'SSM cut this output at 24,000 characters. The full log is on the host under <deploy-dir>/.deploy/logs/, ' +
-            "or set 'output-s3-bucket' or 'cloudwatch-log-group' to keep it in AWS."
-        }
-      } catch (error) {
-        logger.debug(`GetCommandInvocation ${outcome.instanceId}: ${errorMessage(error)}`)
-      }
-    }
+  for (const [index, outcome] of outcomes.entries()) {
+    const { output, cut } = outputs[index] as { output: string; cut: string }
     const engine = parseResultLine(output)
     const name = names.get(outcome.instanceId) ?? ''
     const title = `${outcome.instanceId}${name ? ` (${name})` : ''}: ${outcome.status}${
