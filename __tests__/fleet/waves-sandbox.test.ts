@@ -220,26 +220,31 @@ describe('a rollout in waves on 500 hosts (1, 10%, 50%, 100%)', () => {
 
 describe('gates around each wave', () => {
   const fleet = () => ids.slice(0, 6)
-  /** A load balancer gate that fails one host before its wave. */
-  const drainFails = (host: string): WaveGate => ({
-    name: 'load balancer',
-    async beforeWave(wave) {
-      return new Map(wave.instanceIds.filter(id => id === host).map(id => [id, 'did not drain']))
-    },
-  })
-
-  it('does not deploy a host a gate fails before its wave, and counts it against max-errors', async () => {
+  /** Deploys the six hosts in waves of 2 and the rest; a gate fails host 2 before its wave. */
+  async function deployWhileHost2CannotDrain(maxErrors: string) {
     engine = new FastEngine(fleet(), 'v1.0.0')
-    const before = drainFails(fleet()[1]!)
+    const drain: WaveGate = {
+      name: 'load balancer',
+      async beforeWave(wave) {
+        return new Map(
+          wave.instanceIds.filter(id => id === fleet()[1]).map(id => [id, 'did not drain']),
+        )
+      },
+    }
     const since = new Date()
     const { report } = await deploy(fleet(), {
       waves: '2, 100%',
       maxConcurrency: '100%',
-      maxErrors: '0',
-      gates: [before],
+      maxErrors,
+      gates: [drain],
     })
+    return { report, ran: invocationsSince(since).map(r => r.instanceId) }
+  }
+
+  it('does not deploy a host a gate fails before its wave, and counts it against max-errors', async () => {
+    const { report, ran } = await deployWhileHost2CannotDrain('0')
     // One failure is more than max-errors 0: the wave's other host does not start either.
-    expect(invocationsSince(since)).toEqual([])
+    expect(ran).toEqual([])
     const byId = new Map(report.results.map(r => [r.instanceId, r]))
     expect(byId.get(fleet()[1]!)).toMatchObject({
       status: 'failed-before-switch',
@@ -252,20 +257,8 @@ describe('gates around each wave', () => {
   })
 
   it('deploys the rest of the wave when a gate failure stays within max-errors', async () => {
-    engine = new FastEngine(fleet(), 'v1.0.0')
-    const before = drainFails(fleet()[1]!)
-    const since = new Date()
-    const { report } = await deploy(fleet(), {
-      waves: '2, 100%',
-      maxConcurrency: '100%',
-      maxErrors: '1',
-      gates: [before],
-    })
-    expect(
-      invocationsSince(since)
-        .map(r => r.instanceId)
-        .sort(),
-    ).toEqual(
+    const { report, ran } = await deployWhileHost2CannotDrain('1')
+    expect(ran.sort()).toEqual(
       fleet()
         .filter(id => id !== fleet()[1])
         .sort(),
