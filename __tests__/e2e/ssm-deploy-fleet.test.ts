@@ -59,6 +59,15 @@ const results = (outputs: Record<string, string>) =>
     ]),
   )
 const serving = () => Promise.all(sites.map(site => site.servingVersion()))
+/** Runs `fn` while `version` fails the health check on host `index` (see HEALTH). */
+async function withBroken(index: number, version: string, fn: () => Promise<void>) {
+  sandbox.instances[index]!.env.BREAK_VERSION = version
+  try {
+    await fn()
+  } finally {
+    delete sandbox.instances[index]!.env.BREAK_VERSION
+  }
+}
 
 describe('ssm-deploy on three instances', () => {
   it('deploys every host, one at a time by default', async () => {
@@ -78,8 +87,7 @@ describe('ssm-deploy on three instances', () => {
   })
 
   it('with on-failure stop, stops at the first failed health gate: that host rolls back, the rest keep their release', async () => {
-    sandbox.instances[1]!.env.BREAK_VERSION = 'v1.1.0'
-    try {
+    await withBroken(1, 'v1.1.0', async () => {
       const run = await runBundledAction('ssm-deploy', {
         inputs: inputs('v1.1.0', { 'on-failure': 'stop' }),
         env: env(),
@@ -101,14 +109,11 @@ describe('ssm-deploy on three instances', () => {
         "the rollout stopped at wave 2 of 3, where failures (1) passed 'max-errors'",
       )
       expect(await serving()).toEqual(['v1.1.0', 'v1.0.0', 'v1.0.0'])
-    } finally {
-      delete sandbox.instances[1]!.env.BREAK_VERSION
-    }
+    })
   })
 
   it('by default (on-failure rollback), switches the hosts it deployed back once it stops: no mixed fleet', async () => {
-    sandbox.instances[1]!.env.BREAK_VERSION = 'v1.1.5'
-    try {
+    await withBroken(1, 'v1.1.5', async () => {
       const run = await runBundledAction('ssm-deploy', { inputs: inputs('v1.1.5'), env: env() })
       expect(run.exitCode).toBe(1)
       expect(run.outputs).toMatchObject({
@@ -148,23 +153,18 @@ describe('ssm-deploy on three instances', () => {
       )
       expect(run.stdout).toMatch(/revert: 1 switched back, 0 failed, in \d+\.\d s/)
       expect(await serving()).toEqual(['v1.1.0', 'v1.0.0', 'v1.0.0'])
-    } finally {
-      delete sandbox.instances[1]!.env.BREAK_VERSION
-    }
+    })
   })
 
   it('with max-errors 1 and all at once, judges every host on its own', async () => {
-    sandbox.instances[2]!.env.BREAK_VERSION = 'v1.2.0'
-    try {
+    await withBroken(2, 'v1.2.0', async () => {
       const run = await runBundledAction('ssm-deploy', {
         inputs: inputs('v1.2.0', { 'max-concurrency': '100%', 'max-errors': '1' }),
         env: env(),
       })
       expect(run.outputs).toMatchObject({ status: 'partial', succeeded: '2', 'rolled-back': '1' })
       expect(await serving()).toEqual(['v1.2.0', 'v1.2.0', 'v1.0.0'])
-    } finally {
-      delete sandbox.instances[2]!.env.BREAK_VERSION
-    }
+    })
   })
 
   it('keeps going through throttling bursts', async () => {
@@ -222,8 +222,7 @@ describe('ssm-deploy on three instances', () => {
   })
 
   it('is rolled-back when the first host rolls back and no other starts (max-errors 0)', async () => {
-    sandbox.instances[0]!.env.BREAK_VERSION = 'v1.6.0'
-    try {
+    await withBroken(0, 'v1.6.0', async () => {
       const run = await runBundledAction('ssm-deploy', { inputs: inputs('v1.6.0'), env: env() })
       expect(run.exitCode).toBe(1)
       expect(run.outputs).toMatchObject({
@@ -239,9 +238,7 @@ describe('ssm-deploy on three instances', () => {
       expect(byId[IDS[2]!]).toMatchObject({ status: 'untouched' })
       // The fleet serves what it served before, everywhere.
       expect(await serving()).toEqual(['v1.3.0', 'v1.4.0', 'v1.4.0'])
-    } finally {
-      delete sandbox.instances[0]!.env.BREAK_VERSION
-    }
+    })
   })
 
   it('bakes each wave but the last, and switches back a wave that turns unhealthy meanwhile', async () => {
@@ -264,8 +261,7 @@ describe('ssm-deploy on three instances', () => {
       throw new Error('the first wave did not finish within a minute')
     }
     await firstDone()
-    sandbox.instances[0]!.env.BREAK_VERSION = 'v1.7.0'
-    try {
+    await withBroken(0, 'v1.7.0', async () => {
       const run = await pending
       expect(run.outputs).toMatchObject({
         status: 'rolled-back',
@@ -281,8 +277,6 @@ describe('ssm-deploy on three instances', () => {
       ).toEqual(['failed', 'not-started', 'reverted'])
       expect(run.stdout).toContain('wave 1 of 2: baking 2s, then checking 1 host(s)')
       expect(await serving()).toEqual(['v1.3.0', 'v1.4.0', 'v1.4.0'])
-    } finally {
-      delete sandbox.instances[0]!.env.BREAK_VERSION
-    }
+    })
   })
 })
