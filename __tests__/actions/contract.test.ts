@@ -66,6 +66,13 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
       'target-group-arns':
         'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
     },
+    {
+      'instance-ids': INSTANCE,
+      'app-name': 'web',
+      waves: '1, 25%, 100%',
+      'bake-time': '5m',
+      'on-failure': 'stop',
+    },
   ],
   status: [
     { 'app-name': 'web' },

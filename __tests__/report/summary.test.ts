@@ -388,7 +388,7 @@ describe('the rollout in waves', () => {
     waves: [
       {
         wave: 1,
-        instances: ids(1, 1),
+        instanceIds: ids(1, 1),
         succeeded: 1,
         failed: 0,
         durationMs: 812,
@@ -396,16 +396,16 @@ describe('the rollout in waves', () => {
       },
       {
         wave: 2,
-        instances: ids(2, 4),
+        instanceIds: ids(2, 4),
         succeeded: 3,
         failed: 1,
         durationMs: 3100,
         outcome: 'failed',
       },
-      { wave: 3, instances: ids(6, 5), outcome: 'not-started' },
+      { wave: 3, instanceIds: ids(6, 5), outcome: 'not-started' },
       {
         wave: 0,
-        instances: ids(1, 4),
+        instanceIds: ids(1, 4),
         succeeded: 4,
         failed: 0,
         durationMs: 1500,
@@ -439,7 +439,7 @@ describe('the rollout in waves', () => {
   })
 
   it('shows no waves section for a rollout in one wave', () => {
-    const one = [{ wave: 1, instances: ids(1, 2), succeeded: 2, failed: 0, outcome: 'passed' }]
+    const one = [{ wave: 1, instanceIds: ids(1, 2), succeeded: 2, failed: 0, outcome: 'passed' }]
     expect(renderSummary({ status: 'success', ...toDevelop, waves: one })).not.toContain('Waves')
     expect(renderSummary({ status: 'success', ...toDevelop, waves: [] })).not.toContain('Waves')
   })
@@ -448,9 +448,9 @@ describe('the rollout in waves', () => {
     const { html, text, links, mentions } = page({
       status: 'failed',
       waves: [
-        { wave: 1, instances: [HOSTILE, 7, '@octocat'], outcome: HOSTILE, durationMs: 5 },
-        { wave: 2, instances: 'i-1', succeeded: '9' as unknown as number, outcome: 'passed' },
-        { wave: '3' as unknown as number, instances: ['i-x'], outcome: 'passed' },
+        { wave: 1, instanceIds: [HOSTILE, 7, '@octocat'], outcome: HOSTILE, durationMs: 5 },
+        { wave: 2, instanceIds: 'i-1', succeeded: '9' as unknown as number, outcome: 'passed' },
+        { wave: '3' as unknown as number, instanceIds: ['i-x'], outcome: 'passed' },
         { wave: 1.5, outcome: 'passed' },
       ],
     })
@@ -468,7 +468,7 @@ describe('the rollout in waves', () => {
   it('keeps a rollout of many waves short: runs of waves that passed or never started share a row', () => {
     const waves = Array.from({ length: 500 }, (_, i) => ({
       wave: i + 1,
-      instances: ids(i, 1),
+      instanceIds: ids(i, 1),
       succeeded: i === 299 ? 0 : 1,
       failed: i === 299 ? 1 : 0,
       durationMs: 1000,

@@ -1,6 +1,7 @@
-// The per-host `results` outputs as the contract names them (kebab-case JSON), made here at the
-// edge from the domain's camelCase results, and read back by the summary. One key table per
-// shape, in the order the outputs write the keys, so every output's JSON stays byte for byte.
+// The per-host `results` outputs and ssm-deploy's `waves` as the contract names them
+// (kebab-case JSON), made here at the edge from the domain's camelCase results, and read back
+// by the summary. One key table per shape, in the order the outputs write the keys, so every
+// output's JSON stays byte for byte.
 import type {
   HealthResult,
   InstanceResult,
@@ -24,7 +25,18 @@ const INSTANCE_KEYS = {
   reason: 'reason',
   warnings: 'warnings',
   output: 'output',
+  wave: 'wave',
 } as const satisfies Record<keyof InstanceResult, string>
+
+/** ssm-deploy's `waves` (fleet's WaveReport fits). */
+const WAVE_KEYS = {
+  wave: 'wave',
+  instanceIds: 'instances',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  durationMs: 'duration-ms',
+  outcome: 'outcome',
+} as const satisfies Record<keyof WaveResult, string>
 
 /** verify-health's `results` (health's TargetResult fits). */
 const HEALTH_KEYS = {
@@ -35,16 +47,6 @@ const HEALTH_KEYS = {
   durationMs: 'duration-ms',
   detail: 'detail',
 } as const satisfies Record<keyof HealthResult, string>
-
-/** ssm-deploy's `waves`. */
-const WAVE_KEYS = {
-  wave: 'wave',
-  instances: 'instances',
-  succeeded: 'succeeded',
-  failed: 'failed',
-  durationMs: 'duration-ms',
-  outcome: 'outcome',
-} as const satisfies Record<keyof WaveResult, string>
 
 /** record-release's `rollback-versions`. */
 const ROLLBACK_VERSION_KEYS = {
@@ -86,6 +88,16 @@ export function healthResultsToJson(results: readonly HealthResult[]): ResultJso
   return results.map(result => toJson(result, HEALTH_KEYS))
 }
 
+/** The rollout's waves as ssm-deploy's `waves` output writes them. */
+export function waveResultsToJson(waves: readonly WaveResult[]): ResultJson[] {
+  return waves.map(wave => toJson(wave, WAVE_KEYS))
+}
+
+/** One entry of a `waves` input (ssm-deploy's `waves`), for the report. */
+export function waveResultFromJson(json: object): WaveResult {
+  return fromJson(json, WAVE_KEYS) as WaveResult
+}
+
 /** One entry of a `deploy-results` input (ssm-deploy's `results`), for the report. */
 export function instanceResultFromJson(json: object): InstanceResult {
   return fromJson(json, INSTANCE_KEYS) as InstanceResult
@@ -104,9 +116,4 @@ export function rollbackVersionsToJson(versions: readonly RollbackVersion[]): Re
 /** One entry of a `rollback-versions` input (record-release's output), for the report. */
 export function rollbackVersionFromJson(json: object): RollbackVersion {
   return fromJson(json, ROLLBACK_VERSION_KEYS) as RollbackVersion
-}
-
-/** One entry of a `waves` input (ssm-deploy's `waves`), for the report. */
-export function waveResultFromJson(json: object): WaveResult {
-  return fromJson(json, WAVE_KEYS) as WaveResult
 }

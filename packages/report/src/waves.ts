@@ -23,8 +23,8 @@ const wholeNumber = (value: unknown): number | undefined =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined
 
 function instancesOf(wave: WaveResult): string[] | undefined {
-  return Array.isArray(wave.instances)
-    ? wave.instances.filter((id): id is string => typeof id === 'string')
+  return Array.isArray(wave.instanceIds)
+    ? wave.instanceIds.filter((id): id is string => typeof id === 'string')
     : undefined
 }
 
@@ -54,7 +54,7 @@ function runRow(run: WaveResult[]): string {
     run.reduce((total, w) => total + (value(w) ?? 0), 0)
   const passed = run[0]?.outcome === 'passed'
   const merged: WaveResult = {
-    instances: run.flatMap(w => instancesOf(w) ?? []),
+    instanceIds: run.flatMap(w => instancesOf(w) ?? []),
     outcome: run[0]?.outcome,
     ...(passed ? { succeeded: sum(w => wholeNumber(w.succeeded)) } : {}),
   }
