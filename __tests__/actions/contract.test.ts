@@ -56,6 +56,8 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
   'resolve-environment': [{ rules: 'main => dev' }, { rules: 'main => dev', status: 'true' }],
   's3-upload': [
     { file: 'web.zip', bucket: 'my-bucket', app: 'web', environment: 'dev', version: 'v1' },
+    // A rollback: no file, the version looked up in the records.
+    { bucket: 'my-bucket', app: 'web', environment: 'dev', version: 'v1' },
   ],
   'ssm-deploy': [
     { 'instance-ids': INSTANCE, 'app-name': 'web' },
@@ -110,17 +112,19 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
 
 interface ActionYml {
   inputs?: Record<string, { default?: string }>
+  outputs?: Record<string, unknown>
 }
 
 const actions = readdirSync(join(repoRoot, 'actions')).filter(name =>
   existsSync(join(repoRoot, 'actions', name, 'action.yml')),
 )
 
+function actionYml(name: string): ActionYml {
+  return parse(readFileSync(join(repoRoot, 'actions', name, 'action.yml'), 'utf8')) as ActionYml
+}
+
 function declared(name: string): Record<string, { default?: string }> {
-  const yml = parse(
-    readFileSync(join(repoRoot, 'actions', name, 'action.yml'), 'utf8'),
-  ) as ActionYml
-  return yml.inputs ?? {}
+  return actionYml(name).inputs ?? {}
 }
 
 /** action.yml's defaults the action applies itself: not empty, not a runner expression. */
@@ -201,6 +205,29 @@ describe('the action contract', () => {
     for (const values of SCENARIOS[name] ?? []) {
       const asRunner = getInputs(recording({ ...ownDefaults(name), ...values }).source, ENV)
       expect(getInputs(recording(values).source, ENV)).toEqual(asRunner)
+    }
+  })
+
+  it('the actions that list the versions to roll back to write exactly the outputs action.yml declares', async () => {
+    const versions = [{ version: 'v1.0.0', deployedAt: '2026-12-01T10:50:03Z' }]
+    const location = {
+      ...{ bucket: 'b', key: 'k', uri: 's3://b/k', sha256: SHA256, size: 1 },
+      ...{ etag: '"e"', versionId: '', uploaded: true },
+    }
+    const { outputs: upload } = await import('../../actions/s3-upload/run.js')
+    const { outputs: record } = await import('../../actions/record-release/run.js')
+    const written = {
+      's3-upload': upload({ location, presignedUrl: '', rollbackVersions: versions }),
+      'record-release': record({ recordKey: 'k', rollbackVersions: versions }),
+    }
+    for (const [name, outputs] of Object.entries(written)) {
+      expect({ name, outputs: Object.keys(outputs).sort() }).toEqual({
+        name,
+        outputs: Object.keys(actionYml(name).outputs ?? {}).sort(),
+      })
+      expect(outputs['rollback-versions']).toEqual([
+        { version: 'v1.0.0', 'deployed-at': '2026-12-01T10:50:03Z' },
+      ])
     }
   })
 })

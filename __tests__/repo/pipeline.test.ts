@@ -314,25 +314,46 @@ describe('deploy.yml as the local pipeline reads it', () => {
     expect(ran.run.outputs.status).toBe('rolled-back')
   })
 
-  it("passes ssm-deploy's waves and record-release's versions to roll back to on to the summary", async () => {
+  it("passes ssm-deploy's waves and the versions to roll back to on to the summary: record-release's, else s3-upload's", async () => {
     const waves = '[{"wave":1,"instances":["i-1"],"outcome":"passed"}]'
     const versions = '[{"version":"v0.9.0","deployed-at":"2026-11-30T10:50:03Z"}]'
+    // s3-upload listed them before the deploy; record-release after its record.
+    const before = '[{"version":"v0.8.0","deployed-at":"2026-11-29T10:50:03Z"}]'
+    const upload = { uri: 's3://artifacts/x', sha256: 'f00d', 'rollback-versions': before }
     const ran = await run({
       outputs: {
+        upload,
         deploy: { status: 'success', 'previous-version': 'v0.9.0', results: '[]', waves },
         record: { recorded: 'true', 'rollback-versions': versions },
       },
     })
     expect(ran.given.__self).toMatchObject({ waves, 'rollback-versions': versions })
-    // A deploy that failed records nothing, so the summary gets no versions, but its waves.
+    // A deploy that failed records nothing: the summary gets s3-upload's versions, and its waves.
     const failed = await run({
       fail: ['deploy'],
       outputs: {
+        upload,
         deploy: { status: 'rolled-back', waves },
         record: { 'rollback-versions': versions },
       },
     })
-    expect(failed.given.__self).toMatchObject({ waves, 'rollback-versions': '' })
+    expect(failed.run.jobs.deploy?.steps.record?.outcome).toBe('skipped')
+    expect(failed.given.__self).toMatchObject({ waves, 'rollback-versions': before })
+    // So does a verify-health that rolled back, and a deploy whose record listed nothing.
+    const unhealthy = await run({
+      inputs: { 'verify-urls': 'http://127.0.0.1:1/health' },
+      fail: ['verify'],
+      outputs: { upload, verify: { 'rolled-back': 'true' } },
+    })
+    expect(unhealthy.given.__self).toMatchObject({ 'rollback-versions': before })
+    const unlisted = await run({
+      outputs: { upload, record: { recorded: 'true', 'rollback-versions': '' } },
+    })
+    expect(unlisted.given.__self).toMatchObject({ 'rollback-versions': before })
+    // Neither listed: none.
+    expect((await run({ fail: ['deploy'] })).given.__self).toMatchObject({
+      'rollback-versions': '',
+    })
   })
 
   it('when the upload fails: the summary says failed', async () => {

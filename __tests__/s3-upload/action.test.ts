@@ -153,17 +153,19 @@ describe('s3-upload from its bundle', () => {
     const zip = release(7 * MiB)
     const first = await upload({ file: zip.path, version: 'v1.0.0', 'part-size': '5MiB' })
     expectSuccess(first)
-    expect(first.outputs).toMatchObject({
+    expect(first.outputs).toEqual({
       bucket: BUCKET,
       key: 'web/prod/v1.0.0.zip',
       uri: 's3://releases/web/prod/v1.0.0.zip',
       sha256: zip.sha256,
       size: String(7 * MiB),
+      etag: expect.stringMatching(/^"[0-9a-f]{32}(-\d+)?"$/),
       uploaded: 'true',
       'version-id': '',
       'presigned-url': '',
+      // Nothing was recorded in prod yet.
+      'rollback-versions': '[]',
     })
-    expect(first.outputs.etag).toMatch(/^"[0-9a-f]{32}(-\d+)?"$/)
 
     const again = await upload({ file: zip.path, version: 'v1.0.0' })
     expectSuccess(again)
@@ -204,6 +206,48 @@ describe('s3-upload from its bundle', () => {
       await recordRelease(uploaded.outputs, { version, environment })
       return { zip, uploaded }
     }
+
+    it('lists the versions recorded before this run, newest first, but the one it deploys', async () => {
+      // The records' names are what is listed: written here with the times in them.
+      await deployed('v0.4.0', 'uat')
+      // One a second from 2026-11-01T08:00:00Z.
+      for (const [second, version] of ['v0.4.0', 'v0.4.1', 'v0.4.2', 'v0.4.1'].entries()) {
+        const key = `web/uat/deployments/20261101T08000${second}Z-${version}.json`
+        await s3Cli(['s3api', 'put-object', '--bucket', BUCKET, '--key', key])
+      }
+      // Another environment's records are not listed.
+      await deployed('v0.9.0', 'uat2')
+      const zip = release(900)
+      const next = await upload({ file: zip.path, version: 'v0.4.2', environment: 'uat' })
+      expectSuccess(next)
+      expect(next.warnings).toEqual([])
+      const listed = JSON.parse(next.outputs['rollback-versions'] ?? '') as unknown[]
+      // v0.4.0's newest record is the one record-release just wrote; v0.4.2 is left out.
+      expect(listed).toEqual([
+        { version: 'v0.4.0', 'deployed-at': expect.stringMatching(/^20\d\d-.*Z$/) },
+        { version: 'v0.4.1', 'deployed-at': '2026-11-01T08:00:03Z' },
+      ])
+      // A rollback to v0.4.0 lists the others, not v0.4.0 itself.
+      const back = await upload({ version: 'v0.4.0', environment: 'uat' })
+      expectSuccess(back)
+      expect(back.outputs['rollback-versions']).toBe(
+        JSON.stringify([
+          { version: 'v0.4.1', 'deployed-at': '2026-11-01T08:00:03Z' },
+          { version: 'v0.4.2', 'deployed-at': '2026-11-01T08:00:02Z' },
+        ]),
+      )
+      // Without an app there are no records to list: the output is empty, and nothing warns.
+      const noApp = await upload({
+        file: zip.path,
+        app: '',
+        version: 'v0.4.3',
+        environment: 'uat',
+        key: 'web/{environment}/{version}.zip',
+      })
+      expectSuccess(noApp)
+      expect(noApp.warnings).toEqual([])
+      expect(noApp.outputs['rollback-versions']).toBe('')
+    })
 
     it("returns a version deployed to the environment, with the record's sha256", async () => {
       const { zip } = await deployed('v0.0.7', 'prod')

@@ -1,17 +1,15 @@
 import { describeValue, errorMessage, type Logger } from '../../packages/kit/src/index.js'
 import type { AwsActionDeps, OutputValues } from '../../packages/github/src/index.js'
 import {
-  listRollbackVersions,
   readDesiredRelease,
   s3Uri,
   writeDeploymentRecord,
   writeDesiredRelease,
   type DesiredRelease,
-  type DeploymentRecord,
   type RecordedVersion,
 } from '../../packages/release-store/src/index.js'
 import type { S3Client } from '@aws-sdk/client-s3'
-import { rollbackVersionsToJson } from '../shared/results-json.js'
+import { rollbackVersionsOrWarn, rollbackVersionsOutput } from '../shared/rollback-versions.js'
 import type { RecordReleaseInputs } from './inputs.js'
 
 /** The keys written: the record (undefined when the deploy did not succeed) and desired.json. */
@@ -20,26 +18,6 @@ export interface RecordResult {
   desiredKey?: string
   /** The versions a rollback may use now, newest first; undefined when they were not listed. */
   rollbackVersions?: RecordedVersion[]
-}
-
-/**
- * The versions recorded in the environment but the one just deployed, for the summary's
- * rollback picker. A failure to list is a warning: the record is written, the deploy is done.
- */
-async function rollbackVersionsAfter(
-  s3: S3Client,
-  record: Pick<DeploymentRecord, 'bucket' | 'app' | 'environment' | 'version'>,
-  logger: Logger,
-): Promise<RecordedVersion[] | undefined> {
-  const { bucket, app, environment, version } = record
-  try {
-    return await listRollbackVersions(s3, { bucket, app, environment, live: version })
-  } catch (error) {
-    logger.warning(
-      `the versions to roll back to were not listed (${errorMessage(error)}); the summary shows none`,
-    )
-    return undefined
-  }
 }
 
 /**
@@ -94,7 +72,12 @@ export async function run(inputs: RecordReleaseInputs, deps: AwsActionDeps): Pro
     logger.info(
       `recorded ${record.mode} of ${record.version} to ${record.environment}: ${s3Uri(record.bucket, written.key)}`,
     )
-    const rollbackVersions = await rollbackVersionsAfter(s3, record, logger)
+    const { bucket, app, environment, version } = record
+    const rollbackVersions = await rollbackVersionsOrWarn(
+      s3,
+      { bucket, app, environment, live: version },
+      logger,
+    )
     const listed = rollbackVersions ? { rollbackVersions } : {}
     if (engine === undefined) return { recordKey: written.key, ...listed }
     const desired = { record: written.record, recordKey: written.key, engine }
@@ -111,6 +94,6 @@ export function outputs({ recordKey, desiredKey, rollbackVersions }: RecordResul
     'record-key': recordKey ?? '',
     recorded: recordKey !== undefined,
     'desired-key': desiredKey ?? '',
-    'rollback-versions': rollbackVersions ? rollbackVersionsToJson(rollbackVersions) : '',
+    'rollback-versions': rollbackVersionsOutput(rollbackVersions),
   }
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { ConfigurationError, describeValue } from '../../packages/kit/src/index.js'
+import { ConfigurationError, describeValue, type Logger } from '../../packages/kit/src/index.js'
 import {
   downloadWorkflowArtifact,
   workflowRunUrl,
@@ -14,7 +14,10 @@ import {
   readRelease,
   versionPrefix,
   type ArtifactLocation,
+  type RecordedVersion,
 } from '../../packages/release-store/src/index.js'
+import type { S3Client } from '@aws-sdk/client-s3'
+import { rollbackVersionsOrWarn, rollbackVersionsOutput } from '../shared/rollback-versions.js'
 import type { S3UploadInputs } from './inputs.js'
 
 /** Presigned URLs longer-lived than this get a warning: SSM keeps them readable. */
@@ -24,6 +27,8 @@ const PRESIGN_WARN_SECONDS = 15 * 60
 export interface S3UploadResult {
   location: ArtifactLocation
   presignedUrl: string
+  /** The versions recorded in the environment before this run; undefined when not listed. */
+  rollbackVersions: RecordedVersion[] | undefined
 }
 
 /** Downloads the workflow artifact and returns the one file it holds. */
@@ -44,8 +49,25 @@ async function artifactFile(
 }
 
 /**
+ * The versions a rollback of the environment may use, as recorded before this run, but the one
+ * it deploys: a failed deploy records nothing, so its summary's picker takes them from here.
+ * Undefined without `app` and `environment`, or when the listing failed (a warning).
+ */
+function rollbackVersionsBefore(
+  s3: S3Client,
+  inputs: S3UploadInputs,
+  logger: Logger,
+): Promise<RecordedVersion[] | undefined> {
+  const { app, environment, version } = inputs.keyValues
+  if (app === undefined || environment === undefined) return Promise.resolve(undefined)
+  const listing = { bucket: inputs.bucket, app, environment, live: version ?? '' }
+  return rollbackVersionsOrWarn(s3, listing, logger)
+}
+
+/**
  * Uploads the release (a file or a workflow artifact) under the policy of `if-exists`, or,
- * for a rollback, finds the stored version its deployment records allow; then presigns it.
+ * for a rollback, finds the stored version its deployment records allow; then presigns it and
+ * lists the versions recorded before.
  */
 export async function run(inputs: S3UploadInputs, deps: AwsActionDeps): Promise<S3UploadResult> {
   const { logger, env } = deps
@@ -111,7 +133,8 @@ export async function run(inputs: S3UploadInputs, deps: AwsActionDeps): Promise<
           `${inputs.expectedSha256}`,
       )
     }
-    if (inputs.presignMs === 0) return { location, presignedUrl: '' }
+    const rollbackVersions = await rollbackVersionsBefore(s3, inputs, logger)
+    if (inputs.presignMs === 0) return { location, presignedUrl: '', rollbackVersions }
     const seconds = Math.ceil(inputs.presignMs / 1000)
     const presignedUrl = await presignDownload(s3, bucket, key, seconds)
     // Masked before anything else (log, outputs) sees it.
@@ -129,14 +152,18 @@ export async function run(inputs: S3UploadInputs, deps: AwsActionDeps): Promise<
           `not after ${seconds}s: raise 'role-duration-seconds' to match 'presign-expires'`,
       )
     }
-    return { location, presignedUrl }
+    return { location, presignedUrl, rollbackVersions }
   } finally {
     clients.destroy()
   }
 }
 
 /** The action's outputs, by their action.yml names. */
-export function outputs({ location, presignedUrl }: S3UploadResult): OutputValues {
+export function outputs({
+  location,
+  presignedUrl,
+  rollbackVersions,
+}: S3UploadResult): OutputValues {
   return {
     bucket: location.bucket,
     key: location.key,
@@ -147,5 +174,6 @@ export function outputs({ location, presignedUrl }: S3UploadResult): OutputValue
     'version-id': location.versionId,
     uploaded: location.uploaded,
     'presigned-url': presignedUrl,
+    'rollback-versions': rollbackVersionsOutput(rollbackVersions),
   }
 }

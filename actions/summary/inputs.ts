@@ -66,7 +66,7 @@ function jsonArray(inputs: Inputs, name: string, warnings: string[]): object[] |
   return undefined
 }
 
-/** record-release's `rollback-versions`; an entry whose version the suite refuses is a warning. */
+/** record-release's or s3-upload's `rollback-versions`; an entry whose version the suite refuses is a warning. */
 function rollbackVersions(inputs: Inputs, warnings: string[]): RollbackVersion[] | undefined {
   return jsonArray(inputs, 'rollback-versions', warnings)
     ?.map(rollbackVersionFromJson)

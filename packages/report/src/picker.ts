@@ -1,5 +1,5 @@
 // The rollback picker: the versions recorded as deployed to the environment (record-release's
-// `rollback-versions`), each with the line that puts it back. Versions are hostile: only those
+// `rollback-versions`, or s3-upload's after a failed deploy), each with the line that puts it back. Versions are hostile: only those
 // the version rule accepts are offered, and every one is escaped.
 import { VERSION_RULE, fitsRule } from '../../kit/src/index.js'
 import { code, count, text } from './markdown.js'
