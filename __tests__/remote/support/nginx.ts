@@ -2,12 +2,14 @@
  * A private nginx (Debian's /usr/sbin/nginx) for the blue-green tests: its own prefix, config,
  * pid and logs in a temp dir, listening on a free loopback port, proxying to the upstream that
  * its config includes from `upstreamFile`, the file the engine rewrites at each switch. It runs
- * in the foreground as a child of the test, so stopping it never leaves a daemon behind.
+ * in the foreground as a child of the test, so stopping it never leaves a daemon behind. Free of
+ * jest: bench/zero-downtime runs it as the hosts' nginx too.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, httpGet } from './site.js'
+import { freePort } from '../../../dev/aws-sandbox/src/index.js'
+import { httpGet } from './http-get.js'
 
 const NGINX = '/usr/sbin/nginx'
 
