@@ -303,6 +303,8 @@ async function bench(work: string, closers: (() => Promise<void>)[]): Promise<nu
   for (const host of lbHosts) group.register(host.id)
   await allHealthy(group, lbHosts.length)
 
+  /** What the load-balanced hosts serve once mode 1 has run. */
+  let lbServes = 'v1.0.0'
   const modes: Mode[] = [
     {
       number: 1,
@@ -312,7 +314,11 @@ async function bench(work: string, closers: (() => Promise<void>)[]): Promise<nu
       url: () => group.url,
       from: 'v1.0.0',
       to: 'v1.1.0',
-      run: () => deploy(sandbox, lbHosts, at('v1.1.0'), lbHealth),
+      run: async () => {
+        const deployed = await deploy(sandbox, lbHosts, at('v1.1.0'), lbHealth)
+        if (deployed.status === 'success') lbServes = 'v1.1.0'
+        return deployed
+      },
     },
     {
       number: 2,
@@ -320,7 +326,9 @@ async function bench(work: string, closers: (() => Promise<void>)[]): Promise<nu
       zeroDowntime: true,
       needs: ['target-group-arns'],
       url: () => group.url,
-      from: ONLY.has(1) ? 'v1.1.0' : 'v1.0.0',
+      get from() {
+        return lbServes
+      },
       to: 'v1.2.0',
       before: () => allHealthy(group, lbHosts.length),
       run: () =>
