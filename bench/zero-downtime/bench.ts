@@ -20,7 +20,15 @@
  * it. Modes 1 and 3 never set it: they show what today's deploys drop.
  */
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -64,6 +72,8 @@ const started = Date.now()
 const say = (line: string) =>
   console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}`)
 
+const SSM_DEPLOY_BUNDLE = join(repoRoot, 'dist/ssm-deploy/index.js')
+
 /** Why this machine cannot run the benchmark; undefined when it can. */
 function whyCannotRun(): string | undefined {
   if (process.getuid?.() !== 0)
@@ -72,15 +82,21 @@ function whyCannotRun(): string | undefined {
     tool => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool]).status !== 0,
   )
   if (missing.length) return `missing tools: ${missing.join(', ')} (see scripts/system-tools.json)`
-  const inputs = readActionYml('ssm-deploy').inputs ?? {}
-  if (!('instance-ids' in inputs)) return 'dist/ssm-deploy is missing: run npm run bundle'
+  if (!existsSync(SSM_DEPLOY_BUNDLE)) return `${SSM_DEPLOY_BUNDLE} is missing: run npm run bundle`
   return undefined
 }
 
-/** The ssm-deploy inputs this build lacks among `names` (a mode of a branch not merged yet). */
+/**
+ * The inputs among `names` that this build of ssm-deploy lacks (a mode whose branch is not
+ * merged yet): not declared in action.yml, or never read by the bundle (a stale dist/ would
+ * ignore them, and the mode would quietly measure an in-place deploy).
+ */
 function missingInputs(names: string[]): string[] {
-  const inputs = readActionYml('ssm-deploy').inputs ?? {}
-  return names.filter(name => !(name in inputs))
+  const declared = readActionYml('ssm-deploy').inputs ?? {}
+  const bundle = readFileSync(SSM_DEPLOY_BUNDLE, 'utf8')
+  return names.filter(
+    name => !(name in declared) || (!bundle.includes(`'${name}'`) && !bundle.includes(`"${name}"`)),
+  )
 }
 
 interface Release {
