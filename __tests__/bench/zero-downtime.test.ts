@@ -104,6 +104,7 @@ describe('the table and the last line', () => {
       deploy: 'success',
       deploySeconds: 26.31,
       load: load(5000, 160),
+      note: '0 of 3 hosts drained',
     },
     {
       name: '2. load balancer',
@@ -111,6 +112,7 @@ describe('the table and the last line', () => {
       deploy: 'success',
       deploySeconds: 30,
       load: load(6000, 0),
+      note: '3 of 3 hosts drained',
     },
     { name: '3. in-place | nginx', zeroDowntime: false, deploy: 'success', load: load(2500, 300) },
     { name: '4. blue-green', zeroDowntime: true, deploy: 'success', load: load(2400, 2) },
@@ -127,6 +129,7 @@ describe('the table and the last line', () => {
       '| p50 latency (ms) | 3.0 | 3.0 | 3.0 | 3.0 |',
       '| p99 latency (ms) | 12.3 | 12.3 | 12.3 | 12.3 |',
       '| max latency (ms) | 40.0 | 40.0 | 40.0 | 40.0 |',
+      '| seen | 0 of 3 hosts drained | 3 of 3 hosts drained | - | - |',
     ])
   })
 

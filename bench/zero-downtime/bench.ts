@@ -204,6 +204,8 @@ interface Mode {
   to: string
   before?: () => Promise<void>
   run: () => Promise<{ status: string; seconds: number }>
+  /** Watches what the deploy does while it runs; the returned function says it in a few words. */
+  watch?: () => () => string
 }
 
 /** Sends the load while the mode deploys; the mode's column of the table. */
@@ -225,16 +227,42 @@ async function measure(mode: Mode): Promise<ModeResult> {
     bodyPattern: greeting(mode.from, mode.to),
   })
   await new Promise(resolve => setTimeout(resolve, MARGIN_MS))
+  const watched = mode.watch?.()
   const deployed = await mode
     .run()
     .catch((error: Error) => ({ status: error.message, seconds: NaN }))
+  const note = watched?.()
   await new Promise(resolve => setTimeout(resolve, MARGIN_MS))
   const summary = summarize(await load.stop())
   say(
-    `   deploy ${deployed.status} in ${deployed.seconds.toFixed(1)}s; ` +
+    `   deploy ${deployed.status} in ${deployed.seconds.toFixed(1)}s${note ? ` (${note})` : ''}; ` +
       `${summary.failed} of ${summary.requests} requests failed, p99 ${summary.p99Ms.toFixed(1)} ms`,
   )
-  return { ...result, deploy: deployed.status, deploySeconds: deployed.seconds, load: summary }
+  return {
+    ...result,
+    deploy: deployed.status,
+    deploySeconds: deployed.seconds,
+    load: summary,
+    ...(note ? { note } : {}),
+  }
+}
+
+/**
+ * Watches the target group while a deploy runs: which hosts it saw draining (deregistered by
+ * the deploy). Mode 1 drains none; mode 2 should drain every host, one wave at a time.
+ */
+function drainedHosts(group: TargetGroup, hosts: readonly SandboxInstance[]): () => () => string {
+  return () => {
+    const drained = new Set<string>()
+    const timer = setInterval(() => {
+      for (const target of group.list())
+        if (target.report().state === 'draining') drained.add(target.instance.id)
+    }, 20)
+    return () => {
+      clearInterval(timer)
+      return `${drained.size} of ${hosts.length} hosts drained`
+    }
+  }
 }
 
 /** Waits until every target of the group is healthy (after a deploy that kept them in). */
@@ -330,6 +358,7 @@ async function bench(work: string, closers: (() => Promise<void>)[]): Promise<nu
       url: () => group.url,
       from: 'v1.0.0',
       to: 'v1.1.0',
+      watch: drainedHosts(group, lbHosts),
       run: async () => {
         const deployed = await deploy(sandbox, lbHosts, at('v1.1.0'), lbHealth)
         if (deployed.status === 'success') lbServes = 'v1.1.0'
@@ -347,6 +376,7 @@ async function bench(work: string, closers: (() => Promise<void>)[]): Promise<nu
       },
       to: 'v1.2.0',
       before: () => allHealthy(group, lbHosts.length),
+      watch: drainedHosts(group, lbHosts),
       run: () =>
         deploy(sandbox, lbHosts, at('v1.2.0'), { ...lbHealth, 'target-group-arns': group.arn }),
     },
@@ -371,6 +401,11 @@ async function bench(work: string, closers: (() => Promise<void>)[]): Promise<nu
       url: () => blueGreen.nginx.url('/'),
       from: 'v1.0.0',
       to: 'v1.1.0',
+      watch: () => () => {
+        const port = /server 127\.0\.0\.1:(\d+);/.exec(readFileSync(blueGreen.upstreamFile, 'utf8'))
+        const slot = ['blue', 'green'][blueGreen.slotPorts.indexOf(Number(port?.[1]))]
+        return `nginx now sends to the ${slot ?? 'unknown'} slot`
+      },
       run: () => deploy(sandbox, [blueGreenHost], at('v1.1.0'), blueGreenInputs),
     },
   ]

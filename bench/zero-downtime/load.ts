@@ -107,6 +107,8 @@ export interface ModeResult {
   deploySeconds?: number
   /** The load's numbers; absent when the mode did not run. */
   load?: LoadSummary
+  /** What the benchmark saw the deploy do, e.g. `3 of 3 hosts drained`. */
+  note?: string
 }
 
 const ms = (value: number) => (Number.isNaN(value) ? '-' : value.toFixed(1))
@@ -129,6 +131,7 @@ export function resultTable(modes: readonly ModeResult[]): string {
     ['p50 latency (ms)', mode => (mode.load ? ms(mode.load.p50Ms) : '-')],
     ['p99 latency (ms)', mode => (mode.load ? ms(mode.load.p99Ms) : '-')],
     ['max latency (ms)', mode => (mode.load ? ms(mode.load.maxMs) : '-')],
+    ['seen', mode => mode.note ?? '-'],
   ]
   const cell = (text: string) => text.replace(/\|/g, '\\|')
   const head = `| | ${modes.map(mode => cell(mode.name)).join(' | ')} |`
