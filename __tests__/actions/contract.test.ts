@@ -50,7 +50,16 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
   's3-upload': [
     { file: 'web.zip', bucket: 'my-bucket', app: 'web', environment: 'dev', version: 'v1' },
   ],
-  'ssm-deploy': [{ 'instance-ids': INSTANCE, 'app-name': 'web' }],
+  'ssm-deploy': [
+    { 'instance-ids': INSTANCE, 'app-name': 'web' },
+    {
+      'instance-ids': INSTANCE,
+      'app-name': 'web',
+      waves: '1, 25%, 100%',
+      'bake-time': '5m',
+      'on-failure': 'stop',
+    },
+  ],
   summary: [{}, { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' }],
   'verify-health': [
     { urls: 'https://example.com/health' },

@@ -66,8 +66,10 @@ describe('ssm-deploy on three instances', () => {
     expect(run.errors).toEqual([])
     expect(run.outputs).toMatchObject({ status: 'success', succeeded: '3' })
     expect(await serving()).toEqual(['v1.0.0', 'v1.0.0', 'v1.0.0'])
-    // max-concurrency 1: the hosts ran one after another, never together.
-    const invocations = sandbox.ssm.command(run.outputs['command-id'] ?? '')?.invocations ?? []
+    // max-concurrency 1: the hosts ran one after another, never together, one wave each.
+    const commandIds = JSON.parse(run.outputs['command-ids'] ?? '[]') as string[]
+    expect(commandIds).toHaveLength(3)
+    const invocations = commandIds.flatMap(id => sandbox.ssm.command(id)?.invocations ?? [])
     const spans = invocations
       .map(i => [i.startedAt?.getTime() ?? 0, i.endedAt?.getTime() ?? 0] as const)
       .sort((a, b) => a[0] - b[0])
@@ -75,10 +77,13 @@ describe('ssm-deploy on three instances', () => {
       expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1])
   })
 
-  it('stops at the first failed health gate: that host rolls back, the rest keep their release', async () => {
+  it('with on-failure stop, stops at the first failed health gate: that host rolls back, the rest keep their release', async () => {
     sandbox.instances[1]!.env.BREAK_VERSION = 'v1.1.0'
     try {
-      const run = await runBundledAction('ssm-deploy', { inputs: inputs('v1.1.0'), env: env() })
+      const run = await runBundledAction('ssm-deploy', {
+        inputs: inputs('v1.1.0', { 'on-failure': 'stop' }),
+        env: env(),
+      })
       expect(run.exitCode).toBe(1)
       expect(run.outputs).toMatchObject({
         status: 'partial',
@@ -92,7 +97,56 @@ describe('ssm-deploy on three instances', () => {
       expect(byId[IDS[0]!]).toMatchObject({ status: 'success', version: 'v1.1.0' })
       expect(byId[IDS[1]!]).toMatchObject({ status: 'rolled-back', 'rolled-back': true })
       expect(byId[IDS[2]!]).toMatchObject({ status: 'untouched' })
-      expect(String(byId[IDS[2]!]?.reason)).toContain("'max-errors' was reached")
+      expect(String(byId[IDS[2]!]?.reason)).toContain(
+        "the rollout stopped at wave 2 of 3, where failures (1) passed 'max-errors'",
+      )
+      expect(await serving()).toEqual(['v1.1.0', 'v1.0.0', 'v1.0.0'])
+    } finally {
+      delete sandbox.instances[1]!.env.BREAK_VERSION
+    }
+  })
+
+  it('by default (on-failure rollback), switches the hosts it deployed back once it stops: no mixed fleet', async () => {
+    sandbox.instances[1]!.env.BREAK_VERSION = 'v1.1.5'
+    try {
+      const run = await runBundledAction('ssm-deploy', { inputs: inputs('v1.1.5'), env: env() })
+      expect(run.exitCode).toBe(1)
+      expect(run.outputs).toMatchObject({
+        status: 'rolled-back',
+        succeeded: '0',
+        'rolled-back': '2',
+        failed: '0',
+        untouched: '1',
+      })
+      const byId = results(run.outputs)
+      expect(byId[IDS[0]!]).toMatchObject({
+        status: 'rolled-back',
+        'rolled-back': true,
+        'previous-version': 'v1.1.0',
+        version: 'v1.1.5',
+        wave: 1,
+      })
+      expect(String(byId[IDS[0]!]?.reason)).toBe(
+        'switched back to v1.1.0: wave 2 of 3 took the failures to 1, more than max-errors 0 (on-failure: rollback)',
+      )
+      expect(byId[IDS[1]!]).toMatchObject({ status: 'rolled-back', wave: 2 })
+      expect(byId[IDS[2]!]).toMatchObject({ status: 'untouched', wave: 3 })
+      expect(JSON.parse(run.outputs.waves ?? '')).toEqual([
+        expect.objectContaining({ wave: 1, instances: [IDS[0]], succeeded: 1, outcome: 'passed' }),
+        expect.objectContaining({ wave: 2, instances: [IDS[1]], failed: 1, outcome: 'failed' }),
+        expect.objectContaining({ wave: 3, instances: [IDS[2]], outcome: 'not-started' }),
+        expect.objectContaining({
+          wave: 0,
+          instances: [IDS[0]],
+          succeeded: 1,
+          outcome: 'reverted',
+        }),
+      ])
+      expect(run.stdout).toMatch(/wave 1 of 3: 1 host\(s\): i-0000000000000f001/)
+      expect(run.stdout).toMatch(
+        /wave 2 of 3: 0 deployed, 1 failed \(more than max-errors 0 in all: the rollout stops\), in \d+\.\d s/,
+      )
+      expect(run.stdout).toMatch(/revert: 1 switched back, 0 failed, in \d+\.\d s/)
       expect(await serving()).toEqual(['v1.1.0', 'v1.0.0', 'v1.0.0'])
     } finally {
       delete sandbox.instances[1]!.env.BREAK_VERSION
@@ -167,7 +221,7 @@ describe('ssm-deploy on three instances', () => {
     expect(await serving()).toEqual(['v1.3.0', 'v1.4.0', 'v1.4.0'])
   })
 
-  it('is rolled-back when the first host rolls back and SSM touches no other (max-errors 0)', async () => {
+  it('is rolled-back when the first host rolls back and no other starts (max-errors 0)', async () => {
     sandbox.instances[0]!.env.BREAK_VERSION = 'v1.6.0'
     try {
       const run = await runBundledAction('ssm-deploy', { inputs: inputs('v1.6.0'), env: env() })
@@ -184,6 +238,48 @@ describe('ssm-deploy on three instances', () => {
       expect(byId[IDS[1]!]).toMatchObject({ status: 'untouched' })
       expect(byId[IDS[2]!]).toMatchObject({ status: 'untouched' })
       // The fleet serves what it served before, everywhere.
+      expect(await serving()).toEqual(['v1.3.0', 'v1.4.0', 'v1.4.0'])
+    } finally {
+      delete sandbox.instances[0]!.env.BREAK_VERSION
+    }
+  })
+
+  it('bakes each wave but the last, and switches back a wave that turns unhealthy meanwhile', async () => {
+    const started = new Date()
+    const pending = runBundledAction('ssm-deploy', {
+      inputs: inputs('v1.7.0', { waves: '1, 100%', 'bake-time': '2s' }),
+      env: env(),
+    })
+    // Once the first host's deploy is done (health gate passed), its release turns unhealthy.
+    const firstDone = async () => {
+      for (let tries = 0; tries < 1200; tries++) {
+        const done = sandbox.ssm
+          .allCommands()
+          .filter(command => command.requestedAt >= started)
+          .flatMap(command => command.invocations)
+          .some(i => i.instance.id === IDS[0] && i.status === 'Success')
+        if (done) return
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+      throw new Error('the first wave did not finish within a minute')
+    }
+    await firstDone()
+    sandbox.instances[0]!.env.BREAK_VERSION = 'v1.7.0'
+    try {
+      const run = await pending
+      expect(run.outputs).toMatchObject({
+        status: 'rolled-back',
+        'rolled-back': '1',
+        untouched: '2',
+      })
+      const byId = results(run.outputs)
+      expect(String(byId[IDS[0]!]?.reason)).toMatch(
+        /^bake: unhealthy after 2s of bake time: the command exited with code 1; switched back to v1\.3\.0: wave 1 of 2/,
+      )
+      expect(
+        JSON.parse(run.outputs.waves ?? '').map((w: { outcome: string }) => w.outcome),
+      ).toEqual(['failed', 'not-started', 'reverted'])
+      expect(run.stdout).toContain('wave 1 of 2: baking 2s, then checking 1 host(s)')
       expect(await serving()).toEqual(['v1.3.0', 'v1.4.0', 'v1.4.0'])
     } finally {
       delete sandbox.instances[0]!.env.BREAK_VERSION

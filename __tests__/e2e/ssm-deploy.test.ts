@@ -210,6 +210,7 @@ describe('ssm-deploy, bundled, against the sandbox', () => {
       'rolled-back': '0',
       untouched: '0',
       'previous-version': '',
+      waves: '[]',
       'engine-key': '',
       'engine-sha256': '',
     })

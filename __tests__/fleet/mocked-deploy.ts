@@ -9,7 +9,12 @@ import {
 } from '@aws-sdk/client-ssm'
 import { mockClient } from 'aws-sdk-client-mock'
 import { memoryLogger } from '../../packages/kit/src/index.js'
-import { FleetCommands, FleetDeploy, type DeployReport } from '../../packages/fleet/src/index.js'
+import {
+  FleetCommands,
+  FleetDeploy,
+  type DeployReport,
+  type FleetDeployOptions,
+} from '../../packages/fleet/src/index.js'
 
 /** How SSM lists one host's invocation, and what the host printed. */
 export interface MockedHost {
@@ -17,10 +22,14 @@ export interface MockedHost {
   stdout: string
 }
 
-/** Deploys v2 to the hosts (by instance id) and returns FleetDeploy's report. */
+/**
+ * Deploys v2 to the hosts (by instance id), all in one wave unless `options` say otherwise,
+ * and returns FleetDeploy's report.
+ */
 export async function deployOverMockedSsm(
   hosts: Record<string, MockedHost>,
   commandId = 'c0ffee00-0000-4000-8000-000000000002',
+  options: Partial<FleetDeployOptions> = {},
 ): Promise<DeployReport> {
   const ssm = mockClient(SSMClient)
   try {
@@ -51,9 +60,10 @@ export async function deployOverMockedSsm(
           artifactUri: 's3://artifacts/app/v2.zip',
           artifactSha256: 'a'.repeat(64),
         },
-        maxConcurrency: '1',
-        maxErrors: '0',
+        maxConcurrency: '100%',
+        maxErrors: '100%',
         executionTimeoutSeconds: 60,
+        ...options,
       },
       async () => {},
     )

@@ -176,7 +176,11 @@ describe('FleetDeploy and cancellation', () => {
       .resolves({
         CommandInvocations: [invocation(A, 'Cancelled'), invocation(B, 'Cancelled')],
       })
-    const report = await deploy.run({ ...rollback, instanceIds: [A, B] }, async () => {})
+    // Both hosts in one wave: both were sent the command when the cancel came.
+    const report = await deploy.run(
+      { ...rollback, instanceIds: [A, B], maxConcurrency: '100%' },
+      async () => {},
+    )
     expect(report.results.map(r => r.status)).toEqual(['cancelled', 'cancelled'])
     expect(report.interrupted).toEqual([A, B])
     expect(report.status).toBe('failed')

@@ -1,11 +1,13 @@
 import { describe, expect, it } from '@jest/globals'
-import type { DeployReport } from '../../packages/fleet/src/index.js'
+import type { DeployReport, WaveReport } from '../../packages/fleet/src/index.js'
 import type { TargetResult } from '../../packages/health/src/index.js'
 import {
   healthResultFromJson,
   healthResultsToJson,
   instanceResultFromJson,
   instanceResultsToJson,
+  waveResultFromJson,
+  waveResultsToJson,
 } from '../../actions/shared/results-json.js'
 import { deployOverMockedSsm } from '../fleet/mocked-deploy.js'
 
@@ -57,17 +59,17 @@ async function deployThree(): Promise<DeployReport> {
 const DEPLOY_RESULTS_JSON =
   '[{"instance-id":"i-0000000000000e001","name":"","status":"success","exit-code":0,' +
   '"previous-version":"v1","version":"v2","rolled-back":false,"duration-ms":1500,"reason":"",' +
-  '"warnings":["hooks run as root"]},' +
+  '"warnings":["hooks run as root"],"wave":1},' +
   '{"instance-id":"i-0000000000000e002","name":"","status":"rolled-back","exit-code":20,' +
   '"previous-version":"v1","version":"v2","rolled-back":true,"duration-ms":4200,' +
   '"reason":"health check failed","warnings":[],"output":"restarting\\nDEPLOY_RESULT ' +
   '{\\"mode\\":\\"deploy\\",\\"phases\\":{},\\"status\\":\\"rolled-back\\",\\"exit-code\\":20,' +
   '\\"previous-version\\":\\"v1\\",\\"version\\":\\"v2\\",\\"rolled-back\\":true,' +
-  '\\"reason\\":\\"health check failed\\",\\"duration-ms\\":4200}"},' +
+  '\\"reason\\":\\"health check failed\\",\\"duration-ms\\":4200}","wave":1},' +
   '{"instance-id":"i-0000000000000e003","name":"","status":"untouched","exit-code":null,' +
   '"previous-version":"","version":"","rolled-back":false,"duration-ms":null,' +
   '"reason":"not deployed: SSM stopped dispatching after \'max-errors\' was reached; this host ' +
-  'keeps its previous release","warnings":[],"output":""}]'
+  'keeps its previous release","warnings":[],"output":"","wave":1}]'
 
 const healthResults: TargetResult[] = [
   {
@@ -93,7 +95,24 @@ const HEALTH_RESULTS_JSON =
   '{"target":"i-0000000000000e002","healthy":false,"status":"TimedOut","attempts":10,' +
   '"duration-ms":30000,"detail":"the command timed out"}]'
 
+const waves: WaveReport[] = [
+  { wave: 1, instanceIds: [A], succeeded: 1, failed: 0, durationMs: 812, outcome: 'passed' },
+  { wave: 2, instanceIds: [B], succeeded: 0, failed: 1, durationMs: 4300, outcome: 'failed' },
+  { wave: 3, instanceIds: [C], succeeded: 0, failed: 0, durationMs: 0, outcome: 'not-started' },
+  { wave: 0, instanceIds: [A], succeeded: 1, failed: 0, durationMs: 950, outcome: 'reverted' },
+]
+const WAVES_JSON =
+  '[{"wave":1,"instances":["i-0000000000000e001"],"succeeded":1,"failed":0,"duration-ms":812,"outcome":"passed"},' +
+  '{"wave":2,"instances":["i-0000000000000e002"],"succeeded":0,"failed":1,"duration-ms":4300,"outcome":"failed"},' +
+  '{"wave":3,"instances":["i-0000000000000e003"],"succeeded":0,"failed":0,"duration-ms":0,"outcome":"not-started"},' +
+  '{"wave":0,"instances":["i-0000000000000e001"],"succeeded":1,"failed":0,"duration-ms":950,"outcome":"reverted"}]'
+
 describe('the results outputs, made at the edge', () => {
+  it("writes ssm-deploy's waves in the contract's shape, and reads them back", () => {
+    expect(JSON.stringify(waveResultsToJson(waves))).toBe(WAVES_JSON)
+    expect((JSON.parse(WAVES_JSON) as object[]).map(waveResultFromJson)).toEqual(waves)
+  })
+
   it("writes ssm-deploy's results as it always has, byte for byte", async () => {
     const report = await deployThree()
     expect(report.results[1]).toMatchObject({ instanceId: B, exitCode: 20, rolledBack: true })
@@ -117,6 +136,7 @@ describe('the results outputs, made at the edge', () => {
       durationMs: 1500,
       reason: '',
       warnings: ['hooks run as root'],
+      wave: 1,
     })
     expect(JSON.stringify(instanceResultsToJson(deployed))).toBe(DEPLOY_RESULTS_JSON)
     const health = (JSON.parse(HEALTH_RESULTS_JSON) as object[]).map(healthResultFromJson)

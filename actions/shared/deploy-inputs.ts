@@ -2,7 +2,12 @@
 // engine's typed options. Input names are the action contract; every error names the input.
 import { invalidInput, renderTemplate, type Inputs } from '../../packages/kit/src/index.js'
 import { workflowRunUrl } from '../../packages/github/src/index.js'
-import { INSTANCE_ID, type FleetDeployOptions } from '../../packages/fleet/src/index.js'
+import {
+  INSTANCE_ID,
+  parseWaveSpec,
+  type FleetDeployOptions,
+  type OnFailure,
+} from '../../packages/fleet/src/index.js'
 import {
   ENGINE_OPTIONS,
   type CountOption,
@@ -28,6 +33,28 @@ export const DEPLOY_INPUT_DEFAULTS = {
   'keep-releases': ENGINE_OPTIONS.keepReleases.default,
   'lock-timeout': ENGINE_OPTIONS.lockTimeout.defaultMs,
 } as const
+
+/** The defaults of ssm-deploy's rollout inputs (verify-health's rollback has none of them). */
+export const ROLLOUT_INPUT_DEFAULTS = {
+  'on-failure': 'rollback',
+  'bake-time': 0,
+} as const
+
+/** ssm-deploy's rollout in waves: `waves` (checked here, so a bad list fails before any send) and `on-failure`. */
+export function readRolloutOptions(
+  inputs: Inputs,
+): Pick<FleetDeployOptions, 'waves' | 'onFailure'> {
+  const waves = inputs.string('waves')
+  parseWaveSpec(waves, 'waves')
+  return {
+    waves,
+    onFailure: inputs.enum<OnFailure>(
+      'on-failure',
+      ['rollback', 'stop'],
+      ROLLOUT_INPUT_DEFAULTS['on-failure'],
+    ),
+  }
+}
 
 /** The inputs of DEPLOY_INPUT_DEFAULTS that verify-health's rollback declares too. */
 export const ROLLBACK_INPUT_DEFAULTS = {

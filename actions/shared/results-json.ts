@@ -1,7 +1,8 @@
-// The per-host `results` outputs as the contract names them (kebab-case JSON), made here at the
-// edge from the domain's camelCase results, and read back by the summary. One key table per
-// shape, in the order the outputs write the keys, so every output's JSON stays byte for byte.
-import type { HealthResult, InstanceResult } from '../../packages/report/src/index.js'
+// The per-host `results` outputs and ssm-deploy's `waves` as the contract names them
+// (kebab-case JSON), made here at the edge from the domain's camelCase results, and read back
+// by the summary. One key table per shape, in the order the outputs write the keys, so every
+// output's JSON stays byte for byte.
+import type { HealthResult, InstanceResult, WaveResult } from '../../packages/report/src/index.js'
 
 /** A results entry as its JSON has it. */
 export type ResultJson = Record<string, unknown>
@@ -19,7 +20,18 @@ const INSTANCE_KEYS = {
   reason: 'reason',
   warnings: 'warnings',
   output: 'output',
+  wave: 'wave',
 } as const satisfies Record<keyof InstanceResult, string>
+
+/** ssm-deploy's `waves` (fleet's WaveReport fits). */
+const WAVE_KEYS = {
+  wave: 'wave',
+  instanceIds: 'instances',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  durationMs: 'duration-ms',
+  outcome: 'outcome',
+} as const satisfies Record<keyof WaveResult, string>
 
 /** verify-health's `results` (health's TargetResult fits). */
 const HEALTH_KEYS = {
@@ -63,6 +75,16 @@ export function instanceResultsToJson(results: readonly InstanceResult[]): Resul
 /** Health check results as verify-health's `results` output writes them. */
 export function healthResultsToJson(results: readonly HealthResult[]): ResultJson[] {
   return results.map(result => toJson(result, HEALTH_KEYS))
+}
+
+/** The rollout's waves as ssm-deploy's `waves` output writes them. */
+export function waveResultsToJson(waves: readonly WaveResult[]): ResultJson[] {
+  return waves.map(wave => toJson(wave, WAVE_KEYS))
+}
+
+/** One entry of a `waves` input (ssm-deploy's `waves`), for the report. */
+export function waveResultFromJson(json: object): WaveResult {
+  return fromJson(json, WAVE_KEYS) as WaveResult
 }
 
 /** One entry of a `deploy-results` input (ssm-deploy's `results`), for the report. */

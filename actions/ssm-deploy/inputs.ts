@@ -13,7 +13,12 @@ import {
 import type { FleetDeployOptions } from '../../packages/fleet/src/index.js'
 import { ENGINE_OPTIONS, type RemoteOptions } from '../../packages/remote/src/index.js'
 import { validateBucketName } from '../../packages/release-store/src/index.js'
-import { DEPLOY_INPUT_DEFAULTS, readFleetDeployOptions } from '../shared/deploy-inputs.js'
+import {
+  DEPLOY_INPUT_DEFAULTS,
+  ROLLOUT_INPUT_DEFAULTS,
+  readFleetDeployOptions,
+  readRolloutOptions,
+} from '../shared/deploy-inputs.js'
 
 /** ssm-deploy's inputs, parsed and checked. */
 export interface SsmDeployInputs {
@@ -24,6 +29,11 @@ export interface SsmDeployInputs {
   deploy: FleetDeployOptions
   /** The common AWS inputs (`aws-region`, `role-to-assume`…). */
   aws: AwsInputs
+  /**
+   * `bake-time` in ms: after each deploy wave but the last, wait this long, then check the
+   * wave's hosts with health-url and health-command over SSM. 0: no bake.
+   */
+  bakeTimeMs: number
   /**
    * With `record-engine: true`: where the release's rendered engine is stored before the
    * SSM command is sent, for the hosts that converge to the desired release later.
@@ -41,10 +51,14 @@ export interface EngineStoreTarget {
 /** The defaults of ssm-deploy's inputs by name (durations in ms), as action.yml declares them. */
 export const INPUT_DEFAULTS = {
   ...DEPLOY_INPUT_DEFAULTS,
+  ...ROLLOUT_INPUT_DEFAULTS,
   'record-engine': false,
   timeout: ENGINE_OPTIONS.executionTimeout.defaultMs,
   ...AWS_INPUT_DEFAULTS,
 }
+
+/** The longest bake: a GitHub job runs at most 6 hours. */
+const BAKE_TIME_MAX_MS = 6 * 3600_000
 
 /** Reads and checks every input; throws a ConfigurationError naming the first bad one. */
 export function getInputs(
@@ -52,11 +66,17 @@ export function getInputs(
   env: NodeJS.ProcessEnv = process.env,
 ): SsmDeployInputs {
   const inputs = new Inputs(source)
-  const deploy = readFleetDeployOptions(inputs, undefined, 'timeout', env)
+  const deploy = {
+    ...readFleetDeployOptions(inputs, undefined, 'timeout', env),
+    ...readRolloutOptions(inputs),
+  }
   const recordEngine = inputs.boolean('record-engine', INPUT_DEFAULTS['record-engine'])
   return {
     deploy,
     aws: readAwsInputs(inputs),
+    bakeTimeMs: inputs.duration('bake-time', INPUT_DEFAULTS['bake-time'], {
+      maxMs: BAKE_TIME_MAX_MS,
+    }),
     ...(recordEngine ? { recordEngine: engineStoreTarget(deploy.remote) } : {}),
   }
 }

@@ -7,7 +7,8 @@ import {
   storeEngineScript,
   type EngineScriptRef,
 } from '../../packages/release-store/src/index.js'
-import { instanceResultsToJson } from '../shared/results-json.js'
+import { instanceResultsToJson, waveResultsToJson } from '../shared/results-json.js'
+import { bakeGate } from './bake.js'
 import type { SsmDeployInputs } from './inputs.js'
 
 /** What ssm-deploy did: the fleet's report, whether the workflow was cancelled, the stored engine. */
@@ -58,8 +59,19 @@ export async function run(inputs: SsmDeployInputs, deps: AwsActionDeps): Promise
       `stored the engine of ${remote.version} for hosts that converge later: ${s3Uri(inputs.recordEngine.bucket, engine.key)}`,
     )
   }
-  const commands = new FleetCommands(aws.client(SSMClient), logger, { sleep: interruptibleSleep })
+  const ssm = aws.client(SSMClient)
+  const commands = new FleetCommands(ssm, logger, { sleep: interruptibleSleep })
   const fleet = new FleetDeploy(commands, logger, aws.client(EC2Client))
+  const bake = bakeGate(
+    {
+      bakeTimeMs: inputs.bakeTimeMs,
+      remote,
+      attemptTimeoutMs: options.executionTimeoutSeconds * 1000,
+      makeCommands: () => new FleetCommands(ssm, logger, { sleep: interruptibleSleep }),
+      sleep: interruptibleSleep,
+    },
+    logger,
+  )
   deps.onCancel(signal => {
     logger.warning(`Received ${signal}: cancelling the SSM command(s)…`)
     fleet.cancel()
@@ -68,9 +80,13 @@ export async function run(inputs: SsmDeployInputs, deps: AwsActionDeps): Promise
 
   logger.info(
     `${remote.mode === 'rollback' ? 'Rolling back' : 'Deploying'} ${remote.version ?? '(previous release)'} to ${ids.length} instance(s) ` +
-      `in ${remote.deployDir}, max-concurrency ${options.maxConcurrency}, max-errors ${options.maxErrors}`,
+      `in ${remote.deployDir}, max-concurrency ${options.maxConcurrency}, max-errors ${options.maxErrors}` +
+      `${options.waves ? `, waves ${options.waves}` : ''}, on-failure ${options.onFailure ?? 'stop'}`,
   )
-  const report = await fleet.run(options, (_id, title, output) => deps.printFenced(title, output))
+  const report = await fleet.run(
+    { ...options, gates: [...(options.gates ?? []), ...(bake ? [bake] : [])] },
+    (_id, title, output) => deps.printFenced(title, output),
+  )
   for (const result of report.results) {
     const line =
       `${result.instanceId}${result.name ? ` (${result.name})` : ''}: ${result.status}` +
@@ -95,6 +111,7 @@ export function outputs({ report, engine }: SsmDeployResult): OutputValues {
     'rolled-back': report.rolledBack,
     untouched: report.untouched,
     'previous-version': report.previousVersion,
+    waves: waveResultsToJson(report.waves),
     'engine-key': engine?.key ?? '',
     'engine-sha256': engine?.sha256 ?? '',
   }
@@ -112,6 +129,8 @@ export const OUTPUTS_ON_FAILURE = outputs({
     untouched: 0,
     previousVersion: '',
     interrupted: [],
+    waves: [],
+    revertFailed: [],
   },
   cancelled: false,
 })
@@ -125,8 +144,12 @@ export function failure({ report, cancelled }: SsmDeployResult): Error | undefin
   }
   if (report.status === 'success') return undefined
   const bad = report.results.filter(r => r.status !== 'success')
+  const human =
+    report.revertFailed.length > 0
+      ? `; switching back failed on ${report.revertFailed.join(', ')}: a human is needed there`
+      : ''
   return new ReportedFailure(
-    `deploy ${report.status}: ${bad.length} of ${report.results.length} instance(s) did not deploy ` +
+    `deploy ${report.status}: ${bad.length} of ${report.results.length} instance(s) did not deploy${human} ` +
       `(${bad.map(r => `${r.instanceId}: ${describeValue(r.reason || r.status)}`).join('; ')})`,
   )
 }

@@ -3,18 +3,27 @@
  * against the usual hand-rolled loop of `aws ssm wait command-executed` per instance (the AWS
  * CLI's waiter: GetCommandInvocation every 5 s, giving up after 20 tries, i.e. 100 s).
  *
- *   npm run bench:fleet            N = 1, 50, 500 and the CLI loop for N = 1 and 50
+ *   npm run bench:fleet            N = 1, 50, 500 and the CLI loop for N = 1 and 50, then a
+ *                                  rollout of 500 in waves (1, 10%, 50%, 100%) by FleetDeploy
  *   npm run bench:fleet -- --long  also a 110 s command: where the CLI waiter gives up
+ *   npm run bench:fleet -- --waves only the rollout in waves
  *
  * Commands run in the sandbox's fast mode (no shell) and take a random 1–8 s, so what is
  * measured is the following, not the hosts. Detection delay = the moment FleetCommands returns
- * minus the moment the last invocation finished in the sandbox.
+ * minus the moment the last invocation finished in the sandbox; for the rollout in waves, per
+ * wave: the moment the wave is judged (its gates run) minus the end of its last invocation.
  */
 import { SendCommandCommand, type SSMClient } from '@aws-sdk/client-ssm'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { Logger } from '../../packages/kit/src/index.js'
-import { FleetCommands, type FleetCommand } from '../../packages/fleet/src/index.js'
+import {
+  FleetCommands,
+  FleetDeploy,
+  type FleetCommand,
+  type WaveGate,
+} from '../../packages/fleet/src/index.js'
+import { RESULT_PREFIX } from '../../packages/remote/src/index.js'
 import { sandboxClients, startSandbox, type Sandbox } from '../../dev/aws-sandbox/src/index.js'
 
 const run = promisify(execFile)
@@ -58,11 +67,12 @@ async function withSandbox<T>(
   n: number,
   durationMs: () => number,
   fn: (s: Sandbox) => Promise<T>,
+  stdout = 'ok',
 ): Promise<T> {
   const sandbox = await startSandbox({
     instances: n,
     commandMode: 'fast',
-    fastHandler: () => ({ exitCode: 0, stdout: 'ok', durationMs: durationMs() }),
+    fastHandler: () => ({ exitCode: 0, stdout, durationMs: durationMs() }),
   })
   try {
     return await fn(sandbox)
@@ -160,9 +170,92 @@ async function cliLoopOnce(n: number, fixedDurationMs?: number): Promise<Row & {
   )
 }
 
+/** What a host engine prints when it deployed v2 over v1. */
+const DEPLOYED = `${RESULT_PREFIX}${JSON.stringify({
+  status: 'deployed',
+  mode: 'deploy',
+  'exit-code': 0,
+  'previous-version': 'v1.0.0',
+  version: 'v2.0.0',
+  'rolled-back': false,
+  'duration-ms': 1,
+  phases: {},
+})}\n`
+
+interface WaveRow {
+  wave: number
+  hosts: number
+  sendCalls: number
+  maxPollCallsPerRound: number
+  wallMs: number
+  detectionMs: number
+}
+
+/**
+ * FleetDeploy rolling out to 500 hosts in waves of 1, 10%, 50% and 100% (max-concurrency 100%),
+ * each host taking a random 1–8 s: per wave, the calls it made and how soon it was judged.
+ */
+async function wavesOnce(n: number, spec: string): Promise<WaveRow[]> {
+  return withSandbox(
+    n,
+    () => 1000 + Math.floor(random() * 7000),
+    async sandbox => {
+      const commands = new FleetCommands(ssmClient(sandbox), quiet)
+      const rows: WaveRow[] = []
+      let before = { sendCalls: 0, started: 0, commands: 0 }
+      const meter: WaveGate = {
+        name: 'meter',
+        async beforeWave() {
+          commands.stats.maxListCallsPerRound = 0
+          before = {
+            sendCalls: commands.stats.sendCalls,
+            started: Date.now(),
+            commands: commands.commandIds.length,
+          }
+          return new Map()
+        },
+        async afterWave(wave) {
+          const judged = Date.now()
+          rows.push({
+            wave: wave.number,
+            hosts: wave.instanceIds.length,
+            sendCalls: commands.stats.sendCalls - before.sendCalls,
+            maxPollCallsPerRound: commands.stats.maxListCallsPerRound,
+            wallMs: judged - before.started,
+            detectionMs:
+              detectionDelay(sandbox, commands.commandIds.slice(before.commands), judged) ?? NaN,
+          })
+          return new Map()
+        },
+      }
+      const report = await new FleetDeploy(commands, quiet).run(
+        {
+          instanceIds: sandbox.instances.map(i => i.id),
+          remote: {
+            deployDir: '/opt/app',
+            version: 'v2.0.0',
+            artifactUri: 's3://artifacts/app/v2.0.0.zip',
+            artifactSha256: 'a'.repeat(64),
+          },
+          waves: spec,
+          maxConcurrency: '100%',
+          maxErrors: '0',
+          executionTimeoutSeconds: 600,
+          gates: [meter],
+        },
+        async () => {},
+      )
+      if (report.status !== 'success') throw new Error(`the rollout ended ${report.status}`)
+      return rows
+    },
+    DEPLOYED,
+  )
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = []
   const summary: string[] = []
+  if (process.argv.includes('--waves')) return reportWaves(summary, rows)
   for (const [n, repeats] of [
     [1, 7],
     [50, 5],
@@ -217,7 +310,21 @@ async function main(): Promise<void> {
     )
     summary.push(`ssm-deploy (FleetCommands), 110 s command: ${oursLong}`)
   }
-  console.table(rows)
+  await reportWaves(summary, rows)
+}
+
+/** The rollout in waves, after whatever rows and summary lines came before. */
+async function reportWaves(summary: string[], rows: Row[]): Promise<void> {
+  const waves = await wavesOnce(500, '1, 10%, 50%, 100%')
+  summary.push(
+    ...waves.map(
+      w =>
+        `ours in waves N=500 (1, 10%, 50%, 100%), wave ${w.wave} of ${w.hosts} host(s): SendCommand ${w.sendCalls} (target ≤ ${Math.ceil(w.hosts / 50)}), ` +
+        `poll calls per round ≤ ${w.maxPollCallsPerRound} (target ≤ ${Math.ceil(w.hosts / 50)}), wall ${w.wallMs} ms, detection ${w.detectionMs} ms (target < 1000)`,
+    ),
+  )
+  if (rows.length > 0) console.table(rows)
+  console.table(waves)
   console.log(summary.join('\n'))
 }
 

@@ -29,9 +29,12 @@ export interface FleetCommand {
   executionTimeoutSeconds: number
   /** How long SSM may take to deliver the command to an agent (SendCommand TimeoutSeconds). */
   deliveryTimeoutSeconds: number
-  /** SSM MaxConcurrency: '1', '10', '25%'. Applies within each chunk of ≤ 50 instances. */
+  /**
+   * SSM MaxConcurrency: '1', '10', '25%'. Applies within each SendCommand call of ≤ 50
+   * instances; FleetDeploy sends a step's hosts all at once and does the rolling itself.
+   */
   maxConcurrency: string
-  /** SSM MaxErrors: '0', '1', '10%'. Applies within each chunk of ≤ 50 instances. */
+  /** SSM MaxErrors: '0', '1', '10%'. Applies within each SendCommand call of ≤ 50 instances. */
   maxErrors: string
   outputS3BucketName?: string | undefined
   outputS3KeyPrefix?: string | undefined
@@ -415,9 +418,14 @@ export class FleetCommands {
 
   /** Cancels every command these commands sent; errors are logged, not thrown (we are already failing). */
   async cancelAll(): Promise<void> {
+    await this.cancel(this.commandIds)
+  }
+
+  /** Cancels the given commands; errors are logged, not thrown (we are already failing). */
+  async cancel(commandIds: Iterable<string>): Promise<void> {
     const { CancelCommandCommand } = await import('@aws-sdk/client-ssm')
     await Promise.all(
-      this.commandIds.map(async commandId => {
+      [...commandIds].map(async commandId => {
         try {
           await this.ssm.send(new CancelCommandCommand({ CommandId: commandId }))
           this.logger.warning(`Cancelled command ${commandId}`)

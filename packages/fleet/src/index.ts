@@ -4,6 +4,8 @@
 export * from './command.js'
 export * from './deploy.js'
 export * from './discover.js'
+export type { DeployResult, OutputPrinter } from './host-results.js'
 export * from './status.js'
 export * from './verdict.js'
+export * from './wave-plan.js'
 export * from './waves.js'

@@ -16,6 +16,22 @@ export interface InstanceResult {
   output?: string | undefined
   /** What the engine warned about on this instance (e.g. hooks running as root). */
   warnings?: unknown
+  /** The wave of ssm-deploy's rollout the instance was planned in (1-based). */
+  wave?: number | undefined
+}
+
+/**
+ * One wave of ssm-deploy's rollout, as its `waves` output has it: `wave` is 1-based, 0 for
+ * the revert wave of `on-failure: rollback`; `outcome` is `passed`, `failed`, `cancelled`,
+ * `not-started`, or `reverted` for the revert wave.
+ */
+export interface WaveResult {
+  wave?: number | undefined
+  instanceIds?: unknown
+  succeeded?: number | undefined
+  failed?: number | undefined
+  durationMs?: number | undefined
+  outcome?: string | undefined
 }
 
 /** One health check result (per URL or per instance), as verify-health's `results` has it. */
