@@ -58,6 +58,8 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
       waves: '1, 25%, 100%',
       'bake-time': '5m',
       'on-failure': 'stop',
+      'target-group-arns':
+        'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
     },
   ],
   summary: [{}, { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' }],

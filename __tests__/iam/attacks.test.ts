@@ -3,6 +3,8 @@
 // credential code, every request signed by the real SDK (or the AWS CLI) and authorised by
 // the sandbox's IAM evaluator.
 import { execFile } from 'node:child_process'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2'
@@ -14,7 +16,12 @@ import {
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm'
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { AwsClientFactory, webIdentityCredentials } from '../../packages/aws/src/index.js'
+import { TargetGroupGate, type Wave } from '../../packages/fleet/src/index.js'
+import { ConfigurationError, memoryLogger } from '../../packages/kit/src/index.js'
+import type { TargetGroup } from '../../dev/aws-sandbox/src/index.js'
+import { until } from '../sandbox/helpers.js'
 import { startSandboxWithOidc, type SandboxWithOidc } from '../support/sandbox-with-oidc.js'
 import {
   ACCOUNT_ID,
@@ -52,6 +59,14 @@ beforeAll(async () => {
     sts: {
       roles: [deployRole('dev'), deployRole('prod', 'deploy-role-trust-policy-strict.json')],
     },
+    // Named as the deploy role's policy expects: <app>-<environment>.
+    targetGroups: ['dev', 'prod'].map(environment => ({
+      name: `${APP}-${environment}`,
+      port: 8080,
+      healthCheckIntervalSeconds: 0.2,
+      healthyThresholdCount: 2,
+      deregistrationDelaySeconds: 0.3,
+    })),
   })
   // The SDK finds the sandbox through AWS_ENDPOINT_URL_*; no static keys are left to fall back on.
   Object.assign(process.env, sandbox.env)
@@ -87,6 +102,7 @@ function clientsAs(roleArn: string, subject: string) {
     ssm: factory.client(SSMClient),
     s3: factory.client(S3Client),
     ec2: factory.client(EC2Client),
+    elbv2: factory.client(ElasticLoadBalancingV2Client),
   }
 }
 
@@ -209,6 +225,81 @@ describe('the dev deploy role (default trust policy, dev templates)', () => {
     const { ec2 } = dev()
     const found = await ec2.send(new DescribeInstancesCommand({}))
     expect(found.Reservations?.flatMap(r => r.Instances ?? []).length).toBe(3)
+  })
+})
+
+describe("the dev deploy role and the environments' target groups", () => {
+  const servers: Server[] = []
+  afterAll(() => servers.forEach(server => server.close()))
+
+  /** An app for `host` registered in `group` on its port, healthy there. */
+  async function servingIn(group: TargetGroup, host: string): Promise<number> {
+    const server = createServer((_request, response) => response.end('ok'))
+    servers.push(server)
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as AddressInfo).port
+    group.register(instanceId(host), port)
+    await until(() =>
+      group.find(instanceId(host), port)?.report().state === 'healthy' ? true : undefined,
+    )
+    return port
+  }
+  const waveOf = (host: string): Wave => ({
+    number: 1,
+    of: 1,
+    purpose: 'deploy',
+    instanceIds: [instanceId(host)],
+  })
+  const gateFor = (...groups: TargetGroup[]) =>
+    new TargetGroupGate(clientsAs(DEV_ROLE, subjectFor('dev')).elbv2, memoryLogger(), {
+      targetGroupArns: groups.map(group => group.arn),
+      drainTimeoutMs: 5_000,
+      healthySlackMs: 3_000,
+      pollIntervalMs: 100,
+    })
+
+  it("drains a dev host from dev's target group and brings it back", async () => {
+    const group = sandbox.elbv2.get(`${APP}-dev`)!
+    const port = await servingIn(group, 'web-dev')
+    const gate = gateFor(group)
+    await gate.beforeWave(waveOf('web-dev'))
+    expect(group.list()).toHaveLength(0)
+    expect(await gate.afterWave(waveOf('web-dev'), [instanceId('web-dev')])).toEqual(new Map())
+    expect(group.find(instanceId('web-dev'), port)?.report().state).toBe('healthy')
+  })
+
+  it("cannot drain prod's target group: nothing there changes", async () => {
+    const group = sandbox.elbv2.get(`${APP}-prod`)!
+    const port = await servingIn(group, 'web-prod')
+    const refused = await failure(gateFor(group).beforeWave(waveOf('web-prod')))
+    expect(refused).toBeInstanceOf(ConfigurationError)
+    expect(refused.message).toContain(
+      `access denied: DeregisterTargets (instances ${instanceId('web-prod')}) in region ${REGION} (AccessDenied: ` +
+        `"User: arn:aws:sts::${ACCOUNT_ID}:assumed-role/${APP}-deploy-dev/gha-1234567890-1-octo-org-octo-repo ` +
+        `is not authorized to perform: elasticloadbalancing:DeregisterTargets on resource: ${group.arn}`,
+    )
+    expect(refused.message).toContain('targetgroup/APP_NAME-ENVIRONMENT/*')
+    expect(group.list().map(target => [target.port, target.report().state])).toEqual([
+      [port, 'healthy'],
+    ])
+  })
+
+  it('puts the hosts it took out back when a later target group refuses it', async () => {
+    const dev = sandbox.elbv2.get(`${APP}-dev`)!
+    const prod = sandbox.elbv2.get(`${APP}-prod`)!
+    const devPort = dev.list()[0]?.port ?? (await servingIn(dev, 'web-dev'))
+    const prodPort = prod.list()[0]?.port ?? (await servingIn(prod, 'web-prod'))
+    const both: Wave = {
+      ...waveOf('web-dev'),
+      instanceIds: [instanceId('web-dev'), instanceId('web-prod')],
+    }
+    const refused = await failure(gateFor(dev, prod).beforeWave(both))
+    expect(refused.message).toContain('access denied: DeregisterTargets')
+    // Dev's host was deregistered, then registered again: not draining, back in service.
+    const back = dev.find(instanceId('web-dev'), devPort)
+    expect(back?.drainingUntil).toBeUndefined()
+    await until(() => (back?.report().state === 'healthy' ? true : undefined))
+    expect(prod.find(instanceId('web-prod'), prodPort)?.report().state).toBe('healthy')
   })
 })
 

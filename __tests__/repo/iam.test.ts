@@ -52,7 +52,16 @@ const IAM_ACTION_OF: Record<string, string[]> = {
   ListCommandInvocationsCommand: ['ssm:ListCommandInvocations'],
   GetCommandInvocationCommand: ['ssm:GetCommandInvocation'],
   CancelCommandCommand: ['ssm:CancelCommand'],
+  DescribeTargetGroupsCommand: ['elasticloadbalancing:DescribeTargetGroups'],
+  DescribeTargetGroupAttributesCommand: ['elasticloadbalancing:DescribeTargetGroupAttributes'],
+  DescribeTargetHealthCommand: ['elasticloadbalancing:DescribeTargetHealth'],
+  RegisterTargetsCommand: ['elasticloadbalancing:RegisterTargets'],
+  DeregisterTargetsCommand: ['elasticloadbalancing:DeregisterTargets'],
 }
+
+/** A target group of `app` in `environment`, named as the deploy role's policy expects. */
+const targetGroupArn = (environment: string, app = APP) =>
+  `arn:aws:elasticloadbalancing:${REGION}:${ACCOUNT_ID}:targetgroup/${app}-${environment}/0123456789abcdef`
 
 /**
  * A request the suite makes for each IAM action, in environment `dev`: what the dev deploy
@@ -87,6 +96,27 @@ const DEV_REQUEST_OF: Record<string, AuthorizationRequest> = {
   'ssm:ListCommandInvocations': { action: 'ssm:ListCommandInvocations', resource: '*' },
   'ssm:GetCommandInvocation': { action: 'ssm:GetCommandInvocation', resource: '*' },
   'ssm:CancelCommand': { action: 'ssm:CancelCommand', resource: '*' },
+  // The Describe calls of ELBv2 take no resource-level permissions: AWS asks for them on '*'.
+  'elasticloadbalancing:DescribeTargetGroups': {
+    action: 'elasticloadbalancing:DescribeTargetGroups',
+    resource: '*',
+  },
+  'elasticloadbalancing:DescribeTargetGroupAttributes': {
+    action: 'elasticloadbalancing:DescribeTargetGroupAttributes',
+    resource: '*',
+  },
+  'elasticloadbalancing:DescribeTargetHealth': {
+    action: 'elasticloadbalancing:DescribeTargetHealth',
+    resource: '*',
+  },
+  'elasticloadbalancing:RegisterTargets': {
+    action: 'elasticloadbalancing:RegisterTargets',
+    resource: targetGroupArn('dev'),
+  },
+  'elasticloadbalancing:DeregisterTargets': {
+    action: 'elasticloadbalancing:DeregisterTargets',
+    resource: targetGroupArn('dev'),
+  },
 }
 
 /** The AWS calls made by the shipped code (packages/ and actions/, not the sandbox). */
@@ -175,6 +205,49 @@ describe('the deploy role policy', () => {
       },
     })
     expect(resources.every(r => r !== '*')).toBe(true)
+  })
+
+  it("drains and registers targets only in its app's and environment's target groups", () => {
+    const changing = [
+      'elasticloadbalancing:RegisterTargets',
+      'elasticloadbalancing:DeregisterTargets',
+    ]
+    const statements = deploy.Statement.filter(s =>
+      list(s.Action).some(a => a.startsWith('elasticloadbalancing:')),
+    )
+    for (const statement of statements) {
+      const actions = list(statement.Action)
+      if (actions.some(action => changing.includes(action))) {
+        expect(actions.sort()).toEqual([...changing].sort())
+        expect(statement.Resource).toBe(
+          'arn:aws:elasticloadbalancing:REGION:ACCOUNT_ID:targetgroup/APP_NAME-ENVIRONMENT/*',
+        )
+      } else expect(actions.every(action => action.includes(':Describe'))).toBe(true)
+    }
+    const devRole = instantiate('deploy-role-policy.json', 'dev')
+    for (const action of changing) {
+      expect(
+        evaluate({ identity: [devRole] }, { action, resource: targetGroupArn('dev') }),
+      ).toEqual({
+        effect: 'allow',
+      })
+      // Another environment's group, a group whose name only starts like dev's, another app's.
+      for (const resource of [
+        targetGroupArn('prod'),
+        targetGroupArn('dev-2'),
+        targetGroupArn('dev', 'other'),
+        targetGroupArn('dev').replace(`:${REGION}:`, ':eu-west-1:'),
+      ])
+        expect({
+          action,
+          resource,
+          effect: evaluate({ identity: [devRole] }, { action, resource }).effect,
+        }).toEqual({
+          action,
+          resource,
+          effect: 'implicit-deny',
+        })
+    }
   })
 })
 

@@ -233,6 +233,17 @@ describe('deploy.yml as the local pipeline reads it', () => {
     expect(ssm.given.verify).toMatchObject({ via: 'ssm', command: 'true', 'expect-version': '' })
   })
 
+  it("hands target-group-arns and drain-timeout to ssm-deploy, with the action's default", async () => {
+    const arn =
+      'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/hello/0123456789abcdef'
+    expect((await run()).given.deploy).toMatchObject({
+      'target-group-arns': '',
+      'drain-timeout': '6m',
+    })
+    const behind = await run({ inputs: { 'target-group-arns': arn, 'drain-timeout': '90s' } })
+    expect(behind.given.deploy).toMatchObject({ 'target-group-arns': arn, 'drain-timeout': '90s' })
+  })
+
   it('when the deploy fails: no record, but the summary runs and says so', async () => {
     const ran = await run({
       fail: ['deploy'],

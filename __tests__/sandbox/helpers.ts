@@ -2,6 +2,7 @@
 // only the sandbox's environment, and small process/wait utilities.
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import type { Server } from 'node:http'
 import { RunInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2'
 import { S3Client } from '@aws-sdk/client-s3'
 import { GetCommandInvocationCommand, type SSMClient } from '@aws-sdk/client-ssm'
@@ -137,4 +138,21 @@ export async function launchTagged(
     }),
   )
   return out.Instances![0]!.InstanceId!
+}
+
+/** A test app on the machine's loopback, standing in for one shared-network host's. */
+export interface LoopbackApp {
+  name: string
+  port: number
+  server: Server
+  /** Requests it has answered (health checks excluded). */
+  served: number
+  /** The health check path answers 503 while false. */
+  healthy: boolean
+}
+
+/** Stops an HTTP server at once: its listener and every connection, keep-alive ones included. */
+export function stopServer(server: Server): Promise<void> {
+  server.closeAllConnections()
+  return new Promise(resolve => server.close(() => resolve()))
 }

@@ -2,13 +2,7 @@
 // only registered, healthy targets; a deregistered target finishes what it has in flight and
 // gets nothing new; a private host is reached at its own address; close leaves nothing open.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import {
-  Agent,
-  createServer,
-  request as httpRequest,
-  type IncomingHttpHeaders,
-  type Server,
-} from 'node:http'
+import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { SendCommandCommand } from '@aws-sdk/client-ssm'
 import {
@@ -23,7 +17,7 @@ import {
   type Sandbox,
   type TargetGroup,
 } from '../../dev/aws-sandbox/src/index.js'
-import { until } from './helpers.js'
+import { stopServer, until, type LoopbackApp } from './helpers.js'
 
 /** What an app answers: who it is and what it received. */
 interface Echo {
@@ -34,15 +28,7 @@ interface Echo {
   headers: IncomingHttpHeaders
 }
 
-/** A test app on the machine's loopback, standing in for one shared-network instance's. */
-interface App {
-  name: string
-  port: number
-  server: Server
-  /** Requests it has received (health checks excluded). */
-  served: number
-  /** The health check path answers 503 while false. */
-  healthy: boolean
+interface App extends LoopbackApp {
   /** Called when a /slow request arrives (it answers 700 ms later). */
   onSlow?: () => void
 }
@@ -87,10 +73,7 @@ async function startApp(name: string): Promise<App> {
   return app
 }
 
-function stopApp(app: App): Promise<void> {
-  app.server.closeAllConnections()
-  return new Promise(resolve => app.server.close(() => resolve()))
-}
+const stopApp = (app: App): Promise<void> => stopServer(app.server)
 
 /** One request through `url`; resolves with status, headers, body and whether the socket was reused. */
 function send(

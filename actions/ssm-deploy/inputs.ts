@@ -3,6 +3,7 @@ import {
   Inputs,
   describeValue,
   envInputSource,
+  invalidInput,
   type InputSource,
 } from '../../packages/kit/src/index.js'
 import {
@@ -10,7 +11,7 @@ import {
   readAwsInputs,
   type AwsInputs,
 } from '../../packages/github/src/index.js'
-import type { FleetDeployOptions } from '../../packages/fleet/src/index.js'
+import { TARGET_GROUP_ARN, type FleetDeployOptions } from '../../packages/fleet/src/index.js'
 import { ENGINE_OPTIONS, type RemoteOptions } from '../../packages/remote/src/index.js'
 import { validateBucketName } from '../../packages/release-store/src/index.js'
 import {
@@ -39,6 +40,14 @@ export interface SsmDeployInputs {
    * SSM command is sent, for the hosts that converge to the desired release later.
    */
   recordEngine?: EngineStoreTarget
+  /** With `target-group-arns`: the target groups each wave leaves and rejoins. */
+  loadBalancer?: LoadBalancerInputs
+}
+
+/** The ELBv2 target groups around each wave, and how long a wave's hosts may drain. */
+export interface LoadBalancerInputs {
+  targetGroupArns: string[]
+  drainTimeoutMs: number
 }
 
 /** The artifact's bucket, and the app and environment whose `engine/` prefix gets the engine. */
@@ -54,11 +63,15 @@ export const INPUT_DEFAULTS = {
   ...ROLLOUT_INPUT_DEFAULTS,
   'record-engine': false,
   timeout: ENGINE_OPTIONS.executionTimeout.defaultMs,
+  'drain-timeout': 360_000,
   ...AWS_INPUT_DEFAULTS,
 }
 
 /** The longest bake: a GitHub job runs at most 6 hours. */
 const BAKE_TIME_MAX_MS = 6 * 3600_000
+
+/** ELBv2's longest deregistration delay is one hour: waiting longer never helps. */
+const MAX_DRAIN_TIMEOUT_MS = 3_600_000
 
 /** Reads and checks every input; throws a ConfigurationError naming the first bad one. */
 export function getInputs(
@@ -71,6 +84,7 @@ export function getInputs(
     ...readRolloutOptions(inputs),
   }
   const recordEngine = inputs.boolean('record-engine', INPUT_DEFAULTS['record-engine'])
+  const loadBalancer = readLoadBalancer(inputs)
   return {
     deploy,
     aws: readAwsInputs(inputs),
@@ -78,6 +92,29 @@ export function getInputs(
       maxMs: BAKE_TIME_MAX_MS,
     }),
     ...(recordEngine ? { recordEngine: engineStoreTarget(deploy.remote) } : {}),
+    ...(loadBalancer ? { loadBalancer } : {}),
+  }
+}
+
+/** `target-group-arns` (commas or newlines) and, with them, `drain-timeout`. */
+function readLoadBalancer(inputs: Inputs): LoadBalancerInputs | undefined {
+  const arns = [...new Set(inputs.list('target-group-arns'))]
+  if (arns.length === 0) return undefined
+  for (const arn of arns) {
+    if (!TARGET_GROUP_ARN.test(arn))
+      throw invalidInput(
+        'target-group-arns',
+        arn,
+        'use ELBv2 target group ARNs such as ' +
+          "'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef', " +
+          'separated by commas or newlines',
+      )
+  }
+  return {
+    targetGroupArns: arns,
+    drainTimeoutMs: inputs.duration('drain-timeout', INPUT_DEFAULTS['drain-timeout'], {
+      maxMs: MAX_DRAIN_TIMEOUT_MS,
+    }),
   }
 }
 

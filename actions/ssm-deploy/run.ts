@@ -1,6 +1,12 @@
 import { ReportedFailure, describeValue } from '../../packages/kit/src/index.js'
 import type { AwsActionDeps, OutputValues } from '../../packages/github/src/index.js'
-import { FleetCommands, FleetDeploy, type DeployReport } from '../../packages/fleet/src/index.js'
+import {
+  FleetCommands,
+  FleetDeploy,
+  TargetGroupGate,
+  type DeployReport,
+  type WaveGate,
+} from '../../packages/fleet/src/index.js'
 import { renderCommands, type RemoteOptions } from '../../packages/remote/src/index.js'
 import {
   s3Uri,
@@ -48,6 +54,18 @@ export async function run(inputs: SsmDeployInputs, deps: AwsActionDeps): Promise
   // The SDK is loaded here, not at start-up: a step that fails on its inputs never loads it.
   const { EC2Client } = await import('@aws-sdk/client-ec2')
   const { SSMClient } = await import('@aws-sdk/client-ssm')
+  const gates: WaveGate[] = []
+  if (inputs.loadBalancer !== undefined) {
+    const { ElasticLoadBalancingV2Client } =
+      await import('@aws-sdk/client-elastic-load-balancing-v2')
+    const gate = new TargetGroupGate(aws.client(ElasticLoadBalancingV2Client), logger, {
+      ...inputs.loadBalancer,
+      sleep: deps.sleep,
+    })
+    // A target group that is missing or not of type instance fails the step before any change.
+    await gate.prepare()
+    gates.push(gate)
+  }
   let engine: EngineScriptRef | undefined
   if (inputs.recordEngine !== undefined) {
     const { S3Client } = await import('@aws-sdk/client-s3')
@@ -84,7 +102,8 @@ export async function run(inputs: SsmDeployInputs, deps: AwsActionDeps): Promise
       `${options.waves ? `, waves ${options.waves}` : ''}, on-failure ${options.onFailure ?? 'stop'}`,
   )
   const report = await fleet.run(
-    { ...options, gates: [...(options.gates ?? []), ...(bake ? [bake] : [])] },
+    // The load balancer takes a wave back (registered, healthy) before the bake checks it.
+    { ...options, gates: [...(options.gates ?? []), ...gates, ...(bake ? [bake] : [])] },
     (_id, title, output) => deps.printFenced(title, output),
   )
   for (const result of report.results) {

@@ -236,9 +236,9 @@ export function translateS3Error(error: unknown, context: S3Operation): Error {
   return error instanceof Error ? error : new Error(errorMessage(error))
 }
 
-/** The SSM or EC2 call that failed, and what it was about. */
+/** The SSM, EC2 or ELBv2 call that failed, and what it was about. */
 export interface FleetOperation {
-  /** API name: SendCommand, DescribeInstances, DescribeInstanceInformation, … */
+  /** API name: SendCommand, DescribeInstances, RegisterTargets, … */
   operation: string
   /** The region the client used. */
   region: string
@@ -253,6 +253,32 @@ const FLEET_ACTIONS: Record<string, string> = {
   CancelCommand: 'ssm:CancelCommand',
   DescribeInstanceInformation: 'ssm:DescribeInstanceInformation',
   DescribeInstances: 'ec2:DescribeInstances',
+  DescribeTargetGroups: 'elasticloadbalancing:DescribeTargetGroups',
+  DescribeTargetGroupAttributes: 'elasticloadbalancing:DescribeTargetGroupAttributes',
+  DescribeTargetHealth: 'elasticloadbalancing:DescribeTargetHealth',
+  RegisterTargets: 'elasticloadbalancing:RegisterTargets',
+  DeregisterTargets: 'elasticloadbalancing:DeregisterTargets',
+}
+
+/** Why a refused call was refused, beyond the missing action, where the policy scopes it. */
+const SCOPED_BY_POLICY: Record<string, string> = {
+  SendCommand:
+    'The deploy role may send commands only to instances whose tags match the conditions ' +
+    'of its policy (docs/iam/deploy-role-policy.json): each instance needs DeployApp=<app> ' +
+    'and DeployEnvironment=<environment> with the values the role allows, and the role ' +
+    'needs ssm:SendCommand on the document AWS-RunShellScript too. Check the tags of each ' +
+    "instance, and that 'role-to-assume' is this environment's role.",
+  RegisterTargets: targetGroupScope('elasticloadbalancing:RegisterTargets'),
+  DeregisterTargets: targetGroupScope('elasticloadbalancing:DeregisterTargets'),
+}
+
+function targetGroupScope(action: string): string {
+  return (
+    `The deploy role needs ${action} on the target group, and its policy ` +
+    '(docs/iam/deploy-role-policy.json) allows it only on the target groups of its app and ' +
+    "environment (targetgroup/APP_NAME-ENVIRONMENT/*). Check that input 'target-group-arns' " +
+    "names this environment's target groups, and that 'role-to-assume' is this environment's role."
+  )
 }
 
 /** The host name of a DNS failure (`getaddrinfo ENOTFOUND host`), or undefined. */
@@ -281,8 +307,9 @@ export function translateUnreachableEndpoint(
 }
 
 /**
- * Turns a failed SSM or EC2 call into an error that says what to fix: a refused SendCommand
- * names the tag conditions of the deploy role's policy, an InvalidInstanceId names the
+ * Turns a failed SSM, EC2 or ELBv2 call into an error that says what to fix: a refused
+ * SendCommand names the tag conditions of the deploy role's policy, a refused RegisterTargets
+ * or DeregisterTargets the target groups it is scoped to, an InvalidInstanceId names the
  * instances SSM cannot reach and why, a name that does not resolve names the region. Other
  * errors pass through unchanged.
  */
@@ -305,13 +332,8 @@ export function translateFleetError(error: unknown, context: FleetOperation): Er
   if (/^(AccessDenied|AccessDeniedException|UnauthorizedOperation)$/.test(code)) {
     const action = FLEET_ACTIONS[context.operation] ?? context.operation
     const why =
-      context.operation === 'SendCommand'
-        ? 'The deploy role may send commands only to instances whose tags match the conditions ' +
-          'of its policy (docs/iam/deploy-role-policy.json): each instance needs DeployApp=<app> ' +
-          'and DeployEnvironment=<environment> with the values the role allows, and the role ' +
-          'needs ssm:SendCommand on the document AWS-RunShellScript too. Check the tags of each ' +
-          "instance, and that 'role-to-assume' is this environment's role."
-        : `The role needs ${action} (see docs/iam/deploy-role-policy.json).`
+      SCOPED_BY_POLICY[context.operation] ??
+      `The role needs ${action} (see docs/iam/deploy-role-policy.json).`
     return new ConfigurationError(
       `access denied: ${context.operation}${instances} in region ${context.region} (${code}: ` +
         `${describeValue(detail, MAX_AWS_DETAIL_SHOWN)}). ${why}`,
@@ -325,7 +347,7 @@ export interface RegionalClient {
   config: { region: () => Promise<string> }
 }
 
-/** Runs one SSM or EC2 call; a failure is thrown as {@link translateFleetError} explains it. */
+/** Runs one SSM, EC2 or ELBv2 call; a failure is thrown as {@link translateFleetError} explains it. */
 export async function explainFleetCall<T>(
   client: RegionalClient,
   operation: string,
