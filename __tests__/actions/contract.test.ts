@@ -25,6 +25,13 @@ const ENV: NodeJS.ProcessEnv = {
 }
 const INSTANCE = 'i-0123456789abcdef0'
 const SHA256 = 'a'.repeat(64)
+/** Strategy blue-green with what it requires: the branch that reads its own inputs. */
+const BLUE_GREEN = {
+  strategy: 'blue-green',
+  'proxy-upstream-file': '/etc/nginx/upstreams/web.conf',
+  'restart-command': './bin/app-ctl restart',
+  'health-url': 'http://127.0.0.1:{port}/health',
+}
 
 /**
  * Per action, the input values of scenarios that between them take every branch of its
@@ -61,6 +68,7 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
       'target-group-arns':
         'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
     },
+    { 'instance-ids': INSTANCE, 'app-name': 'web', ...BLUE_GREEN },
   ],
   summary: [{}, { 'create-deployment': 'true', token: 'ghs_x', environment: 'dev' }],
   'verify-health': [
@@ -71,6 +79,13 @@ const SCENARIOS: Record<string, Record<string, string>[]> = {
       'rollback-on-failure': 'true',
       'instance-ids': INSTANCE,
       'app-name': 'web',
+    },
+    {
+      urls: 'https://example.com/health',
+      'rollback-on-failure': 'true',
+      'instance-ids': INSTANCE,
+      'app-name': 'web',
+      ...BLUE_GREEN,
     },
   ],
   'version-tag': [{ sha: ENV.GITHUB_SHA as string }, { 'push-tag': 'true', token: 'ghs_x' }],

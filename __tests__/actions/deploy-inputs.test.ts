@@ -1,7 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
 import { ConfigurationError, Inputs } from '../../packages/kit/src/index.js'
 import { readFleetDeployOptions, readRemoteOptions } from '../../actions/shared/deploy-inputs.js'
-import { ENGINE_OPTIONS, ENGINE_SCRIPT, engineVariables } from '../../packages/remote/src/index.js'
+import {
+  BLUE_GREEN_DEFAULTS,
+  ENGINE_OPTIONS,
+  ENGINE_SCRIPT,
+  engineVariables,
+} from '../../packages/remote/src/index.js'
 
 // The inputs ssm-deploy and verify-health's rollback share, read into the engine's options.
 const inputsOf = (values: Record<string, string>) => new Inputs(name => values[name] ?? '')
@@ -134,5 +139,154 @@ describe('the run URL and commit the engine records', () => {
     expect(() =>
       readRemoteOptions(inputsOf(base), undefined, { ...env, GITHUB_SERVER_URL: 'http://x y' }),
     ).toThrow('GITHUB_SERVER_URL "http://x y" is not valid')
+  })
+})
+
+// strategy blue-green: its inputs reach the engine in deploy and in rollback mode (verify-health
+// switches back the same way), by the renderer's own rules, and fail the step while reading.
+describe('strategy and the blue-green inputs', () => {
+  const blueGreen = {
+    ...base,
+    strategy: 'blue-green',
+    'proxy-upstream-file': '/etc/nginx/upstreams/app.conf',
+    'restart-command': './bin/app-ctl restart "app-$DEPLOY_SLOT"',
+    'health-url': 'http://127.0.0.1:{port}/health',
+  }
+  const message = (values: Record<string, string>, mode?: 'rollback') => {
+    try {
+      readRemoteOptions(inputsOf(values), mode)
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigurationError)
+      return (error as Error).message
+    }
+    throw new Error(`accepted ${JSON.stringify(values)}`)
+  }
+
+  it('in-place (the default) reads none of them: its options are what they were', () => {
+    const options = readRemoteOptions(inputsOf({ ...base, 'slot-ports': '1,1', 'drain-time': 'x' }))
+    expect(Object.keys(options).filter(key => /strategy|slot|proxy|drain/i.test(key))).toEqual([])
+  })
+
+  it("blue-green takes the engine's defaults, keeps {port} in health-url, in both modes", () => {
+    for (const mode of [undefined, 'rollback'] as const) {
+      const options = readRemoteOptions(inputsOf(blueGreen), mode)
+      expect(options).toMatchObject({
+        strategy: 'blue-green',
+        slotPorts: [...BLUE_GREEN_DEFAULTS.slotPorts],
+        proxyUpstreamFile: '/etc/nginx/upstreams/app.conf',
+        proxyReloadCommand: BLUE_GREEN_DEFAULTS.proxyReloadCommand,
+        drainTimeMs: ENGINE_OPTIONS.drainTime.defaultMs,
+        keepOldSlot: false,
+        healthUrl: 'http://127.0.0.1:{port}/health',
+      })
+      expect(engineVariables({ ...options, artifactSha256: 'a'.repeat(64) })).toMatchObject({
+        EC2D_STRATEGY: 'blue-green',
+        EC2D_SLOT_PORTS: '8081,8082',
+        EC2D_HEALTH_URL: 'http://127.0.0.1:{port}/health',
+        EC2D_DRAIN_TIME_MS: '10000',
+        EC2D_KEEP_OLD_SLOT: 'false',
+      })
+    }
+    // The table's defaults are the engine script's own.
+    expect(ENGINE_SCRIPT).toContain(`: "\${EC2D_SLOT_PORTS:=${BLUE_GREEN_DEFAULTS.slotPorts}}"`)
+    expect(ENGINE_SCRIPT).toContain(
+      `: "\${EC2D_DRAIN_TIME_MS:=${ENGINE_OPTIONS.drainTime.defaultMs}}"`,
+    )
+    expect(ENGINE_SCRIPT).toContain(
+      `: "\${EC2D_PROXY_RELOAD_COMMAND:=${BLUE_GREEN_DEFAULTS.proxyReloadCommand}}"`,
+    )
+  })
+
+  it('reads every blue-green input as written', () => {
+    const options = readRemoteOptions(
+      inputsOf({
+        ...blueGreen,
+        'slot-ports': ' 9001, 9002 ',
+        'proxy-reload-command': 'systemctl reload nginx',
+        'drain-time': '1m30s',
+        'keep-old-slot': 'true',
+      }),
+      'rollback',
+    )
+    expect(options).toMatchObject({
+      slotPorts: [9001, 9002],
+      proxyReloadCommand: 'systemctl reload nginx',
+      drainTimeMs: 90_000,
+      keepOldSlot: true,
+    })
+  })
+
+  it.each(['8081', '8081,8081', '0,8082', '8081,65536', '8081;id', '8081,8082,8083', 'blue,green'])(
+    'slot-ports %j: the error names the input, the value as written and the rule',
+    ports => {
+      expect(message({ ...blueGreen, 'slot-ports': ports })).toBe(
+        `input 'slot-ports': ${JSON.stringify(ports)} is not valid: ` +
+          'use two distinct ports from 1 to 65535, blue first, such as 8081,8082',
+      )
+    },
+  )
+
+  it.each([
+    [
+      { strategy: 'canary' },
+      `input 'strategy': "canary" is not valid: use one of 'in-place', 'blue-green'`,
+    ],
+    [
+      { 'proxy-upstream-file': '' },
+      "input 'proxy-upstream-file' is required when strategy is 'blue-green'",
+    ],
+    [
+      { 'proxy-upstream-file': 'upstreams/app.conf' },
+      `input 'proxy-upstream-file': "upstreams/app.conf" is not valid: use an absolute, normalised path`,
+    ],
+    [
+      { 'proxy-upstream-file': '/etc/nginx/../app.conf' },
+      `input 'proxy-upstream-file': "/etc/nginx/../app.conf" is not valid`,
+    ],
+    [
+      { 'restart-command': '' },
+      "input 'restart-command' is required when strategy is 'blue-green'",
+    ],
+    [
+      { 'health-url': 'http://127.0.0.1:8081/health' },
+      `input 'health-url': "http://127.0.0.1:8081/health" is not valid: with blue-green, write the slot's port as {port}`,
+    ],
+    [{ 'drain-time': '2h' }, `input 'drain-time': "2h" is not valid: use a duration from 0s to 1h`],
+    [
+      { 'keep-old-slot': 'yes' },
+      `input 'keep-old-slot': "yes" is not valid: use 'true' or 'false'`,
+    ],
+    [
+      { 'proxy-reload-command': 'nginx -s reload\u0007' },
+      `input 'proxy-reload-command': "nginx -s reload\\u0007" is not valid: use printable text`,
+    ],
+  ])('refuses %j while reading the inputs, in both modes', (bad, expected) => {
+    expect(message({ ...blueGreen, ...bad })).toContain(expected)
+    expect(message({ ...blueGreen, ...bad }, 'rollback')).toContain(expected)
+  })
+
+  it('drain-time: the reader and the renderer take the one range of ENGINE_OPTIONS, nothing beyond', () => {
+    const option = ENGINE_OPTIONS.drainTime
+    const read = (value: string) =>
+      readRemoteOptions(inputsOf({ ...blueGreen, 'drain-time': value })).drainTimeMs
+    const render = (drainTimeMs: number) => () =>
+      engineVariables({
+        ...readRemoteOptions(inputsOf(blueGreen)),
+        drainTimeMs,
+        artifactSha256: 'a'.repeat(64),
+      })
+    expect(read(`${option.minMs}ms`)).toBe(option.minMs)
+    expect(read(`${option.maxMs}ms`)).toBe(option.maxMs)
+    expect(render(option.maxMs)).not.toThrow()
+    expect(() => read(`${option.maxMs + 1}ms`)).toThrow(`input 'drain-time'`)
+    for (const bad of [option.minMs - 1, option.maxMs + 1]) {
+      expect(render(bad)).toThrow(`input 'drain-time': "${bad}" is not valid`)
+    }
+  })
+
+  it('refuses {port} in health-url with in-place, where no slot gives it a value', () => {
+    expect(message({ ...base, 'health-url': 'http://127.0.0.1:{port}/health' })).toContain(
+      `input 'health-url': "http://127.0.0.1:{port}/health" is not valid: {port} is for strategy 'blue-green' only`,
+    )
   })
 })

@@ -20,7 +20,7 @@ import {
   type RemoteOptions,
 } from '../../packages/remote/src/index.js'
 import { ConfigurationError } from '../../packages/kit/src/index.js'
-import { Nginx } from './support/nginx.js'
+import { Nginx, hookLog, hookLogLines, nginxForSlots, versionAt } from './support/nginx.js'
 import {
   Site,
   currentRelease,
@@ -45,11 +45,7 @@ let checks: string
 
 beforeAll(async () => {
   site = await Site.create()
-  ports = [await freePort(), await freePort()]
-  const dir = join(site.root, 'nginx')
-  mkdirSync(join(dir, 'upstreams'), { recursive: true, mode: 0o755 })
-  upstreamFile = join(dir, 'upstreams', 'app.conf')
-  nginx = await Nginx.start(dir, upstreamFile, ports[0])
+  ;({ nginx, upstreamFile, ports } = await nginxForSlots(site.root))
   starts = join(site.root, 'starts')
   stops = join(site.root, 'stops')
   checks = join(site.root, 'checks')
@@ -59,8 +55,6 @@ afterAll(async () => {
   await nginx?.stop()
   await site?.close()
 })
-
-const hookLog = (file: string) => `echo "$DEPLOY_SLOT $DEPLOY_PORT $DEPLOY_VERSION" >> ${file}`
 
 /** Options of a blue-green deploy of the sample service behind the test's nginx. */
 function blueGreen(
@@ -87,81 +81,15 @@ function blueGreen(
   )
 }
 
-function lines(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n') : []
-}
-
-async function versionAt(url: string): Promise<string | undefined> {
-  const { status, body } = await httpGet(url)
-  return status === 200 ? (JSON.parse(body) as { version: string }).version : undefined
-}
-
-/**
- * The version nginx serves once a reload has taken effect: nginx reloads asynchronously, and
- * for a moment (longer on a loaded machine) old and new workers both answer, so `version` must
- * come back 5 times in a row.
- */
-async function nginxServes(version: string, proxy = nginx): Promise<string | undefined> {
-  let seen: string | undefined
-  for (let i = 0, inRow = 0; i < 300 && inRow < 5; i++) {
-    seen = await versionAt(proxy.url('/'))
-    inRow = seen === version ? inRow + 1 : 0
-    if (seen !== version) await new Promise(resolve => setTimeout(resolve, 20))
-  }
-  return seen
-}
+const lines = hookLogLines
 
 const slotUrl = (slot: 0 | 1) => `http://127.0.0.1:${ports[slot]}/`
 
-/** Requests through nginx one after another, each on a new connection, until stopped. */
-function traffic(proxy = nginx): { stop: () => Promise<{ status: number; version: string }[]> } {
-  const seen: { status: number; version: string }[] = []
-  let running = true
-  const loop = (async () => {
-    while (running) {
-      const { status, body } = await httpGet(proxy.url('/'))
-      let version = ''
-      try {
-        version = (JSON.parse(body) as { version: string }).version
-      } catch {
-        // not the app's answer: the status tells
-      }
-      seen.push({ status, version })
-    }
-  })()
-  return {
-    stop: async () => {
-      running = false
-      await loop
-      return seen
-    },
-  }
-}
-
 /** Runs the engine while a client sends requests through the proxy; returns both. */
 async function deployUnderLoad(options: RemoteOptions, on = site, proxy = nginx) {
-  const load = traffic(proxy)
+  const load = proxy.traffic()
   const run = await on.deploy(options)
   return { run, seen: await load.stop() }
-}
-
-/**
- * Every request answered 200, first by the version `from`, last by `to`, by no other. (Around
- * a reload both generations of nginx workers accept for a moment, so answers may alternate.)
- */
-async function expectServedBy(
-  seen: { status: number; version: string }[],
-  from: string,
-  to = from,
-  proxy = nginx,
-) {
-  expect(seen.length).toBeGreaterThan(20)
-  expect(seen.filter(answer => answer.status !== 200)).toEqual([])
-  expect(seen[0]?.version).toBe(from)
-  expect(seen.filter(answer => answer.version !== from && answer.version !== to)).toEqual([])
-  // `nginx -s reload` returns before the new workers take over: on a loaded machine the last
-  // answers seen may still be the old ones, so the switch is checked once the reload is done.
-  expect(await nginxServes(to, proxy)).toBe(to)
 }
 
 function slots(): string {
@@ -175,11 +103,11 @@ describe('blue-green behind nginx', () => {
     expect(readFileSync(upstreamFile, 'utf8')).toMatch(
       new RegExp(`^server 127\\.0\\.0\\.1:${ports[0]};$`, 'm'),
     )
-    expect(await nginxServes('v1.0.0')).toBe('v1.0.0')
+    expect(await nginx.serves('v1.0.0')).toBe('v1.0.0')
 
     const { run: second, seen } = await deployUnderLoad(blueGreen('v1.1.0'))
     expectOutcome(second, 'deployed', EXIT_CODES.ok)
-    await expectServedBy(seen, 'v1.0.0', 'v1.1.0')
+    await nginx.expectServedBy(seen, 'v1.0.0', 'v1.1.0')
     expect(readFileSync(upstreamFile, 'utf8')).toMatch(
       new RegExp(`^server 127\\.0\\.0\\.1:${ports[1]};$`, 'm'),
     )
@@ -208,7 +136,7 @@ describe('blue-green behind nginx', () => {
     expectOutcome(run, 'failed', EXIT_CODES.failed)
     expect(run.result?.reason).toMatch(/health check failed on the blue slot/)
     expect(run.phases).not.toContain('switch')
-    await expectServedBy(seen, 'v1.1.0')
+    await nginx.expectServedBy(seen, 'v1.1.0')
     expect(readFileSync(upstreamFile, 'utf8')).toBe(upstream)
     expect(currentRelease(site)).toBe(current)
     // The broken release was stopped on its slot again.
@@ -221,7 +149,7 @@ describe('blue-green behind nginx', () => {
     const kept = await site.deploy(blueGreen('v1.3.0', { keepOldSlot: true }))
     expectOutcome(kept, 'deployed', EXIT_CODES.ok)
     expect(kept.phases).not.toContain('drain')
-    expect(await nginxServes('v1.3.0')).toBe('v1.3.0')
+    expect(await nginx.serves('v1.3.0')).toBe('v1.3.0')
     // v1.1.0 still runs on the green slot, without traffic.
     expect(await versionAt(slotUrl(1))).toBe('v1.1.0')
 
@@ -239,7 +167,7 @@ describe('blue-green behind nginx', () => {
     expect(lines(stops)).toHaveLength(stopped)
     // The engine's own timing of the switch: upstream file, reload, state.
     expect(back.result?.phases['switch']).toBeLessThan(1000)
-    await expectServedBy(seen, 'v1.3.0', 'v1.1.0')
+    await nginx.expectServedBy(seen, 'v1.3.0', 'v1.1.0')
     expect(await versionAt(slotUrl(0))).toBe('v1.3.0')
     expect(slots()).toMatch(/^live=green\n/)
   })
@@ -254,7 +182,7 @@ describe('blue-green behind nginx', () => {
     // The slot kept by the last deploy was stopped before v1.4.0 started on it.
     const stopped = lines(stops).slice(-2)
     expect(stopped).toEqual([`blue ${ports[0]} v1.3.0`, `blue ${ports[0]} v1.4.0`])
-    await expectServedBy(seen, 'v1.1.0')
+    await nginx.expectServedBy(seen, 'v1.1.0')
     expect(readFileSync(upstreamFile, 'utf8')).toBe(upstream)
     expect(await versionAt(slotUrl(0))).toBeUndefined()
     expect(await versionAt(slotUrl(1))).toBe('v1.1.0')
@@ -310,7 +238,7 @@ describe('blue-green behind nginx', () => {
       slots: slots(),
       starts: lines(starts).length,
     }).toEqual(before)
-    expect(await nginxServes('v1.1.0')).toBe('v1.1.0')
+    expect(await nginx.serves('v1.1.0')).toBe('v1.1.0')
   })
 
   it('a rollback to a release whose slot has stopped starts it on the idle slot, then switches', async () => {
@@ -323,7 +251,7 @@ describe('blue-green behind nginx', () => {
     expect(back.result).toMatchObject({ version: 'v1.3.0', previousVersion: 'v1.1.0' })
     expect(back.phases).not.toContain('fetch')
     expect(lines(starts).slice(started)).toEqual([`blue ${ports[0]} v1.3.0`])
-    await expectServedBy(seen, 'v1.1.0', 'v1.3.0')
+    await nginx.expectServedBy(seen, 'v1.1.0', 'v1.3.0')
     expect(lines(stops).at(-1)).toBe(`green ${ports[1]} v1.1.0`)
     expect(await versionAt(slotUrl(1))).toBeUndefined()
   })
@@ -337,7 +265,7 @@ describe('blue-green behind nginx', () => {
       const proxy = await Nginx.start(dir, file, other.port)
       try {
         expectOutcome(await other.deploy(other.options('v1.0.0')), 'deployed', EXIT_CODES.ok)
-        expect(await nginxServes('v1.0.0', proxy)).toBe('v1.0.0')
+        expect(await proxy.serves('v1.0.0')).toBe('v1.0.0')
         const slotPorts = [await freePort(), await freePort()]
         const seenStops = join(other.root, 'stops')
         const { run, seen } = await deployUnderLoad(
@@ -354,7 +282,7 @@ describe('blue-green behind nginx', () => {
           proxy,
         )
         expectOutcome(run, 'deployed', EXIT_CODES.ok)
-        await expectServedBy(seen, 'v1.0.0', 'v2.0.0', proxy)
+        await proxy.expectServedBy(seen, 'v1.0.0', 'v2.0.0')
         expect(lines(seenStops)).toEqual(['[blue] v2.0.0', '[] v1.0.0'])
         expect(await httpGet(other.healthUrl)).toMatchObject({ status: 0 })
         expect(await versionAt(`http://127.0.0.1:${slotPorts[0]}/`)).toBe('v2.0.0')

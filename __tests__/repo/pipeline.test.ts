@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse } from 'yaml'
 import {
   evaluateCondition,
   evaluateValue,
@@ -11,6 +13,7 @@ import {
   type Contexts,
   type WorkflowStep,
   type WorkflowRun,
+  repoRoot,
 } from '../../dev/github-runner/src/index.js'
 
 // The demo and the examples' tests run deploy.yml itself (runPipeline). These tests run the
@@ -296,6 +299,45 @@ describe('deploy.yml as the local pipeline reads it', () => {
     await expect(run({ inputs: { 'health-version': 'yes' } })).rejects.toThrow(
       `deploy.yml input 'health-version' "yes" is not a boolean: use true or false`,
     )
+  })
+
+  it("passes strategy and blue-green's inputs to ssm-deploy and to verify-health's rollback, with the actions' defaults", async () => {
+    const inputs = [
+      'strategy',
+      'slot-ports',
+      'proxy-upstream-file',
+      'proxy-reload-command',
+      'drain-time',
+      'keep-old-slot',
+    ]
+    const verifyUrls = { 'verify-urls': 'http://127.0.0.1:1/health' }
+    const defaults = await run({ inputs: verifyUrls })
+    for (const [step, action] of [
+      ['deploy', 'ssm-deploy'],
+      ['verify', 'verify-health'],
+    ] as const) {
+      const yml = parse(readFileSync(join(repoRoot, 'actions', action, 'action.yml'), 'utf8')) as {
+        inputs: Record<string, { default: string }>
+      }
+      for (const input of inputs) {
+        expect({ action, input, given: defaults.given[step]?.[input] }).toEqual({
+          action,
+          input,
+          given: yml.inputs[input]?.default,
+        })
+      }
+    }
+    const blueGreen = {
+      strategy: 'blue-green',
+      'slot-ports': '9001,9002',
+      'proxy-upstream-file': '/etc/nginx/upstreams/hello.conf',
+      'proxy-reload-command': 'systemctl reload nginx',
+      'drain-time': '3s',
+      'keep-old-slot': 'true',
+    }
+    const chosen = await run({ inputs: { ...verifyUrls, ...blueGreen } })
+    expect(chosen.given.deploy).toMatchObject(blueGreen)
+    expect(chosen.given.verify).toMatchObject({ ...blueGreen, 'rollback-on-failure': 'true' })
   })
 
   it('refuses an input deploy.yml does not declare, and a missing required one', async () => {

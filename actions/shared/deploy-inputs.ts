@@ -9,12 +9,25 @@ import {
   type OnFailure,
 } from '../../packages/fleet/src/index.js'
 import {
+  BLUE_GREEN_DEFAULTS,
   ENGINE_OPTIONS,
+  parseSlotPorts,
+  strategyVariables,
+  type BlueGreenOptions,
   type CountOption,
   type DurationOption,
   type RemoteOptions,
 } from '../../packages/remote/src/index.js'
 import { validateBucketName } from '../../packages/release-store/src/index.js'
+
+/** The defaults of `strategy` and blue-green's inputs, the engine's own (durations in ms). */
+const STRATEGY_INPUT_DEFAULTS = {
+  strategy: BLUE_GREEN_DEFAULTS.strategy,
+  'slot-ports': BLUE_GREEN_DEFAULTS.slotPorts.join(','),
+  'proxy-reload-command': BLUE_GREEN_DEFAULTS.proxyReloadCommand,
+  'drain-time': ENGINE_OPTIONS.drainTime.defaultMs,
+  'keep-old-slot': BLUE_GREEN_DEFAULTS.keepOldSlot,
+} as const
 
 /**
  * The defaults the shared reader applies, by input name (durations in ms). The engine's come
@@ -32,6 +45,7 @@ export const DEPLOY_INPUT_DEFAULTS = {
   'health-interval': ENGINE_OPTIONS.healthInterval.defaultMs,
   'keep-releases': ENGINE_OPTIONS.keepReleases.default,
   'lock-timeout': ENGINE_OPTIONS.lockTimeout.defaultMs,
+  ...STRATEGY_INPUT_DEFAULTS,
 } as const
 
 /** The defaults of ssm-deploy's rollout inputs (verify-health's rollback has none of them). */
@@ -66,6 +80,7 @@ export const ROLLBACK_INPUT_DEFAULTS = {
   'health-interval': DEPLOY_INPUT_DEFAULTS['health-interval'],
   'keep-releases': DEPLOY_INPUT_DEFAULTS['keep-releases'],
   'lock-timeout': DEPLOY_INPUT_DEFAULTS['lock-timeout'],
+  ...STRATEGY_INPUT_DEFAULTS,
 } as const
 
 /** A count option of the engine, read within its table range. */
@@ -142,6 +157,24 @@ function readDeployOnlyOptions(inputs: Inputs): Partial<RemoteOptions> {
 }
 
 /**
+ * `strategy`, and blue-green's own inputs when it is chosen (in-place reads none of them, so
+ * its options stay what they were). A rollback reads them too: it switches back the same way.
+ */
+function readStrategyOptions(inputs: Inputs): BlueGreenOptions {
+  const defaults = STRATEGY_INPUT_DEFAULTS
+  const strategy = inputs.enum('strategy', ['in-place', 'blue-green'], defaults.strategy)
+  if (strategy === 'in-place') return {}
+  return {
+    strategy,
+    slotPorts: parseSlotPorts(inputs.string('slot-ports', defaults['slot-ports'])),
+    ...optional('proxyUpstreamFile', inputs.optional('proxy-upstream-file')),
+    proxyReloadCommand: inputs.string('proxy-reload-command', defaults['proxy-reload-command']),
+    drainTimeMs: readDurationMs(inputs, ENGINE_OPTIONS.drainTime),
+    keepOldSlot: inputs.boolean('keep-old-slot', defaults['keep-old-slot']),
+  }
+}
+
+/**
  * The host engine's options from the inputs. verify-health forces `mode: rollback`; its target
  * is then input `previous-version` (ssm-deploy's output of that name), and when that is empty
  * the engine returns to the previous good release.
@@ -153,7 +186,7 @@ export function readRemoteOptions(
 ): RemoteOptions {
   const appName = inputs.optional('app-name')
   const engineMode = mode ?? inputs.enum('mode', ['deploy', 'rollback'], DEPLOY_INPUT_DEFAULTS.mode)
-  return {
+  const options: RemoteOptions = {
     mode: engineMode,
     // A deploy ships the workflow's own commit; a rollback's release was built from another.
     ...optional('commit', engineMode === 'deploy' && env.GITHUB_SHA ? env.GITHUB_SHA : undefined),
@@ -178,7 +211,12 @@ export function readRemoteOptions(
     keepReleases: readCount(inputs, ENGINE_OPTIONS.keepReleases),
     lockTimeoutMs: readDurationMs(inputs, ENGINE_OPTIONS.lockTimeout),
     ...optional('runUrl', workflowRunUrl(env)),
+    ...readStrategyOptions(inputs),
   }
+  // The strategy's rules (health-url's {port}, the upstream file…) fail the step now, before
+  // anything runs: verify-health would otherwise meet them only when it has to roll back.
+  strategyVariables(options)
+  return options
 }
 
 /** ssm-deploy's SSM output options: its hosts' full output kept in S3 or CloudWatch Logs. */

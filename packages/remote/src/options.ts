@@ -29,4 +29,6 @@ export const ENGINE_OPTIONS = {
   lockTimeout: { input: 'lock-timeout', defaultMs: 600_000, minMs: 0, maxMs: 86_400_000 },
   /** How long SSM lets the engine run on one host (SendCommand's executionTimeout). */
   executionTimeout: { input: 'timeout', defaultMs: 1_800_000, minMs: 1000, maxMs: 172_800_000 },
+  /** Blue-green: how long the old slot keeps running after the switch, for its requests to end. */
+  drainTime: { input: 'drain-time', defaultMs: 10_000, minMs: 0, maxMs: 3_600_000 },
 } as const satisfies Record<string, CountOption | DurationOption>

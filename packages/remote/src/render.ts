@@ -206,18 +206,41 @@ export const BLUE_GREEN_DEFAULTS = {
   slotPorts: [8081, 8082],
   // `nginx -s reload` alone exits 0 even when nginx refuses the new configuration.
   proxyReloadCommand: 'nginx -t -q && nginx -s reload',
-  drainTimeMs: 10_000,
+  drainTimeMs: ENGINE_OPTIONS.drainTime.defaultMs,
   keepOldSlot: false,
 } as const
 
 /** In `health-url` with blue-green, the port of the slot being checked. */
 export const SLOT_PORT_PLACEHOLDER = '{port}'
 
+const SLOT_PORTS_RULE = 'use two distinct ports from 1 to 65535, blue first, such as 8081,8082'
+
+function validSlotPorts(ports: readonly number[]): boolean {
+  return (
+    ports.length === 2 &&
+    ports.every(p => Number.isSafeInteger(p) && p >= 1 && p <= 65_535) &&
+    ports[0] !== ports[1]
+  )
+}
+
 /**
- * The engine's variables for the strategy (none for in-place, whose engine default it is).
- * health-url must name the slot's port as {port} with blue-green, and must not otherwise.
+ * `slot-ports` as a user writes it (`8081,8082`), parsed by the renderer's own rule; the error
+ * names the input, the value as written and the rule.
  */
-function strategyVariables(options: RemoteOptions): Record<string, string> {
+export function parseSlotPorts(raw: string): number[] {
+  const items = raw.split(/[\s,]+/).filter(item => item !== '')
+  const ports = items.map(item => (/^\d{1,5}$/.test(item) ? Number(item) : NaN))
+  if (!validSlotPorts(ports)) throw invalidInput('slot-ports', raw, SLOT_PORTS_RULE)
+  return ports
+}
+
+/**
+ * The engine's variables for the strategy (none for in-place, whose engine default it is),
+ * after checking the strategy's options: the actions call it when they read their inputs, so a
+ * bad one fails the step before anything runs. health-url must name the slot's port as {port}
+ * with blue-green, and must not otherwise.
+ */
+export function strategyVariables(options: RemoteOptions): Record<string, string> {
   const strategy = options.strategy ?? BLUE_GREEN_DEFAULTS.strategy
   const healthUrl = options.healthUrl ?? ''
   const placeholder = healthUrl.includes(SLOT_PORT_PLACEHOLDER)
@@ -247,14 +270,7 @@ function strategyVariables(options: RemoteOptions): Record<string, string> {
     )
   }
   const ports = options.slotPorts ?? BLUE_GREEN_DEFAULTS.slotPorts
-  const portsRule = 'use two distinct ports from 1 to 65535, blue first, such as 8081,8082'
-  if (
-    ports.length !== 2 ||
-    !ports.every(p => Number.isSafeInteger(p) && p >= 1 && p <= 65_535) ||
-    ports[0] === ports[1]
-  ) {
-    throw invalidInput('slot-ports', ports.join(','), portsRule)
-  }
+  if (!validSlotPorts(ports)) throw invalidInput('slot-ports', ports.join(','), SLOT_PORTS_RULE)
   if (options.proxyUpstreamFile === undefined || options.proxyUpstreamFile === '') {
     throw new ConfigurationError(
       "input 'proxy-upstream-file' is required when strategy is 'blue-green': the file your nginx includes in the app's upstream block, e.g. /etc/nginx/upstreams/app.conf",
@@ -277,12 +293,7 @@ function strategyVariables(options: RemoteOptions): Record<string, string> {
     EC2D_SLOT_PORTS: ports.join(','),
     EC2D_PROXY_UPSTREAM_FILE: absolutePath('proxy-upstream-file', options.proxyUpstreamFile),
     EC2D_PROXY_RELOAD_COMMAND: hook('proxy-reload-command', reload),
-    EC2D_DRAIN_TIME_MS: integer(
-      'drain-time',
-      options.drainTimeMs ?? BLUE_GREEN_DEFAULTS.drainTimeMs,
-      0,
-      3_600_000,
-    ),
+    EC2D_DRAIN_TIME_MS: durationMs(ENGINE_OPTIONS.drainTime, options.drainTimeMs),
     EC2D_KEEP_OLD_SLOT: keepOldSlot ? 'true' : 'false',
   }
 }
