@@ -16,6 +16,8 @@ function releaseVersion() {
 const version = releaseVersion()
 const broken = existsSync(join(__dirname, 'BROKEN'))
 const port = Number(process.env.HELLO_PORT || 8080)
+// Loopback unless told otherwise: a host with a load balancer in front listens on 0.0.0.0.
+const host = process.env.HELLO_HOST || '127.0.0.1'
 
 createServer((request, response) => {
   if (request.url === '/health') {
@@ -25,4 +27,4 @@ createServer((request, response) => {
   }
   response.writeHead(200, { 'content-type': 'text/plain' })
   response.end(`Hello from ${version}\n`)
-}).listen(port, '127.0.0.1', () => console.log(`hello-app ${version} on 127.0.0.1:${port}`))
+}).listen(port, host, () => console.log(`hello-app ${version} on ${host}:${port}`))

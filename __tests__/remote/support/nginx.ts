@@ -2,13 +2,14 @@
  * A private nginx (Debian's /usr/sbin/nginx) for the blue-green tests: its own prefix, config,
  * pid and logs in a temp dir, listening on a free loopback port, proxying to the upstream that
  * its config includes from `upstreamFile`, the file the engine rewrites at each switch. It runs
- * in the foreground as a child of the test, so stopping it never leaves a daemon behind.
+ * in the foreground as a child of the test, so stopping it never leaves a daemon behind. Free of
+ * jest: bench/zero-downtime runs it as the hosts' nginx too.
  */
-import { expect } from '@jest/globals'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, httpGet } from './site.js'
+import { freePort } from '../../../dev/aws-sandbox/src/index.js'
+import { httpGet } from './http-get.js'
 
 const NGINX = '/usr/sbin/nginx'
 
@@ -151,6 +152,8 @@ ${temp}
    * a reload both generations of nginx workers accept for a moment, so answers may alternate.)
    */
   async expectServedBy(seen: readonly Answer[], from: string, to = from): Promise<void> {
+    // Loaded here, not at the top: the benchmark starts this nginx outside jest.
+    const { expect } = await import('@jest/globals')
     expect(seen.length).toBeGreaterThan(20)
     expect(seen.filter(answer => answer.status !== 200)).toEqual([])
     expect(seen[0]?.version).toBe(from)

@@ -19,9 +19,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs'
-import { createServer, get, type Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { freePort } from '../../../dev/aws-sandbox/src/index.js'
+import { httpGet } from './http-get.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -181,22 +182,7 @@ export function acceptedByRenderer(options: RemoteOptions): boolean {
   }
 }
 
-/**
- * GETs a loopback URL; resolves with status and body, or status 0 when nothing answers.
- * Each request opens its own connection.
- */
-export function httpGet(url: string): Promise<{ status: number; body: string }> {
-  return new Promise(resolve => {
-    const request = get(url, { timeout: 5000, agent: false }, response => {
-      let body = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => (body += chunk))
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
-    })
-    request.on('timeout', () => request.destroy())
-    request.on('error', () => resolve({ status: 0, body: '' }))
-  })
-}
+export { httpGet }
 
 /** A free loopback port. */
 export { freePort }

@@ -1,15 +1,16 @@
 #!/bin/sh
 # Starts, stops and restarts hello-app the way systemd or pm2 would: one process per host,
 # its pid in $DEPLOY_DIR/hello.pid, its log in $SHARED_DIR/hello.log. Run by the release
-# engine's hooks, which set DEPLOY_DIR, RELEASE_DIR and SHARED_DIR.
+# engine's hooks, which set DEPLOY_DIR, RELEASE_DIR and SHARED_DIR. With strategy blue-green
+# they also set DEPLOY_SLOT and DEPLOY_PORT: each slot has its own pid file and port.
 set -u
-pidfile="$DEPLOY_DIR/hello.pid"
+pidfile="$DEPLOY_DIR/hello${DEPLOY_SLOT:+-$DEPLOY_SLOT}.pid"
 log="$SHARED_DIR/hello.log"
 if [ -z "${HELLO_PORT:-}" ] && [ -f "$SHARED_DIR/.env" ]; then
   # shellcheck source=/dev/null
   . "$SHARED_DIR/.env"
 fi
-export HELLO_PORT="${HELLO_PORT:-8080}"
+export HELLO_PORT="${DEPLOY_PORT:-${HELLO_PORT:-8080}}"
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
