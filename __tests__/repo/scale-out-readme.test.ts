@@ -23,13 +23,14 @@ const run = promisify(execFile)
 const VALUES = { bucket: 'my-artifacts', app: 'web', environment: 'prod' }
 const NOTHING = 's3://my-artifacts/web/prod/desired.json does not exist yet: nothing to converge to'
 
-/** The fenced blocks of the README's "Scale-out and status" section, with their languages. */
+/** The fenced blocks of the README's "Scale-out and status" section, before its subsections. */
 function snippets(): { lang: string; text: string }[] {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
   const start = readme.indexOf('\n## Scale-out and status\n')
   expect(start).toBeGreaterThan(0)
-  const end = readme.indexOf('\n## ', start + 1)
-  const section = readme.slice(start, end < 0 ? undefined : end)
+  // Up to the next heading: the status and notification parts below are subsections.
+  const end = readme.slice(start + 1).search(/\n###? /)
+  const section = readme.slice(start, end < 0 ? undefined : start + 1 + end)
   return [...section.matchAll(/^```(\w+)\n([\s\S]*?)^```$/gm)].map(m => ({
     lang: m[1] ?? '',
     text: m[2] ?? '',
